@@ -1,0 +1,3 @@
+from bulk_loader.cli import main
+
+main()

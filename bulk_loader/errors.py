@@ -1,0 +1,114 @@
+"""Every exception bulk_loader raises on purpose.
+
+    BulkLoaderError                 base; `exit_code` is what the CLI exits with
+    ├── InputError                  a file the user handed us is unusable (exit 3)
+    │   ├── SheetError              the sheet: file, row, column where known
+    │   └── TemplateError           the template: every problem found, with its key
+    ├── ConfigError                 flags, environment, credentials, URL (exit 3)
+    ├── KartraFatalError            Kartra said every row would fail the same way (exit 3)
+    └── Interrupted                 the user stopped the run (exit 4)
+
+Exceptions carry context as attributes; the CLI formats them. Validation problems in
+rows are not exceptions: they are `report.Problem` values gathered into a report.
+Foreign errors (httpx, openpyxl, zipfile, tomllib) are translated into these at one seam
+per module and chained with `from exc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "BulkLoaderError",
+    "ConfigError",
+    "InputError",
+    "Interrupted",
+    "KartraFatalError",
+    "SheetError",
+    "TemplateError",
+    "TemplateProblem",
+]
+
+
+class BulkLoaderError(Exception):
+    """Base of every error bulk_loader raises deliberately."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(BulkLoaderError):
+    """A file the user gave us cannot be used."""
+
+
+class SheetError(InputError):
+    """The sheet cannot be read; names the file and, where known, the row and column."""
+
+    def __init__(
+        self,
+        message: str,
+        path: Path | str,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = Path(path)
+        self.row = row
+        self.column = column
+
+    def __str__(self) -> str:
+        where = str(self.path)
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """One thing wrong in a template: the dotted key it concerns and what is wrong."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class TemplateError(InputError):
+    """The template is unusable; `problems` lists everything found, not just the first."""
+
+    def __init__(self, path: Path | str | None, problems: Sequence[TemplateProblem]) -> None:
+        self.path = Path(path) if path is not None else None
+        self.problems = tuple(problems)
+        name = str(self.path) if self.path else "template"
+        first = str(self.problems[0]) if self.problems else "invalid"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"{name}: {first}{more}")
+
+
+class ConfigError(BulkLoaderError):
+    """Options, environment or credentials are wrong; the message says how to fix it."""
+
+
+class KartraFatalError(BulkLoaderError):
+    """Kartra answered with an error that every row would repeat (bad key, inactive App...)."""
+
+    def __init__(self, message: str, kartra_type: str | None = None) -> None:
+        super().__init__(message)
+        self.kartra_type = kartra_type
+
+
+class Interrupted(BulkLoaderError):
+    """The user stopped the run (Ctrl-C or SIGTERM); what was done is kept."""
+
+    exit_code = 4
