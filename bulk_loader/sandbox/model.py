@@ -1,0 +1,474 @@
+"""The sandbox's state and Kartra's rules, in plain Python, with Kartra's error types.
+
+`SandboxState.execute(form)` takes a decoded form (PHP `$_POST` shape) and returns the
+JSON answer Kartra would give. Choices where Kartra's documents are silent:
+
+- A call whose first action fails answers with the whole-call shape of the reference's
+  error example (`{"status": "Error", "message", "type"}`), no `actions`.
+- When a later action fails, its own entry says so and the top-level status is
+  `failed_action_status` ("Error" by default; "Success" is the other plausible Kartra
+  behaviour). The top level then also carries that action's type and message. The
+  actions after a failed one still run unless `stop_after_failed_action` is set.
+- A `lead_preferred_time_zone` outside the 76 documented values is ignored (the lead is
+  saved, its time zone unchanged), as Kartra ignores unknown custom fields. The sheet
+  validator is where a bad time zone must be caught.
+- A choice field value that is not one of the field's option ids, a checkbox value that is
+  not a list, or a custom field entry without `field_value` is 271 (wrong format). An
+  empty string clears any field. An unknown `field_identifier` is silently ignored.
+- Emails match case-insensitively. create_lead with the email of a deleted lead is 244.
+- An unknown cmd is 254; a lead command anywhere but `actions[0]` fails that action (254).
+- The sequence error types are read from API-FACTS' order: 226 name empty, 225 step
+  empty, 219 no such sequence, 229 step not a number, 230 no such step.
+- 241 has no documented meaning and is never produced.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from bulk_loader.sandbox.account import SandboxAccount
+from bulk_loader.sandbox.leads import LEAD_FIELDS, TIME_ZONES, Lead, lead_details
+
+__all__ = ["MESSAGES", "KartraError", "LeadStore", "SandboxState"]
+
+MESSAGES = {
+    "201": "Connection not secure", "202": "API key is empty", "203": "API key not valid",
+    "204": "API account inactive", "206": "Email or lead id is required",
+    "223": "'lead' is not an array", "224": "'actions' is not an array",
+    "233": "API password not valid", "234": "No lead found", "236": "'get_lead' is not an array",
+    "238": "App id is empty", "239": "App id not valid", "240": "App account inactive",
+    "242": "Unauthorized IP", "243": "No lead found", "244": "Lead already exists",
+    "245": "Lead is deleted", "254": "'cmd' is required",
+    "262": "App not permitted to run this cmd", "271": "Wrong custom field format",
+    "207": "List name is empty", "208": "List name is empty", "209": "List does not exist",
+    "231": "List does not exist", "211": "Tag name is empty", "212": "Tag does not exist",
+    "213": "Tag name is empty", "214": "Tag does not exist", "215": "Points are empty",
+    "217": "Points are empty", "227": "Points must be a number",
+    "228": "Points must be a number", "219": "Sequence does not exist",
+    "225": "Step is empty", "226": "Sequence name is empty", "229": "Step must be a number",
+    "230": "Step does not exist", "429": "Too many requests",
+    "101": "Lead subscribed to list", "103": "Tag assigned", "104": "Tag unassigned",
+    "105": "Points given", "106": "Points removed", "107": "Lead subscribed to sequence",
+}  # fmt: skip
+
+LEAD_COMMANDS = ("create_lead", "edit_lead", "search_lead")
+RETRIEVE = {
+    "retrieve_custom_fields": "custom_fields",
+    "retrieve_account_tags": "account_tags",
+    "retrieve_account_lists": "account_lists",
+    "retrieve_account_sequences": "account_sequences",
+}
+EST = timezone(timedelta(hours=-5))  # date_joined is documented as EST
+
+
+class KartraError(Exception):
+    """A Kartra error: `type` is the documented number as a string."""
+
+    def __init__(self, type: str, message: str | None = None) -> None:
+        super().__init__(type)
+        self.type = type
+        self.message = message or MESSAGES.get(type, "Error")
+
+    def answer(self) -> dict[str, Any]:
+        return {"status": "Error", "message": self.message, "type": self.type}
+
+
+class LeadStore:
+    """Where leads are kept besides memory: nothing by default (see sandbox.store)."""
+
+    def load(self) -> list[Lead]:
+        return []
+
+    def save(self, lead: Lead) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class SandboxState:
+    """Leads of one account and the rules that change them; thread-safe."""
+
+    def __init__(self, account: SandboxAccount, store: LeadStore | None = None) -> None:
+        self.account = account
+        self.failed_action_status: Literal["Error", "Success"] = "Error"
+        self.stop_after_failed_action = False
+        self._store = store or LeadStore()
+        self._lock = threading.RLock()
+        self.leads: dict[str, Lead] = {}
+        self._by_email: dict[str, Lead] = {}
+        self._next_id = 1001
+        saved = self._store.load()
+        if saved:
+            for lead in saved:
+                self._index(lead)
+        else:
+            self.reset()
+
+    # -- state --------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the account file's leads, nothing else."""
+        with self._lock:
+            self.leads.clear()
+            self._by_email.clear()
+            self._next_id = 1001
+            self._store.clear()
+            for seed in self.account.leads:
+                data = {k: str(v) for k, v in seed.items() if k in LEAD_FIELDS}
+                lead = self._new_lead(data, source="manual")
+                lead.deleted = bool(seed.get("deleted", False))
+                self._store.save(lead)
+
+    def close(self) -> None:
+        """Release the store (the SQLite file of a standing sandbox)."""
+        self._store.close()
+
+    def find(self, *, email: str | None = None, id: str | None = None) -> Lead | None:
+        """The lead with this id, else this email (id wins, as Kartra documents)."""
+        with self._lock:
+            if id:
+                return self.leads.get(str(id))
+            return self._by_email.get((email or "").strip().lower()) if email else None
+
+    def dump(self) -> dict[str, Any]:
+        with self._lock:
+            return {"leads": [lead.to_dict() for lead in self.leads.values()]}
+
+    def _index(self, lead: Lead) -> None:
+        self.leads[lead.id] = lead
+        if lead.email:
+            self._by_email[lead.email.lower()] = lead
+        self._next_id = max(self._next_id, int(lead.id) + 1)
+
+    def _new_lead(self, fields: dict[str, str], source: str = "api") -> Lead:
+        joined = datetime.now(EST).strftime("%Y-%m-%d %H:%M:%S")
+        lead = Lead(str(self._next_id), fields, source=source, date_joined=joined)
+        self._index(lead)
+        return lead
+
+    # -- calls --------------------------------------------------------------------------
+
+    def execute(self, form: Mapping[str, Any], client_ip: str = "127.0.0.1") -> dict[str, Any]:
+        """Answer one API call as Kartra would; never raises for anything the caller sent."""
+        try:
+            self._authenticate(form, client_ip)
+            if "get_lead" in form:
+                self._check_cmd("get_lead")
+                return self._get_lead(form["get_lead"])
+            return self._run_actions(form)
+        except KartraError as exc:
+            return exc.answer()
+
+    def _authenticate(self, form: Mapping[str, Any], client_ip: str) -> None:
+        acct = self.account
+        key, app, password = (form.get(k) for k in ("api_key", "app_id", "api_password"))
+        if not key:
+            raise KartraError("202")
+        if not app:
+            raise KartraError("238")
+        if app != acct.app_id:
+            raise KartraError("239")
+        if key != acct.api_key:
+            raise KartraError("203")
+        if password != acct.api_password:
+            raise KartraError("233")
+        if not acct.api_active:
+            raise KartraError("204")
+        if not acct.app_active:
+            raise KartraError("240")
+        if acct.allowed_ips is not None and client_ip not in acct.allowed_ips:
+            raise KartraError("242")
+
+    def _check_cmd(self, cmd: str) -> None:
+        if cmd in self.account.forbidden_cmds:
+            raise KartraError("262")
+
+    def _get_lead(self, query: Any) -> dict[str, Any]:
+        if not isinstance(query, dict):
+            raise KartraError("236")
+        if not query.get("id") and not query.get("email"):
+            raise KartraError("206")
+        lead = self.find(email=query.get("email"), id=query.get("id"))
+        if lead is None:
+            raise KartraError("234")
+        if lead.deleted:
+            raise KartraError("245")
+        with self._lock:
+            return {"status": "Success", "lead_details": lead_details(lead, self.account)}
+
+    def _run_actions(self, form: Mapping[str, Any]) -> dict[str, Any]:
+        entries = _actions(form)
+        cmds = [entry.get("cmd") for entry in entries]
+        if not cmds[0]:
+            raise KartraError("254")
+        for cmd in cmds:
+            self._check_cmd(str(cmd or ""))
+        first = str(cmds[0])
+        if first in RETRIEVE:
+            return {"status": "Success", RETRIEVE[first]: self._retrieve(first)}
+        if first not in LEAD_COMMANDS and first not in ACTIONS:
+            raise KartraError("254", f"Unknown cmd '{first}'")
+        lead_form = form.get("lead", {})
+        if not isinstance(lead_form, dict):
+            raise KartraError("223")
+        with self._lock:
+            lead, results = self._first_action(first, lead_form, entries[0])
+            for entry in entries[1:]:
+                if self.stop_after_failed_action and _failed(results):
+                    break
+                results.append(self._chained(lead, entry))
+            self._store.save(lead)
+        return self._answer(first, lead, results)
+
+    def _first_action(
+        self, cmd: str, lead_form: dict[str, Any], entry: dict[str, Any]
+    ) -> tuple[Lead, list[dict[str, Any]]]:
+        """Run actions[0]; its failure is a whole-call error (KartraError propagates)."""
+        if cmd == "create_lead":
+            lead = self._create(lead_form)
+            return lead, [{cmd: _ok("Lead created", lead_details={"id": lead.id})}]
+        lead = self._existing(lead_form)
+        if cmd == "edit_lead":
+            self._edit(lead, lead_form)
+            return lead, [{cmd: _ok("Lead edited", lead_details={"id": lead.id})}]
+        if cmd == "search_lead":
+            return lead, [{cmd: _ok("Lead found", lead_details={"id": lead.id})}]
+        return lead, [self._chained(lead, entry)]
+
+    def _answer(self, first: str, lead: Lead, results: list[dict[str, Any]]) -> dict[str, Any]:
+        if first == "search_lead" and len(results) == 1:
+            return {"status": "Success", "message": "Lead found", "lead_details": {"id": lead.id}}
+        answer: dict[str, Any] = {"status": "Success", "actions": results}
+        failed = _failed(results)
+        if failed is not None:
+            answer.update(status=self.failed_action_status, **failed)
+            if self.failed_action_status == "Success":
+                del answer["type"], answer["message"]
+        if first == "search_lead":
+            answer["lead_details"] = {"id": lead.id}
+        return answer
+
+    def _retrieve(self, cmd: str) -> list[Any]:
+        acct = self.account
+        if cmd == "retrieve_account_tags":
+            return list(acct.tags)
+        if cmd == "retrieve_account_lists":
+            return list(acct.lists)
+        if cmd == "retrieve_account_sequences":
+            return list(acct.sequences)
+        return [
+            {
+                "field_id": str(spec.field_id),
+                "field_identifier": spec.identifier,
+                "field_type": spec.type,
+                "field_value": [
+                    {"option_id": str(oid), "option_value": label}
+                    for label, oid in spec.options.items()
+                ],
+            }
+            for spec in acct.custom_fields.values()
+        ]
+
+    # -- lead commands -------------------------------------------------------------------
+
+    def _create(self, lead_form: dict[str, Any]) -> Lead:
+        email = str(lead_form.get("email", "")).strip()
+        if not email:
+            raise KartraError("206")
+        if self.find(email=email) is not None:
+            raise KartraError("244")
+        custom = self._custom_values(lead_form)
+        lead = self._new_lead({"email": email})
+        _apply(lead, {k: v for k, v in lead_form.items() if k != "email"}, custom)
+        return lead
+
+    def _existing(self, lead_form: dict[str, Any]) -> Lead:
+        lead_id, email = lead_form.get("id"), lead_form.get("email")
+        if not lead_id and not email:
+            raise KartraError("206")
+        lead = self.find(email=email, id=lead_id)
+        if lead is None:
+            raise KartraError("243")
+        if lead.deleted:
+            raise KartraError("245")
+        return lead
+
+    def _edit(self, lead: Lead, lead_form: dict[str, Any]) -> None:
+        custom = self._custom_values(lead_form)
+        new_email = str(lead_form.get("new_email", "")).strip()
+        if new_email:
+            other = self.find(email=new_email)
+            if other is not None and other is not lead:
+                raise KartraError("244")
+        fields = {k: v for k, v in lead_form.items() if k != "email"}
+        _apply(lead, fields, custom)
+        if new_email:
+            self._by_email.pop(lead.email.lower(), None)
+            lead.fields["email"] = new_email
+            self._by_email[new_email.lower()] = lead
+
+    def _custom_values(self, lead_form: dict[str, Any]) -> dict[str, str | list[int]]:
+        """Validate `custom_fields` before anything changes: all or nothing (271)."""
+        raw = lead_form.get("custom_fields")
+        if raw is None:
+            return {}
+        entries = list(raw.values()) if isinstance(raw, dict) else raw
+        if not isinstance(entries, list):
+            raise KartraError("271")
+        values: dict[str, str | list[int]] = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or "field_value" not in entry:
+                raise KartraError("271")
+            spec = self.account.custom_fields.get(str(entry.get("field_identifier", "")))
+            if spec is not None:  # unknown identifiers are silently ignored
+                values[spec.identifier] = _custom_value(spec.type, spec.options, entry)
+        return values
+
+    # -- chained actions -----------------------------------------------------------------
+
+    def _chained(self, lead: Lead, entry: dict[str, Any]) -> dict[str, Any]:
+        cmd = str(entry.get("cmd", ""))
+        handler = ACTIONS.get(cmd)
+        try:
+            if handler is None:
+                raise KartraError("254", f"Unknown or misplaced cmd '{cmd}'")
+            success_type = handler(self, lead, entry)
+        except KartraError as exc:
+            return {cmd or "cmd": exc.answer()}
+        return {cmd: {"status": "Success", "message": MESSAGES[success_type],
+                      "type": success_type}}  # fmt: skip
+
+    def _assign_tag(self, lead: Lead, entry: dict[str, Any]) -> str:
+        name = _param(entry, "tag_name", "211", self.account.tags, "212")
+        if name not in lead.tags:
+            lead.tags.append(name)
+        return "103"
+
+    def _unassign_tag(self, lead: Lead, entry: dict[str, Any]) -> str:
+        name = _param(entry, "tag_name", "213", self.account.tags, "214")
+        if name in lead.tags:
+            lead.tags.remove(name)
+        return "104"
+
+    def _subscribe_list(self, lead: Lead, entry: dict[str, Any]) -> str:
+        lead.lists[_param(entry, "list_name", "207", self.account.lists, "231")] = "1"
+        return "101"
+
+    def _unsubscribe_list(self, lead: Lead, entry: dict[str, Any]) -> str:
+        name = _param(entry, "list_name", "208", self.account.lists, "209")
+        if name in lead.lists:
+            lead.lists[name] = "0"
+        return "101"
+
+    def _give_points(self, lead: Lead, entry: dict[str, Any]) -> str:
+        lead.score += _number(entry, "points", "215", "227")
+        return "105"
+
+    def _remove_points(self, lead: Lead, entry: dict[str, Any]) -> str:
+        lead.score -= _number(entry, "points", "217", "228")
+        return "106"
+
+    def _subscribe_sequence(self, lead: Lead, entry: dict[str, Any]) -> str:
+        name = _param(entry, "sequence_name", "226", tuple(self.account.sequences), "219")
+        step = _number(entry, "step", "225", "229")
+        if not 1 <= step <= self.account.sequences[name]:
+            raise KartraError("230")
+        lead.sequences[name] = [str(step), "active"]
+        return "107"
+
+
+ACTIONS: dict[str, Callable[[SandboxState, Lead, dict[str, Any]], str]] = {
+    "assign_tag": SandboxState._assign_tag,
+    "unassign_tag": SandboxState._unassign_tag,
+    "subscribe_lead_to_list": SandboxState._subscribe_list,
+    "unsubscribe_lead_from_list": SandboxState._unsubscribe_list,
+    "give_points_to_lead": SandboxState._give_points,
+    "remove_points_from_lead": SandboxState._remove_points,
+    "subscribe_lead_to_sequence_at_step": SandboxState._subscribe_sequence,
+}
+
+
+def _actions(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    raw = form.get("actions")
+    if raw is None:
+        raise KartraError("254")
+    entries = list(raw.values()) if isinstance(raw, dict) else raw
+    if not isinstance(entries, list):
+        raise KartraError("224")
+    if not entries or not isinstance(entries[0], dict):
+        raise KartraError("254")
+    return [entry if isinstance(entry, dict) else {} for entry in entries]
+
+
+def _ok(message: str, **extra: Any) -> dict[str, Any]:
+    return {"status": "Success", "message": message, **extra}
+
+
+def _failed(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Type and message of the first failed action entry, if any."""
+    for entry in results:
+        for detail in entry.values():
+            if detail.get("status") == "Error":
+                return {"type": detail["type"], "message": detail["message"]}
+    return None
+
+
+def _apply(lead: Lead, lead_form: Mapping[str, Any], custom: dict[str, str | list[int]]) -> None:
+    for name in LEAD_FIELDS:
+        value = lead_form.get(name)
+        if not isinstance(value, str):
+            continue
+        if name == "lead_preferred_time_zone" and value and value not in TIME_ZONES:
+            continue  # ignored, see the module docstring
+        lead.fields[name] = value
+    for identifier, value in custom.items():
+        if value in ("", []):
+            lead.custom.pop(identifier, None)
+        else:
+            lead.custom[identifier] = value
+
+
+def _custom_value(kind: str, options: Mapping[str, int], entry: dict[str, Any]) -> str | list[int]:
+    value = entry["field_value"]
+    if value == "":
+        return ""
+    if kind in ("input_field", "text_area"):
+        if not isinstance(value, str):
+            raise KartraError("271")
+        return value
+    ids = list(value.values()) if isinstance(value, dict) else value
+    if (kind == "checkbox") != isinstance(ids, list):
+        raise KartraError("271")
+    ids = ids if isinstance(ids, list) else [ids]
+    known = set(options.values())
+    if not all(isinstance(i, str) and i.isdigit() and int(i) in known for i in ids):
+        raise KartraError("271")
+    return [int(i) for i in ids]
+
+
+def _param(
+    entry: dict[str, Any], key: str, empty: str, known: tuple[str, ...], missing: str
+) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise KartraError(empty)
+    if value not in known:
+        raise KartraError(missing)
+    return value
+
+
+def _number(entry: dict[str, Any], key: str, empty: str, not_number: str) -> int:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise KartraError(empty)
+    try:
+        return int(value)
+    except ValueError:
+        raise KartraError(not_number) from None

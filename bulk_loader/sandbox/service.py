@@ -1,0 +1,245 @@
+"""What stands between the wire and the model: knobs, rate limit, faults, statistics.
+
+`Sandbox.handle(body, client_ip)` decides everything about one request and returns a
+`Reply`; the HTTP server and the in-process transport only carry it out, so both paths
+behave alike. A reply's `fault` tells the carrier what to do with the connection:
+
+    "reset"   close with RST before acting (the model never saw the call)
+    "lost"    the model acted; close the connection without an answer
+    "slow"    answer after `slow_ms` more milliseconds
+    (a 5xx fault needs nothing from the carrier: it is an ordinary 503 reply)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+from bulk_loader.formencode import decode_body
+from bulk_loader.sandbox.model import SandboxState
+
+__all__ = ["FaultPlan", "Knobs", "Reply", "Sandbox", "Stats", "parse_faults"]
+
+RateStyle = Literal["status", "body"]
+FAULT_KINDS = ("error_5xx", "lost", "reset", "slow")
+TOO_MANY = {"status": "Error", "message": "Too many requests", "type": "429"}
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Probability of each fault per call; `seed` makes the draws repeatable."""
+
+    error_5xx: float = 0.0
+    lost: float = 0.0
+    reset: float = 0.0
+    slow: float = 0.0
+    slow_ms: float = 2000.0
+    seed: int | None = None
+
+
+def parse_faults(spec: str) -> FaultPlan:
+    """`"5xx=0.01,lost=0.01,reset=0.005,slow=0.01,slow_ms=1500,seed=7"` -> FaultPlan."""
+    aliases = {"5xx": "error_5xx", "error": "error_5xx"}
+    values: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, number = part.partition("=")
+        key = aliases.get(name.strip(), name.strip())
+        if key not in {f.name for f in fields(FaultPlan)}:
+            raise ValueError(f"unknown fault {name!r}: use 5xx, lost, reset, slow, slow_ms, seed")
+        values[key] = int(number) if key == "seed" else float(number)
+    return FaultPlan(**values)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Everything `configure` can change while the sandbox runs. `rate=None` is no limit."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rate: float | None = 20.0
+    rate_style: RateStyle = "status"
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    insecure: bool = False  # answer 201 "Connection not secure" to every call
+    failed_action_status: Literal["Error", "Success"] = "Error"
+    stop_after_failed_action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    delay: float = 0.0  # seconds to wait before answering
+    fault: str | None = None
+    content_type: str = "text/html; charset=UTF-8"  # what Kartra reportedly sends
+
+
+class Stats:
+    """Counters the tests and benchmarks read: the sandbox's side of the story."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls_total = 0
+        self.by_cmd: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.faults: Counter[str] = Counter()
+
+    def count(self, cmd: str) -> None:
+        with self._lock:
+            self.calls_total += 1
+            self.by_cmd[cmd] += 1
+
+    def add(self, what: Literal["rate_limited"] | str) -> None:
+        with self._lock:
+            if what == "rate_limited":
+                self.rate_limited += 1
+            else:
+                self.faults[what] += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls_total = self.rate_limited = 0
+            self.by_cmd.clear()
+            self.faults.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls_total": self.calls_total,
+                "by_cmd": dict(self.by_cmd),
+                "rate_limited": self.rate_limited,
+                "faults": dict(self.faults),
+            }
+
+
+class RateLimiter:
+    """At most `rate` calls per App in any sliding second; refused calls do not count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, app_id: str, rate: float, now: float) -> bool:
+        with self._lock:
+            window = self._seen.setdefault(app_id, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= rate:
+                return False
+            window.append(now)
+            return True
+
+
+class Sandbox:
+    """The state plus the knobs; one instance serves HTTP and in-process transports."""
+
+    def __init__(self, state: SandboxState, knobs: Knobs | None = None) -> None:
+        self.state = state
+        self.stats = Stats()
+        self._limiter = RateLimiter()
+        self._lock = threading.Lock()
+        self.knobs = Knobs()
+        self._rng = random.Random()
+        self.configure(**asdict(knobs or Knobs()))
+
+    def configure(self, **changes: Any) -> Knobs:
+        """Change knobs at run time; `faults` may be a FaultPlan, a dict or a spec string."""
+        faults = changes.get("faults")
+        if isinstance(faults, str):
+            changes["faults"] = parse_faults(faults)
+        elif isinstance(faults, Mapping):
+            changes["faults"] = FaultPlan(**faults)
+        with self._lock:
+            self.knobs = replace(self.knobs, **changes)
+            if "faults" in changes:
+                self._rng = random.Random(self.knobs.faults.seed)
+        self.state.failed_action_status = self.knobs.failed_action_status
+        self.state.stop_after_failed_action = self.knobs.stop_after_failed_action
+        return self.knobs
+
+    def reset(self) -> None:
+        """Leads back to the account file's; statistics and rate windows emptied."""
+        self.state.reset()
+        self.stats.clear()
+        self._limiter = RateLimiter()
+
+    def handle(self, body: bytes, client_ip: str = "127.0.0.1") -> Reply:
+        """Decide one API request: rate limit, fault draw, model, latency."""
+        knobs = self.knobs
+        form = decode_body(body)
+        self.stats.count(_cmd_of(form))
+        delay = _latency(knobs)
+        if knobs.rate and not self._limiter.allow(
+            str(form.get("app_id", "")), knobs.rate, time.monotonic()
+        ):
+            self.stats.add("rate_limited")
+            return Reply(429 if knobs.rate_style == "status" else 200, _json(TOO_MANY), delay)
+        fault = self._fault(knobs.faults)
+        if fault == "error_5xx":
+            return Reply(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>")
+        if fault == "reset":
+            return Reply(0, b"", fault="reset")
+        if knobs.insecure:
+            answer: dict[str, Any] = {"status": "Error", "message": "Connection not secure",
+                                      "type": "201"}  # fmt: skip
+        else:
+            answer = self.state.execute(form, client_ip)
+        if fault == "slow":
+            delay += knobs.faults.slow_ms / 1000
+        return Reply(200, _json(answer), delay, fault=fault if fault == "lost" else None)
+
+    def _draw(self) -> float:
+        with self._lock:
+            return self._rng.random()
+
+    def _fault(self, plan: FaultPlan) -> str | None:
+        """At most one fault per call, drawn with one number against stacked probabilities."""
+        if not (plan.error_5xx or plan.lost or plan.reset or plan.slow):
+            return None
+        draw, edge = self._draw(), 0.0
+        for kind in FAULT_KINDS:
+            edge += float(getattr(plan, kind))
+            if draw < edge:
+                self.stats.add(kind)
+                return kind
+        return None
+
+    def control(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The control endpoint's JSON protocol: {"op": "configure"|"reset"|"dump"|"stats"}."""
+        op = request.get("op", "stats")
+        if op == "configure":
+            knobs = self.configure(**request.get("knobs", {}))
+            return {"knobs": asdict(knobs)}
+        if op == "reset":
+            self.reset()
+            return {"ok": True}
+        if op == "dump":
+            return self.state.dump()
+        if op == "stats":
+            return {"stats": self.stats.snapshot(), "knobs": asdict(self.knobs)}
+        raise ValueError(f"unknown op {op!r}: use configure, reset, dump or stats")
+
+
+def _cmd_of(form: Mapping[str, Any]) -> str:
+    if "get_lead" in form:
+        return "get_lead"
+    actions = form.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return str(first.get("cmd", "")) if isinstance(first, dict) else ""
+
+
+def _latency(knobs: Knobs) -> float:
+    # Jitter uses its own unseeded generator so that latency settings never shift the
+    # seeded fault draws.
+    if not knobs.latency_ms and not knobs.jitter_ms:
+        return 0.0
+    return (knobs.latency_ms + knobs.jitter_ms * random.random()) / 1000
+
+
+def _json(answer: Mapping[str, Any]) -> bytes:
+    return json.dumps(answer, separators=(",", ":")).encode()
