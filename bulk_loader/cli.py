@@ -82,5 +82,108 @@ def run(
     raise NotImplementedError
 
 
+@cli.group()
+def sandbox() -> None:
+    """A local Kartra look-alike to rehearse imports against."""
+
+
+@sandbox.command("serve")
+@click.option(
+    "--account",
+    "account_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Account file (TOML): credentials, custom fields, tags, lists, leads.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option("--latency-ms", type=float, default=0, help="Fixed delay added to every answer.")
+@click.option("--jitter-ms", type=float, default=0, help="Random extra delay, up to this.")
+@click.option(
+    "--rate",
+    type=float,
+    default=20,
+    show_default=True,
+    help="Calls per second per App before 429; 0 turns the limit off.",
+)
+@click.option(
+    "--rate-style",
+    type=click.Choice(["status", "body"]),
+    default="status",
+    show_default=True,
+    help="429 as the HTTP status, or inside a 200 JSON body.",
+)
+@click.option(
+    "--faults",
+    default="",
+    metavar="SPEC",
+    help="Fault probabilities, e.g. '5xx=0.01,lost=0.01,reset=0.01,slow=0.01,slow_ms=2000,seed=7'.",
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep leads in this SQLite file across restarts.",
+)
+@_guarded
+def sandbox_serve(
+    account_path: Path,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    rate: float,
+    rate_style: str,
+    faults: str,
+    db: Path | None,
+) -> None:
+    """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C."""
+    import signal
+
+    from bulk_loader.errors import ConfigError
+    from bulk_loader.sandbox import build_sandbox, parse_faults, run_forever
+
+    try:
+        plan = parse_faults(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from exc
+    service = build_sandbox(
+        account_path,
+        db=db,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        rate=rate or None,
+        rate_style=rate_style,
+        faults=plan,
+    )
+    account = service.state.account
+
+    def ready(url: str) -> None:
+        click.echo(f"Kartra sandbox on {url} (account {account_path}); Ctrl-C stops it.")
+        click.echo(
+            f"  export KARTRA_API_URL={url} KARTRA_APP_ID={account.app_id} "
+            f"KARTRA_API_KEY={account.api_key} KARTRA_API_PASSWORD={account.api_password}"
+        )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        run_forever(service, port, ready)
+    except KeyboardInterrupt:
+        click.echo("sandbox stopped", err=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve on 127.0.0.1:{port}: {exc.strerror}; pick another --port"
+        ) from exc
+    finally:
+        service.state.close()
+
+
 def main() -> None:
     cli(prog_name="bulk-loader")

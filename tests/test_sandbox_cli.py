@@ -1,0 +1,52 @@
+"""`bulk-loader sandbox serve`: a standing sandbox the user can point a run at."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bulk_loader.cli import cli
+from bulk_loader.kartra import Credentials, KartraClient, Outcome
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "account.toml"
+
+
+def test_serve_answers_then_stops_on_sigterm(tmp_path: Path) -> None:
+    """The server prints its URL and credentials, answers calls, and exits on SIGTERM."""
+    command = [sys.executable, "-m", "bulk_loader", "sandbox", "serve", "--account", str(SAMPLE),
+               "--port", "0", "--rate", "0", "--db", str(tmp_path / "s.sqlite")]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/api", first)
+        assert url, first
+        assert "KARTRA_APP_ID=sandbox-app" in server.stdout.readline()
+        creds = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
+        with KartraClient(creds, api_url=url.group()) as client:
+            assert client.search_lead(email="maria.lopez@example.com").outcome is Outcome.OK
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_missing_account_file_exits_3(tmp_path: Path) -> None:
+    """An unreadable account file is a one-line error with exit code 3."""
+    result = CliRunner().invoke(cli, ["sandbox", "serve", "--account", str(tmp_path / "no.toml")])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: ") and "no.toml" in result.stderr
+
+
+def test_bad_faults_spec_is_a_usage_error() -> None:
+    """An unknown fault name is a usage error (exit 2) naming the option."""
+    args = ["sandbox", "serve", "--account", str(SAMPLE), "--faults", "explode=1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--faults" in result.stderr
