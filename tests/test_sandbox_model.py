@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +341,20 @@ def test_reset_restores_the_account_leads(state: SandboxState) -> None:
     emails = [lead["fields"]["email"] for lead in state.dump()["leads"]]
     assert emails == ["maria.lopez@example.com", "kenji.tanaka@example.org",
                       "deleted.lead@example.com"]  # fmt: skip
+
+
+def test_concurrent_creates_of_one_email_make_one_lead(state: SandboxState) -> None:
+    """Worker threads racing to create the same email: one lead, every other call 244."""
+    answers: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(create(state, {"email": "race@x.co"})))
+        for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.get("type", a["status"]) for a in answers) == ["244"] * 15 + ["Success"]
 
 
 def test_time_zones_are_the_76_documented() -> None:

@@ -25,34 +25,15 @@ JSON answer Kartra would give. Choices where Kartra's documents are silent:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from bulk_loader.sandbox.account import SandboxAccount
 from bulk_loader.sandbox.leads import LEAD_FIELDS, TIME_ZONES, Lead, lead_details
+from bulk_loader.sandbox.rules import ACTIONS, MESSAGES, KartraError, custom_value
 
-__all__ = ["MESSAGES", "KartraError", "LeadStore", "SandboxState"]
-
-MESSAGES = {
-    "201": "Connection not secure", "202": "API key is empty", "203": "API key not valid",
-    "204": "API account inactive", "206": "Email or lead id is required",
-    "223": "'lead' is not an array", "224": "'actions' is not an array",
-    "233": "API password not valid", "234": "No lead found", "236": "'get_lead' is not an array",
-    "238": "App id is empty", "239": "App id not valid", "240": "App account inactive",
-    "242": "Unauthorized IP", "243": "No lead found", "244": "Lead already exists",
-    "245": "Lead is deleted", "254": "'cmd' is required",
-    "262": "App not permitted to run this cmd", "271": "Wrong custom field format",
-    "207": "List name is empty", "208": "List name is empty", "209": "List does not exist",
-    "231": "List does not exist", "211": "Tag name is empty", "212": "Tag does not exist",
-    "213": "Tag name is empty", "214": "Tag does not exist", "215": "Points are empty",
-    "217": "Points are empty", "227": "Points must be a number",
-    "228": "Points must be a number", "219": "Sequence does not exist",
-    "225": "Step is empty", "226": "Sequence name is empty", "229": "Step must be a number",
-    "230": "Step does not exist", "429": "Too many requests",
-    "101": "Lead subscribed to list", "103": "Tag assigned", "104": "Tag unassigned",
-    "105": "Points given", "106": "Points removed", "107": "Lead subscribed to sequence",
-}  # fmt: skip
+__all__ = ["KartraError", "LeadStore", "SandboxState"]
 
 LEAD_COMMANDS = ("create_lead", "edit_lead", "search_lead")
 RETRIEVE = {
@@ -62,18 +43,6 @@ RETRIEVE = {
     "retrieve_account_sequences": "account_sequences",
 }
 EST = timezone(timedelta(hours=-5))  # date_joined is documented as EST
-
-
-class KartraError(Exception):
-    """A Kartra error: `type` is the documented number as a string."""
-
-    def __init__(self, type: str, message: str | None = None) -> None:
-        super().__init__(type)
-        self.type = type
-        self.message = message or MESSAGES.get(type, "Error")
-
-    def answer(self) -> dict[str, Any]:
-        return {"status": "Error", "message": self.message, "type": self.type}
 
 
 class LeadStore:
@@ -328,7 +297,7 @@ class SandboxState:
                 raise KartraError("271")
             spec = self.account.custom_fields.get(str(entry.get("field_identifier", "")))
             if spec is not None:  # unknown identifiers are silently ignored
-                values[spec.identifier] = _custom_value(spec.type, spec.options, entry)
+                values[spec.identifier] = custom_value(spec.type, spec.options, entry)
         return values
 
     # -- chained actions -----------------------------------------------------------------
@@ -339,60 +308,11 @@ class SandboxState:
         try:
             if handler is None:
                 raise KartraError("254", f"Unknown or misplaced cmd '{cmd}'")
-            success_type = handler(self, lead, entry)
+            success_type = handler(self.account, lead, entry)
         except KartraError as exc:
             return {cmd or "cmd": exc.answer()}
         return {cmd: {"status": "Success", "message": MESSAGES[success_type],
                       "type": success_type}}  # fmt: skip
-
-    def _assign_tag(self, lead: Lead, entry: dict[str, Any]) -> str:
-        name = _param(entry, "tag_name", "211", self.account.tags, "212")
-        if name not in lead.tags:
-            lead.tags.append(name)
-        return "103"
-
-    def _unassign_tag(self, lead: Lead, entry: dict[str, Any]) -> str:
-        name = _param(entry, "tag_name", "213", self.account.tags, "214")
-        if name in lead.tags:
-            lead.tags.remove(name)
-        return "104"
-
-    def _subscribe_list(self, lead: Lead, entry: dict[str, Any]) -> str:
-        lead.lists[_param(entry, "list_name", "207", self.account.lists, "231")] = "1"
-        return "101"
-
-    def _unsubscribe_list(self, lead: Lead, entry: dict[str, Any]) -> str:
-        name = _param(entry, "list_name", "208", self.account.lists, "209")
-        if name in lead.lists:
-            lead.lists[name] = "0"
-        return "101"
-
-    def _give_points(self, lead: Lead, entry: dict[str, Any]) -> str:
-        lead.score += _number(entry, "points", "215", "227")
-        return "105"
-
-    def _remove_points(self, lead: Lead, entry: dict[str, Any]) -> str:
-        lead.score -= _number(entry, "points", "217", "228")
-        return "106"
-
-    def _subscribe_sequence(self, lead: Lead, entry: dict[str, Any]) -> str:
-        name = _param(entry, "sequence_name", "226", tuple(self.account.sequences), "219")
-        step = _number(entry, "step", "225", "229")
-        if not 1 <= step <= self.account.sequences[name]:
-            raise KartraError("230")
-        lead.sequences[name] = [str(step), "active"]
-        return "107"
-
-
-ACTIONS: dict[str, Callable[[SandboxState, Lead, dict[str, Any]], str]] = {
-    "assign_tag": SandboxState._assign_tag,
-    "unassign_tag": SandboxState._unassign_tag,
-    "subscribe_lead_to_list": SandboxState._subscribe_list,
-    "unsubscribe_lead_from_list": SandboxState._unsubscribe_list,
-    "give_points_to_lead": SandboxState._give_points,
-    "remove_points_from_lead": SandboxState._remove_points,
-    "subscribe_lead_to_sequence_at_step": SandboxState._subscribe_sequence,
-}
 
 
 def _actions(form: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -433,42 +353,3 @@ def _apply(lead: Lead, lead_form: Mapping[str, Any], custom: dict[str, str | lis
             lead.custom.pop(identifier, None)
         else:
             lead.custom[identifier] = value
-
-
-def _custom_value(kind: str, options: Mapping[str, int], entry: dict[str, Any]) -> str | list[int]:
-    value = entry["field_value"]
-    if value == "":
-        return ""
-    if kind in ("input_field", "text_area"):
-        if not isinstance(value, str):
-            raise KartraError("271")
-        return value
-    ids = list(value.values()) if isinstance(value, dict) else value
-    if (kind == "checkbox") != isinstance(ids, list):
-        raise KartraError("271")
-    ids = ids if isinstance(ids, list) else [ids]
-    known = set(options.values())
-    if not all(isinstance(i, str) and i.isdigit() and int(i) in known for i in ids):
-        raise KartraError("271")
-    return [int(i) for i in ids]
-
-
-def _param(
-    entry: dict[str, Any], key: str, empty: str, known: tuple[str, ...], missing: str
-) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise KartraError(empty)
-    if value not in known:
-        raise KartraError(missing)
-    return value
-
-
-def _number(entry: dict[str, Any], key: str, empty: str, not_number: str) -> int:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise KartraError(empty)
-    try:
-        return int(value)
-    except ValueError:
-        raise KartraError(not_number) from None
