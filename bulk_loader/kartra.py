@@ -43,7 +43,9 @@ __all__ = [
     "KartraClient",
     "Outcome",
     "assign_tag",
+    "check_api_url",
     "give_points_to_lead",
+    "interpret",
     "remove_points_from_lead",
     "subscribe_lead_to_list",
     "subscribe_lead_to_sequence_at_step",
@@ -95,7 +97,13 @@ class ActionResult:
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """Everything a call produced. `lead_saved` with a non-ok outcome is a partial success."""
+    """Everything a call produced.
+
+    `lead_saved`: the lead command (actions[0]) succeeded, i.e. the lead was created or
+    edited (for search_lead and get_lead: found). With a non-ok outcome it marks a partial
+    success: the lead is saved but a chained action failed. `kartra_type` is the type that
+    decided the outcome (None when ok); `body` is Kartra's parsed answer, if any.
+    """
 
     outcome: Outcome
     lead_saved: bool
@@ -267,7 +275,7 @@ class KartraClient:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return _failure(Outcome.TRANSIENT, f"could not connect: {_describe(exc)}")
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # read errors, timeouts, decoding: sent, maybe acted
             return _failure(Outcome.UNKNOWN, f"answer lost after sending: {_describe(exc)}")
         result = interpret(response.status_code, response.content, cmds)
         log.debug("%s -> %s %s", "+".join(cmds), result.outcome, result.kartra_type or "")
@@ -299,22 +307,29 @@ def _failure(outcome: Outcome, message: str, status: int | None = None) -> CallR
 
 
 def interpret(status: int, content: bytes, cmds: Sequence[str]) -> CallResult:
-    """Turn an HTTP status and body into a CallResult (pure: tested without a network)."""
+    """Turn an HTTP status and body into a CallResult (pure: tested without a network).
+
+    Kartra answers 200 to everything but perhaps 429. Any other 3xx/4xx is not Kartra
+    speaking but a wrong URL or a proxy refusing us, which every row would meet: fatal.
+    A 2xx body without a `status` is not Kartra's either, yet the request was delivered:
+    unknown.
+    """
     if status == 429:
         return _failure(Outcome.RATE_LIMITED, "too many requests (HTTP 429)", status)
-    if status >= 500:
+    if status >= 500 or status == 408:
         return _failure(Outcome.TRANSIENT, f"server error (HTTP {status})", status)
+    if not 200 <= status < 300:
+        message = f"HTTP {status} from the API URL: check KARTRA_API_URL / --api-url"
+        return _failure(Outcome.FATAL, message, status)
     try:
         body = json.loads(content)
     except ValueError:
         snippet = content[:80].decode("utf-8", "replace").strip()
-        return _failure(Outcome.TRANSIENT, f"answer is not JSON (HTTP {status}): {snippet!r}")
+        return _failure(Outcome.TRANSIENT, f"answer is not JSON: {snippet!r}", status)
     if not isinstance(body, dict):
-        return _failure(Outcome.TRANSIENT, f"answer is not a JSON object (HTTP {status})", status)
-    if status >= 400:
-        # Not Kartra speaking (Kartra answers 200): a wrong URL or a proxy refusing us,
-        # which every row would meet again.
-        return _failure(Outcome.FATAL, f"HTTP {status} from the API URL", status)
+        return _failure(Outcome.TRANSIENT, "answer is not a JSON object", status)
+    if "status" not in body:
+        return _failure(Outcome.UNKNOWN, "answer has no status: not Kartra's format", status)
     return _from_body(body, status, cmds)
 
 

@@ -42,7 +42,7 @@ def answering(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.R
     return lambda request: httpx.Response(status, content=content)
 
 
-def raising(exc: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
+def raising(exc: type[httpx.RequestError]) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc("boom", request=request)
 
@@ -255,10 +255,14 @@ def test_success_reads_lead_id_from_first_action() -> None:
         (200, b"<html>Bad gateway</html>", Outcome.TRANSIENT),
         (200, b"[1, 2]", Outcome.TRANSIENT),
         (404, b'{"error": "no route"}', Outcome.FATAL),
+        (403, b"<html>Forbidden</html>", Outcome.FATAL),
+        (301, b"", Outcome.FATAL),
+        (408, b"", Outcome.TRANSIENT),
+        (200, b'{"message": "hello"}', Outcome.UNKNOWN),
     ],
 )  # fmt: skip
 def test_http_level_outcomes(status: int, body: bytes, outcome: Outcome) -> None:
-    """429 in either form, 5xx and non-JSON bodies are classified, never raised."""
+    """429 in either form, 5xx, non-JSON and foreign answers are classified, never raised."""
     assert interpret(status, body, ["create_lead"]).outcome is outcome
 
 
@@ -282,9 +286,10 @@ def test_json_served_as_html_is_parsed() -> None:
         (httpx.ReadError, Outcome.UNKNOWN),
         (httpx.RemoteProtocolError, Outcome.UNKNOWN),
         (httpx.WriteError, Outcome.UNKNOWN),
+        (httpx.DecodingError, Outcome.UNKNOWN),
     ],
 )
-def test_network_failures(exc: type[httpx.TransportError], outcome: Outcome) -> None:
+def test_network_failures(exc: type[httpx.RequestError], outcome: Outcome) -> None:
     """Failures before sending are transient; once sent, the server may have acted."""
     result: CallResult = client_for(raising(exc)).create_lead({"email": "a@b.co"})
     assert (result.outcome, result.lead_saved, result.http_status) == (outcome, False, None)
