@@ -36,6 +36,7 @@ from bulk_loader.kartra_answers import (
     ActionResult,
     CallResult,
     Outcome,
+    answer_field,
     failure,
     interpret,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Credentials",
     "KartraClient",
     "Outcome",
+    "answer_field",
     "assign_tag",
     "check_api_url",
     "give_points_to_lead",

@@ -18,6 +18,7 @@ __all__ = [
     "ActionResult",
     "CallResult",
     "Outcome",
+    "answer_field",
     "failure",
     "interpret",
 ]
@@ -129,7 +130,7 @@ def _from_body(body: dict[str, Any], status: int, cmds: Sequence[str]) -> CallRe
         saved = bool(cmds) and cmds[0] in LEAD_COMMANDS
         return CallResult(Outcome.OK, saved, lead_id, None, message, (), status, body)
     # Read every entry: the top-level status is not trusted to reflect a later failure.
-    lead_saved = actions[0].ok
+    lead_saved = actions[0].ok and not actions[0].cmd.startswith("retrieve_")
     lead_id = _lead_id(body) if lead_saved else None
     failed = next((action for action in actions if not action.ok), None)
     if failed is None:
@@ -193,3 +194,21 @@ def _text(value: Any) -> str:
 
 def _message(body: Mapping[str, Any]) -> str:
     return _text(body.get("message"))
+
+
+def answer_field(result: CallResult, key: str) -> Any:
+    """`key` from the answer's top level, else from inside the first action's entry.
+
+    Where a look-up's list (`account_tags`, `custom_fields`...) or get_lead's
+    `lead_details` sits is documented only at the top level; reading both places keeps
+    the caller right if Kartra nests them like the lead commands. None when absent.
+    """
+    body = result.body or {}
+    if key in body:
+        return body[key]
+    entries = body.get("actions")
+    if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+        for detail in entries[0].values():
+            if isinstance(detail, dict) and key in detail:
+                return detail[key]
+    return None

@@ -19,6 +19,7 @@ from bulk_loader.kartra import (
     Credentials,
     KartraClient,
     Outcome,
+    answer_field,
     assign_tag,
     give_points_to_lead,
     interpret,
@@ -300,3 +301,19 @@ def test_refused_connection_is_transient() -> None:
     """Nothing listening on the port: the call is safe to send again."""
     with KartraClient(CREDS, api_url="http://127.0.0.1:9/api", timeout=2) as client:
         assert client.search_lead(email="a@b.co").outcome is Outcome.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "Success", "account_tags": ["VIP"]},
+        {"status": "Success", "actions": [{"retrieve_account_tags": {
+            "status": "Success", "account_tags": ["VIP"]}}]},
+    ],
+)  # fmt: skip
+def test_answer_field_reads_top_level_or_first_action(body: dict[str, Any]) -> None:
+    """A look-up's list is found whether Kartra puts it at the top or inside actions[0]."""
+    result = client_for(answering(body)).retrieve_account_tags()
+    assert result.outcome is Outcome.OK and not result.lead_saved
+    assert answer_field(result, "account_tags") == ["VIP"]
+    assert answer_field(result, "account_lists") is None
