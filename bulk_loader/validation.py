@@ -1,0 +1,319 @@
+"""Validation: every row of a sheet checked against the template, chunk by chunk.
+
+Cell checks (bulk_loader.checks) run as one lazy pandera schema per chunk, so every
+problem of every row is found at once. Checks across rows (the same lead twice, a
+new_email that is another row's email) keep their state in a private temporary SQLite
+file, so memory stays flat however long the sheet. A new_email can clash with an email
+that only appears further down: those late problems come from `finish()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from bulk_loader.checks import (
+    Check,
+    custom_field_checks,
+    field_checks,
+    normalise_email,
+    resolve_options,
+    split_values,
+)
+from bulk_loader.errors import TemplateError, TemplateProblem
+from bulk_loader.report import Problem
+from bulk_loader.sheets import Chunk, Sheet, find_column
+from bulk_loader.template import CustomFieldMap, Mode, Template, normalise_header
+
+if TYPE_CHECKING:
+    from pandera.pandas import DataFrameSchema
+
+__all__ = ["LeadRow", "Validator"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    """A valid row, ready to send: the Kartra `lead` payload and its actions."""
+
+    row: int
+    cells: tuple[str, ...]
+    lead: dict[str, Any]
+    tags: tuple[str, ...]
+    lists: tuple[str, ...]
+    key: str  # what identifies the lead: the lower-cased email, or the id
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A template mapping bound to a sheet column; `name` is the dataframe column."""
+
+    name: str  # dotted template key, e.g. "fields.email"
+    header: str  # the sheet's header text
+    index: int
+    target: str  # Kartra field, custom field identifier, or "tags"/"lists"
+    checks: tuple[Check, ...]
+    custom: CustomFieldMap | None = None
+    separator: str | None = None
+
+
+def _hash(kind: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{kind}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _SeenKeys:
+    """Emails, ids and new emails met so far, as 64-bit hashes in a temporary SQLite file."""
+
+    def __init__(self) -> None:
+        # "" opens a private on-disk database that SQLite deletes when it is closed.
+        self.db = sqlite3.connect("")
+        self.db.execute("CREATE TABLE seen (h INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE renames (h INTEGER PRIMARY KEY, row INTEGER NOT NULL, value TEXT)"
+        )
+
+    def lookup(self, table: str, hashes: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT h, row FROM {table} WHERE h IN ({marks})"  # table: one of two fixed names
+            )
+            found.update(self.db.execute(sql, part).fetchall())
+        return found
+
+    def add(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        marks = "?, ?, ?" if table == "renames" else "?, ?"
+        self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
+
+    def later_emails(self) -> list[tuple[int, str, int]]:
+        """(row, new_email, later row whose email it is), for renames onto later rows."""
+        sql = (
+            "SELECT r.row, r.value, s.row FROM renames r JOIN seen s ON r.h = s.h "
+            "WHERE s.row > r.row ORDER BY r.row"
+        )
+        return [(int(a), str(b), int(c)) for a, b, c in self.db.execute(sql)]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Validator:
+    """Checks chunks of one sheet against a template; keeps the cross-row state."""
+
+    def __init__(self, template: Template, sheet: Sheet, mode: Mode) -> None:
+        self.template = template
+        self.mode = mode
+        self.headers = list(sheet.headers)
+        self.columns = self._bind(sheet)
+        self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
+        self._schema: DataFrameSchema | None = None
+        self._seen = _SeenKeys()
+
+    # -- binding the template to the sheet ------------------------------------------
+
+    def _required(self) -> dict[str, str]:
+        """Fields every row must fill in this mode, with the reason."""
+        if self.mode == "edit":
+            return {self.template.match: f"edit mode (match = {self.template.match})"}
+        return {"email": f"{self.mode} mode"}
+
+    def _bind(self, sheet: Sheet) -> list[_Column]:
+        template, clear = self.template, self.template.clear
+        required = self._required()
+        problems: list[TemplateProblem] = []
+        columns: list[_Column] = []
+        customs = {f"custom_fields.{c.identifier}.column": c for c in template.custom_fields}
+        for key, header in template.columns():
+            index = find_column(sheet.headers, header, sheet.path)
+            if index is None:
+                if template.require_columns:
+                    problems.append(TemplateProblem(key, f"no column {header!r} in the sheet"))
+                continue
+            target = key.split(".")[1]
+            custom = customs.get(key)
+            if custom is not None:
+                checks = custom_field_checks(custom, clear)
+                separator = custom.separator
+            elif key.startswith("actions."):
+                checks, separator = [], getattr(template, target).separator
+            else:
+                checks, separator = field_checks(target, required.get(target), clear), None
+            columns.append(_Column(key, header, index, target, tuple(checks), custom, separator))
+        bound = {c.target for c in columns if c.name.startswith("fields.")}
+        for field, why in required.items():
+            if field not in bound:
+                problems.append(TemplateProblem(f"fields.{field}", f"{why} needs a {field} column"))
+        if problems:
+            raise TemplateError(template.path, problems)
+        return columns
+
+    def _schema_for(self) -> DataFrameSchema:
+        import pandera.pandas as pa
+
+        if self._schema is None:
+            self._schema = pa.DataFrameSchema(
+                {
+                    c.name: pa.Column(
+                        checks=[pa.Check(ch.test, name=ch.code, error=ch.code) for ch in c.checks]
+                    )
+                    for c in self.columns
+                },
+                strict=False,
+            )
+        return self._schema
+
+    # -- per chunk -------------------------------------------------------------------
+
+    def validate(self, chunk: Chunk) -> tuple[list[LeadRow], list[Problem]]:
+        """Valid rows as LeadRows; problems of the invalid ones, in row order."""
+        found = self._cell_problems(chunk)
+        found += self._reader_problems(chunk)
+        found += self._cross_row_problems(chunk, {(p.row, p.column) for p in found})
+        bad = {p.row for p in found}
+        leads = [
+            self._lead(row, cells)
+            for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
+            if row not in bad
+        ]
+        order = {c.header: c.index for c in self.columns}
+        found.sort(key=lambda p: (p.row, order.get(p.column, -1)))
+        return leads, found
+
+    def finish(self) -> list[Problem]:
+        """Problems only visible at the end: a new_email that a later row uses as email."""
+        column = self.by_target.get("new_email")
+        if column is None:
+            return []
+        return [
+            Problem(row, column.header, value, "new_email_conflict",
+                    f"row {later} has this email: renaming onto it would clash")
+            for row, value, later in self._seen.later_emails()
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        self._seen.close()
+
+    def _frame(self, chunk: Chunk) -> pd.DataFrame:
+        data = {c.name: [r[c.index].strip() for r in chunk.rows] for c in self.columns}
+        return pd.DataFrame(data, index=chunk.row_numbers, dtype="str")
+
+    def _cell_problems(self, chunk: Chunk) -> list[Problem]:
+        from pandera.errors import SchemaErrors
+
+        if not self.columns or not chunk.rows:
+            return []
+        try:
+            self._schema_for().validate(self._frame(chunk), lazy=True)
+        except SchemaErrors as exc:
+            return self._to_problems(exc.failure_cases, chunk)
+        return []
+
+    def _to_problems(self, cases: pd.DataFrame, chunk: Chunk) -> list[Problem]:
+        columns = {c.name: c for c in self.columns}
+        position = {row: i for i, row in enumerate(chunk.row_numbers)}
+        problems = []
+        for name, code, row in cases[["column", "check", "index"]].itertuples(index=False):
+            column = columns[str(name)]
+            value = chunk.rows[position[int(row)]][column.index]
+            check = next(ch for ch in column.checks if ch.code == code)
+            problems.append(
+                Problem(int(row), column.header, value, str(code), check.explain(value))
+            )
+        return problems
+
+    def _reader_problems(self, chunk: Chunk) -> list[Problem]:
+        """Reader problems in mapped columns, or about the whole row, make the row invalid."""
+        mapped = {normalise_header(c.header) for c in self.columns}
+        return [p for p in chunk.problems if not p.column or normalise_header(p.column) in mapped]
+
+    def _cross_row_problems(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[Problem]:
+        """Duplicate leads and clashing new emails; malformed cells are no key to compare."""
+        keys = []  # (row, column, kind, key, cell)
+        for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            for kind in ("email", "id", "new_email"):
+                column = self.by_target.get(kind)
+                value = cells[column.index].strip() if column else ""
+                if column is None or not value or (row, column.header) in failed:
+                    continue
+                key = value.casefold() if kind != "id" else value
+                keys.append((row, column, kind, _hash("i" if kind == "id" else "e", key), cells))
+        seen = self._seen.lookup("seen", [k[3] for k in keys if k[2] != "new_email"])
+        renamed = self._seen.lookup("renames", [k[3] for k in keys if k[2] == "new_email"])
+        new_seen: dict[int, int] = {}
+        new_renames: dict[int, tuple[int, str]] = {}
+        problems = []
+        for row, column, kind, h, cells in keys:
+            value = cells[column.index]
+            if kind != "new_email":
+                first = seen.get(h)
+                if first is None:
+                    seen[h] = new_seen[h] = row
+                elif first != row:
+                    what = "email" if kind == "email" else "lead id"
+                    problems.append(Problem(row, column.header, value, "duplicate_lead",
+                                            f"the same {what} as row {first}"))  # fmt: skip
+                continue
+            earlier = seen.get(h)
+            if earlier is not None and earlier != row:
+                message = f"row {earlier} has this email: renaming onto it would clash"
+            elif h in renamed:
+                message = f"row {renamed[h]} already changes an email to this one"
+            else:
+                renamed[h] = row
+                new_renames[h] = (row, value.strip())
+                continue
+            problems.append(Problem(row, column.header, value, "new_email_conflict", message))
+        self._seen.add("seen", new_seen.items())
+        self._seen.add("renames", ((h, r, v) for h, (r, v) in new_renames.items()))
+        return problems
+
+    # -- payload ---------------------------------------------------------------------
+
+    def _lead(self, row: int, cells: Sequence[str]) -> LeadRow:
+        lead: dict[str, Any] = {}
+        custom: list[dict[str, Any]] = []
+        actions: dict[str, tuple[str, ...]] = {"tags": (), "lists": ()}
+        clear = self.template.clear
+        for column in self.columns:
+            value = cells[column.index].strip()
+            if not value:
+                continue
+            if column.name.startswith("actions."):
+                actions[column.target] = tuple(split_values(value, column.separator or ";"))
+            elif column.custom is not None:
+                field_value = "" if value == clear else _custom_value(column.custom, value)
+                custom.append({"field_identifier": column.target, "field_value": field_value})
+            elif value == clear and column.target not in ("email", "id", "new_email"):
+                lead[column.target] = ""
+            else:
+                lead[column.target] = _field_value(column.target, value)
+        if custom:
+            lead["custom_fields"] = custom
+        key = lead.get("id", "") if self.template.match == "id" else ""
+        key = key or str(lead.get("email", "")).casefold()
+        return LeadRow(row, tuple(cells), lead, actions["tags"], actions["lists"], str(key))
+
+
+def _field_value(field: str, value: str) -> str:
+    if field in ("email", "new_email"):
+        return normalise_email(value)
+    if field == "phone_country_code" and not value.startswith("+"):
+        return f"+{value}"
+    return value
+
+
+def _custom_value(spec: CustomFieldMap, value: str) -> Any:
+    """Option ids (int; a list for checkbox); labels stay text when the template has none."""
+    if spec.type == "checkbox":
+        labels = split_values(value, spec.separator or ";")
+        return resolve_options(labels, spec.options)[0] if spec.options else labels
+    if spec.type in ("drop_down", "radio_button"):
+        return resolve_options([value], spec.options)[0][0] if spec.options else value
+    return value
