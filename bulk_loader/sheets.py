@@ -163,7 +163,9 @@ def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
             path,
         )
     if head.startswith(_ZIP_MAGIC):
-        raise SheetError("XLSX reading lands in the next commit", path)
+        from bulk_loader import sheets_xlsx  # imports openpyxl: CSV runs don't pay for it
+
+        return sheets_xlsx.open_workbook_sheet(path, sheet)
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
         raise SheetError("this is not an XLSX workbook (not a zip file); is it corrupt?", path)
     return _open_csv(path)
