@@ -173,8 +173,8 @@ class Validator:
 
     def validate(self, chunk: Chunk) -> tuple[list[LeadRow], list[Problem]]:
         """Valid rows as LeadRows; problems of the invalid ones, in row order."""
-        found = self._cell_problems(chunk)
-        found += self._reader_problems(chunk)
+        found = self._reader_problems(chunk)
+        found += self._cell_problems(chunk)
         found += self._cross_row_problems(chunk, {(p.row, p.column) for p in found})
         bad = {p.row for p in found}
         leads = [
@@ -244,7 +244,7 @@ class Validator:
                     continue
                 key = value.casefold() if kind != "id" else value
                 keys.append((row, column, kind, _hash("i" if kind == "id" else "e", key), cells))
-        seen = self._seen.lookup("seen", [k[3] for k in keys if k[2] != "new_email"])
+        seen = self._seen.lookup("seen", [k[3] for k in keys])
         renamed = self._seen.lookup("renames", [k[3] for k in keys if k[2] == "new_email"])
         new_seen: dict[int, int] = {}
         new_renames: dict[int, tuple[int, str]] = {}
