@@ -63,12 +63,17 @@ def guess_field(header: str) -> str | None:
     return SYNONYMS[close[0]] if close else None
 
 
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
 def toml_string(text: str) -> str:
     """A TOML basic string holding `text` exactly; control characters escaped."""
     out = ['"']
     for char in text:
         if char in '"\\':
             out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
         elif ord(char) < 0x20 or ord(char) == 0x7F:
             out.append(f"\\u{ord(char):04X}")
         else:
