@@ -9,17 +9,32 @@ Results hold personal data, so the file is created readable by its owner only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import pickle
+import queue
 import re
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from bulk_loader.errors import InputError
 from bulk_loader.report import Problem
 
-__all__ = ["RESULT_COLUMNS", "ResultsWriter", "escape_csv_cell", "problem_text"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "BackgroundResultsWriter",
+    "ResultsWriter",
+    "escape_csv_cell",
+    "open_results",
+    "problem_text",
+]
 
 RESULT_COLUMNS = (
     "result_status",
@@ -48,7 +63,10 @@ def problem_text(problem: Problem) -> str:
 
 def _create_private(path: Path) -> int:
     """Open `path` for writing with mode 0o600, even when it already exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write the results to {path}: {exc.strerror or exc}") from exc
     if hasattr(os, "fchmod"):
         os.fchmod(fd, 0o600)
     return fd
@@ -201,3 +219,142 @@ def _write_plain(sheet: Any, row: int, col: int, value: object) -> None:
         sheet.write_number(row, col, value)
     else:
         sheet.write_string(row, col, str(value))
+
+
+def open_results(
+    path: Path, headers: Sequence[str], *, attempts_column: bool = False
+) -> ResultsWriter | BackgroundResultsWriter:
+    """A results writer for `path`: XLSX is rendered in a child process, CSV right here."""
+    if Path(path).suffix.lower() == ".csv":
+        return ResultsWriter(path, headers, attempts_column=attempts_column)
+    return BackgroundResultsWriter(path, headers, attempts_column=attempts_column)
+
+
+class BackgroundResultsWriter:
+    """A ResultsWriter running in a child process, fed rows through a pipe.
+
+    Rendering XLSX costs about as much CPU as reading the sheet; in a child it runs on
+    another core while this process reads and validates. A pipe holds less than one
+    chunk of rows, so a thread feeds it from a bounded queue: this process hands over a
+    whole chunk without waiting, and waits only if the child falls far behind.
+    """
+
+    _BATCH = 500
+    _QUEUED_BATCHES = 16
+
+    def __init__(
+        self, path: Path, headers: Sequence[str], *, attempts_column: bool = False
+    ) -> None:
+        self.path = Path(path)
+        os.close(_create_private(self.path))  # fail here, in one line, if it is unwritable
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _finish)
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", "from bulk_loader.results import _child; _child()"],
+            stdin=subprocess.PIPE,
+            stderr=self._errors,  # a file, not a pipe: a chatty child cannot block
+        )
+        self._batch: list[tuple[Any, ...]] = []
+        self._closed = False
+        self._broken = False
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self._QUEUED_BATCHES)
+        self._pump = threading.Thread(target=self._pump_pipe, daemon=True)
+        self._pump.start()
+        self._send(("open", (str(self.path), list(headers), attempts_column)))
+
+    def add(
+        self,
+        row: int,
+        cells: Sequence[str],
+        status: str,
+        lead_id: str = "",
+        error_type: str = "",
+        message: str = "",
+        problems: Sequence[Problem] = (),
+        attempts: int | None = None,
+    ) -> None:
+        """As ResultsWriter.add; rows are sent to the child in batches."""
+        self._batch.append(
+            (row, cells, status, lead_id, error_type, message, tuple(problems), attempts)
+        )
+        if len(self._batch) >= self._BATCH:
+            self._send(("rows", self._batch))
+            self._batch = []
+
+    def close(self, summary: Mapping[str, object] | None = None) -> None:
+        """Send what is left and the summary; wait for the child to finish the file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._batch:
+            self._send(("rows", self._batch))
+        self._send(("close", dict(summary or {})))
+        error = self._finish()
+        if error is not None:
+            raise error
+
+    def _send(self, message: tuple[str, Any]) -> None:
+        if self._broken:  # the child died: say why
+            self._closed = True
+            raise self._finish() or InputError(f"cannot write the results to {self.path}")
+        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _pump_pipe(self) -> None:
+        """Thread: move pickled batches from the queue into the child's stdin."""
+        assert self._child.stdin is not None
+        while (data := self._queue.get()) is not None:
+            if not self._broken:
+                try:
+                    self._child.stdin.write(data)
+                except (BrokenPipeError, ValueError):
+                    self._broken = True  # keep draining so the producer never blocks
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self._child.stdin.close()
+
+    def _finish(self) -> InputError | None:
+        """Close the pipe, wait for the child; its last stderr line if it failed."""
+        self._queue.put(None)
+        self._pump.join()
+        code = self._child.wait()
+        self._errors.seek(0)
+        lines = self._errors.read().decode("utf-8", "replace").strip().splitlines()
+        self._errors.close()
+        if code == 0:
+            return None
+        why = lines[-1] if lines else f"the writer process ended with code {code}"
+        return InputError(f"cannot write the results to {self.path}: {why}")
+
+    def __enter__(self) -> BackgroundResultsWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        elif not self._closed:  # the run failed: stop the child, keep the first error
+            self._closed = True
+            self._child.kill()
+            self._broken = True
+            self._finish()
+
+
+def _child() -> None:
+    """The child's side: unpickle messages from the parent (trusted: it started us)."""
+    stdin = sys.stdin.buffer
+    kind, (path, headers, attempts) = pickle.load(stdin)
+    writer = ResultsWriter(Path(path), headers, attempts_column=attempts)
+    while True:
+        try:
+            kind, payload = pickle.load(stdin)
+        except EOFError:  # the parent went away without closing: leave what is written
+            writer.close({})
+            return
+        if kind == "rows":
+            for args in payload:
+                writer.add(*args)
+        else:
+            writer.close(payload)
+            return

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from bulk_loader.report import Problem, Report
-from bulk_loader.results import ResultsWriter
+from bulk_loader.results import BackgroundResultsWriter, ResultsWriter, open_results
 from bulk_loader.sheets import Chunk, Sheet, open_sheet
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
@@ -97,7 +97,7 @@ def dry_run(
         validator = prepare(sheet, template_path, mode)
         try:
             spool = _Spool() if "new_email" in validator.by_target else None
-            with ResultsWriter(out, sheet.headers) as writer:
+            with open_results(out, sheet.headers) as writer:
                 for chunk, _leads, problems in validated_chunks(sheet, validator, progress):
                     report.add_rows(len(chunk.rows))
                     report.add_problems(problems)
@@ -135,7 +135,7 @@ def summary_table(
 
 
 def _write_chunk(
-    writer: ResultsWriter,
+    writer: ResultsWriter | BackgroundResultsWriter,
     chunk: Chunk,
     problems: Sequence[Problem],
     late: Mapping[int, list[Problem]] | None = None,
@@ -157,7 +157,9 @@ class _Spool:
     def add(self, chunk: Chunk, problems: list[Problem]) -> None:
         pickle.dump((chunk, problems), self._file, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def replay(self, writer: ResultsWriter, late: list[Problem]) -> set[int]:
+    def replay(
+        self, writer: ResultsWriter | BackgroundResultsWriter, late: list[Problem]
+    ) -> set[int]:
         """Write every parked row with its late problems; the late rows already invalid."""
         already_invalid: set[int] = set()
         by_row: dict[int, list[Problem]] = {}
