@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -113,6 +114,7 @@ class Validator:
         self.headers = list(sheet.headers)
         self.columns = self._bind(sheet)
         self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
+        self._converters = [_converter(c, template.clear) for c in self.columns]
         self._schema: DataFrameSchema | None = None
         self._seen = _SeenKeys()
 
@@ -280,25 +282,52 @@ class Validator:
         lead: dict[str, Any] = {}
         custom: list[dict[str, Any]] = []
         actions: dict[str, tuple[str, ...]] = {"tags": (), "lists": ()}
-        clear = self.template.clear
-        for column in self.columns:
-            value = cells[column.index].strip()
+        for index, kind, target, convert in self._converters:
+            value = cells[index].strip()
             if not value:
                 continue
-            if column.name.startswith("actions."):
-                actions[column.target] = tuple(split_values(value, column.separator or ";"))
-            elif column.custom is not None:
-                field_value = "" if value == clear else _custom_value(column.custom, value)
-                custom.append({"field_identifier": column.target, "field_value": field_value})
-            elif value == clear and column.target not in ("email", "id", "new_email"):
-                lead[column.target] = ""
+            if kind == _FIELD:
+                lead[target] = convert(value)
+            elif kind == _CUSTOM:
+                custom.append({"field_identifier": target, "field_value": convert(value)})
             else:
-                lead[column.target] = _field_value(column.target, value)
+                actions[target] = convert(value)
         if custom:
             lead["custom_fields"] = custom
         key = lead.get("id", "") if self.template.match == "id" else ""
         key = key or str(lead.get("email", "")).casefold()
         return LeadRow(row, tuple(cells), lead, actions["tags"], actions["lists"], str(key))
+
+
+_FIELD, _CUSTOM, _ACTION = range(3)
+Converter = tuple[int, int, str, Callable[[str], Any]]
+
+
+def _converter(column: _Column, clear: str | None) -> Converter:
+    """(cell index, kind, target, cell text -> payload value).
+
+    Choices and names are cached by text: a sheet repeats the same few labels a lot.
+    """
+    target, spec = column.target, column.custom
+    if spec is None and column.name.startswith("actions."):
+        separator = column.separator or ";"
+        split = lru_cache(4096)(lambda value: tuple(split_values(value, separator)))
+        return column.index, _ACTION, target, split
+    if spec is None:
+        if target in ("email", "new_email", "phone_country_code"):
+            # never cleared (email, new_email): there the marker fails the email check
+            return column.index, _FIELD, target, lambda value: _field_value(target, value)
+        if clear is None:
+            return column.index, _FIELD, target, str  # as is: str() of a str is itself
+        return column.index, _FIELD, target, lambda value: "" if value == clear else value
+    convert: Callable[[str], Any] = lambda value: value  # noqa: E731
+    if spec.type in ("drop_down", "radio_button", "checkbox"):
+        convert = lru_cache(4096)(lambda value: _custom_value(spec, value))
+    if spec.type == "checkbox":  # a fresh list per lead: callers may change it
+        cached = convert
+        convert = lambda value: list(cached(value))  # noqa: E731
+    final = convert
+    return column.index, _CUSTOM, target, lambda value: "" if value == clear else final(value)
 
 
 def _field_value(field: str, value: str) -> str:
@@ -310,10 +339,10 @@ def _field_value(field: str, value: str) -> str:
 
 
 def _custom_value(spec: CustomFieldMap, value: str) -> Any:
-    """Option ids (int; a list for checkbox); labels stay text when the template has none."""
+    """Option ids (int; a tuple for checkbox); labels stay text when the template has none."""
     if spec.type == "checkbox":
         labels = split_values(value, spec.separator or ";")
-        return resolve_options(labels, spec.options)[0] if spec.options else labels
+        return tuple(resolve_options(labels, spec.options)[0] if spec.options else labels)
     if spec.type in ("drop_down", "radio_button"):
         return resolve_options([value], spec.options)[0][0] if spec.options else value
     return value
