@@ -76,22 +76,20 @@ def row(n: int) -> list[object]:
 
 
 def make_xlsx(path: Path, rows: int) -> None:
-    import xlsxwriter
+    """Like a workbook Excel saves: strings in the shared-string table (openpyxl's way)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    sheet = book.add_worksheet("Leads")
-    zip_format = book.add_format({"num_format": "00000"})
-    sheet.write_row(0, 0, HEADERS)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Leads")
+    sheet.append(HEADERS)
     for n in range(1, rows + 1):
         values = row(n)
-        for col, value in enumerate(values):
-            if col == 9:
-                sheet.write_number(n, col, value, zip_format)  # type: ignore[arg-type]
-            elif isinstance(value, float):
-                sheet.write_number(n, col, value)
-            else:
-                sheet.write_string(n, col, str(value))
-    book.close()
+        zip_cell = WriteOnlyCell(sheet, value=values[9])
+        zip_cell.number_format = "00000"
+        values[9] = zip_cell
+        sheet.append(values)
+    book.save(path)
 
 
 def make_csv(path: Path, rows: int) -> None:
