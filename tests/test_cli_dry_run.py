@@ -161,3 +161,12 @@ def test_mode_option_overrides_the_template(tmp_path: Path) -> None:
     """--mode edit with match = email still validates the clean sample."""
     sheet = copy_sample(tmp_path, "clean.csv")
     assert invoke("run", str(sheet), "--mode", "edit", "--dry-run").exit_code == 0
+
+
+def test_unwritable_results_path_exit_3(tmp_path: Path) -> None:
+    """A results path that cannot be written: one line, exit 3."""
+    out = tmp_path / "missing" / "r.xlsx"
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run", "--results", str(out))
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"error: cannot write the results to {out}")
+    assert result.stderr.count("\n") == 1

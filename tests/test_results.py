@@ -9,8 +9,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bulk_loader.errors import InputError
 from bulk_loader.report import Problem
-from bulk_loader.results import ResultsWriter, escape_csv_cell
+from bulk_loader.results import (
+    BackgroundResultsWriter,
+    ResultsWriter,
+    escape_csv_cell,
+    open_results,
+)
 
 FORMULA = '=HYPERLINK("https://evil.example.com","click")'
 HEADERS = ["Email", "First Name", "Phone"]
@@ -119,3 +125,44 @@ def test_csv_escapes_formulas_but_not_numbers(tmp_path: Path) -> None:
 def test_escape_csv_cell(value: str, escaped: str) -> None:
     """OWASP escaping, with a plain-number exception."""
     assert escape_csv_cell(value) == escaped
+
+
+def test_background_writer_writes_the_same_workbook(tmp_path: Path) -> None:
+    """open_results renders XLSX in a child process; the workbook is the same."""
+    direct = openpyxl.load_workbook(write(tmp_path / "direct.xlsx"))["Results"]
+    with open_results(tmp_path / "bg.xlsx", HEADERS) as writer:
+        assert isinstance(writer, BackgroundResultsWriter)
+        problem = Problem(3, "Email", "bad@@x", "invalid_email", "'bad@@x' is not a valid email")
+        writer.add(2, ["a@example.com", FORMULA, "+14155550100"], "valid")
+        writer.add(3, ["bad@@x", "@SUM(A1)", "-5"], "invalid", problems=[problem])
+        writer.add(5, ["c@example.com", "Cy", ""], "valid")
+        writer.close({"Rows read": 3})
+    background = openpyxl.load_workbook(tmp_path / "bg.xlsx")["Results"]
+    assert list(background.values) == list(direct.values)
+    assert background["A3"].comment is not None
+    assert stat.S_IMODE((tmp_path / "bg.xlsx").stat().st_mode) == 0o600
+
+
+def test_csv_results_are_written_in_process(tmp_path: Path) -> None:
+    """CSV is cheap to write: no child process."""
+    with open_results(tmp_path / "r.csv", HEADERS) as writer:
+        assert isinstance(writer, ResultsWriter)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_unwritable_results_path_is_an_input_error(tmp_path: Path, suffix: str) -> None:
+    """A results path in a missing folder fails at once, as a one-line InputError."""
+    with pytest.raises(InputError, match="cannot write the results"):
+        open_results(tmp_path / "missing" / f"r{suffix}", HEADERS)
+
+
+def test_a_dead_writer_process_is_reported(tmp_path: Path) -> None:
+    """If the child dies, closing raises InputError instead of hanging."""
+    writer = open_results(tmp_path / "r.xlsx", HEADERS)
+    assert isinstance(writer, BackgroundResultsWriter)
+    writer._child.kill()
+    writer._child.wait()
+    with pytest.raises(InputError, match="cannot write the results"):
+        for row in range(2, 5000):
+            writer.add(row, ["a@example.com", "A", "1"], "valid")
+        writer.close({})
