@@ -151,7 +151,9 @@ class Validator:
         bound = {c.target for c in columns if c.name.startswith("fields.")}
         for field, why in required.items():
             if field not in bound:
-                problems.append(TemplateProblem(f"fields.{field}", f"{why} needs a {field} column"))
+                hint = "" if template.path else f": name a column {field!r}, or pass --template"
+                message = f"{why} needs an {field} column{hint}"
+                problems.append(TemplateProblem(f"fields.{field}", message))
         if problems:
             raise TemplateError(template.path, problems)
         return columns

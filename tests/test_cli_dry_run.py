@@ -170,3 +170,37 @@ def test_unwritable_results_path_exit_3(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert result.stderr.startswith(f"error: cannot write the results to {out}")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_late_new_email_clash_is_counted_and_written(tmp_path: Path) -> None:
+    """A new_email that a later row uses as email: that row is invalid, counted once."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(
+        "email,new_email,website\n"
+        "a@example.com,b@example.com,nope\n"
+        "c@example.com,d@example.com,\n"
+        "b@example.com,,\n"
+        "d@example.com,,\n"
+    )
+    out = tmp_path / "r.csv"
+    result = invoke("run", str(sheet), "--mode", "edit", "--dry-run", "--results", str(out))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("Rows read: 4\nValid:     2\nInvalid:   2\n")
+    with out.open(encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[1][3:6] == ["invalid", "", "invalid_url, new_email_conflict"]
+    assert rows[2][3] == "invalid" and rows[2][5] == "new_email_conflict"
+    assert [r[3] for r in rows[3:]] == ["valid", "valid"]
+
+
+def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:
+    """Without a template, a sheet lacking an email column says how to fix it."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("Name\nAna\n")
+    result = invoke("run", str(sheet), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: template: 1 problem\n"
+        "  fields.email: upsert mode needs an email column: "
+        "name a column 'email', or pass --template\n"
+    )
