@@ -62,6 +62,24 @@ class _Column:
     separator: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """An email, id or new_email of one row, as a 64-bit hash."""
+
+    row: int
+    column: _Column
+    kind: str
+    hash: int
+    value: str  # the cell as read
+
+    def problem(self, code: str, message: str) -> Problem:
+        return Problem(self.row, self.column.header, self.value, code, message)
+
+
+def _clash(row: int) -> str:
+    return f"row {row} has this email: renaming onto it would clash"
+
+
 def _hash(kind: str, key: str) -> int:
     digest = hashlib.blake2b(f"{kind}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -196,10 +214,9 @@ class Validator:
         if column is None:
             return []
         return [
-            Problem(row, column.header, value, "new_email_conflict",
-                    f"row {later} has this email: renaming onto it would clash")
+            Problem(row, column.header, value, "new_email_conflict", _clash(later))
             for row, value, later in self._seen.later_emails()
-        ]  # fmt: skip
+        ]
 
     def close(self) -> None:
         self._seen.close()
@@ -226,10 +243,8 @@ class Validator:
         for name, code, row in cases[["column", "check", "index"]].itertuples(index=False):
             column = columns[str(name)]
             value = chunk.rows[position[int(row)]][column.index]
-            check = next(ch for ch in column.checks if ch.code == code)
-            problems.append(
-                Problem(int(row), column.header, value, str(code), check.explain(value))
-            )
+            explain = {ch.code: ch.explain for ch in column.checks}[str(code)]
+            problems.append(Problem(int(row), column.header, value, str(code), explain(value)))
         return problems
 
     def _reader_problems(self, chunk: Chunk) -> list[Problem]:
@@ -237,43 +252,45 @@ class Validator:
         mapped = {normalise_header(c.header) for c in self.columns}
         return [p for p in chunk.problems if not p.column or normalise_header(p.column) in mapped]
 
-    def _cross_row_problems(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[Problem]:
-        """Duplicate leads and clashing new emails; malformed cells are no key to compare."""
-        keys = []  # (row, column, kind, key, cell)
+    def _keys(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[_Key]:
+        """Emails, ids and new emails of a chunk, in row order; malformed cells left out."""
+        keys = []
         for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
             for kind in ("email", "id", "new_email"):
                 column = self.by_target.get(kind)
                 value = cells[column.index].strip() if column else ""
                 if column is None or not value or (row, column.header) in failed:
                     continue
-                key = value.casefold() if kind != "id" else value
-                keys.append((row, column, kind, _hash("i" if kind == "id" else "e", key), cells))
-        seen = self._seen.lookup("seen", [k[3] for k in keys])
-        renamed = self._seen.lookup("renames", [k[3] for k in keys if k[2] == "new_email"])
+                key = _hash("i", value) if kind == "id" else _hash("e", value.casefold())
+                keys.append(_Key(row, column, kind, key, cells[column.index]))
+        return keys
+
+    def _cross_row_problems(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[Problem]:
+        """The same lead twice; a new_email onto an earlier row's email or new_email."""
+        keys = self._keys(chunk, failed)
+        seen = self._seen.lookup("seen", [k.hash for k in keys])
+        renamed = self._seen.lookup("renames", [k.hash for k in keys if k.kind == "new_email"])
         new_seen: dict[int, int] = {}
         new_renames: dict[int, tuple[int, str]] = {}
         problems = []
-        for row, column, kind, h, cells in keys:
-            value = cells[column.index]
-            if kind != "new_email":
-                first = seen.get(h)
-                if first is None:
-                    seen[h] = new_seen[h] = row
-                elif first != row:
-                    what = "email" if kind == "email" else "lead id"
-                    problems.append(Problem(row, column.header, value, "duplicate_lead",
-                                            f"the same {what} as row {first}"))  # fmt: skip
-                continue
-            earlier = seen.get(h)
-            if earlier is not None and earlier != row:
-                message = f"row {earlier} has this email: renaming onto it would clash"
-            elif h in renamed:
-                message = f"row {renamed[h]} already changes an email to this one"
+        for key in keys:
+            earlier = seen.get(key.hash)
+            if key.kind != "new_email":
+                if earlier is None:
+                    seen[key.hash] = new_seen[key.hash] = key.row
+                elif earlier != key.row:
+                    what = "email" if key.kind == "email" else "lead id"
+                    problems.append(
+                        key.problem("duplicate_lead", f"the same {what} as row {earlier}")
+                    )
+            elif earlier is not None and earlier != key.row:
+                problems.append(key.problem("new_email_conflict", _clash(earlier)))
+            elif key.hash in renamed:
+                message = f"row {renamed[key.hash]} already changes an email to this one"
+                problems.append(key.problem("new_email_conflict", message))
             else:
-                renamed[h] = row
-                new_renames[h] = (row, value.strip())
-                continue
-            problems.append(Problem(row, column.header, value, "new_email_conflict", message))
+                renamed[key.hash] = key.row
+                new_renames[key.hash] = (key.row, key.value.strip())
         self._seen.add("seen", new_seen.items())
         self._seen.add("renames", ((h, r, v) for h, (r, v) in new_renames.items()))
         return problems
