@@ -192,3 +192,11 @@ def test_rows_stream_once(tmp_path: Path) -> None:
         assert next(first).rows == [["a@x.ro"]]
         with pytest.raises(RuntimeError):
             sheet.chunks()
+
+
+def test_header_line_overrules_a_sniffed_delimiter_it_lacks(tmp_path: Path) -> None:
+    """Quoted tags joined by ; (which fool csv.Sniffer) don't beat the header's commas."""
+    text = "Name,Email,Tags\n" + 'Ann,a@x.ro,"red";"blue"\n' * 5
+    headers, chunks = read_all(write(tmp_path, text.encode()))
+    assert headers == ["Name", "Email", "Tags"]
+    assert chunks[0].rows[0][:2] == ["Ann", "a@x.ro"]
