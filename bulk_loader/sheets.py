@@ -240,7 +240,10 @@ def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
         for number, cells in enumerate(reader, start=1):
             yield number, cells
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise SheetError(f"cannot read this row as CSV: {exc}", path, row=number + 1) from exc
+        message = f"cannot read this row as CSV: {exc}"
+        if "field larger than field limit" in str(exc):
+            message = 'a cell runs on for pages: probably a quote (") that is never closed'
+        raise SheetError(message, path, row=number + 1) from exc
 
 
 def _csv_encoding(path: Path) -> str:
