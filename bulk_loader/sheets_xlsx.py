@@ -22,7 +22,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -124,7 +124,10 @@ def _text_of(cell: Any) -> str:
         converter = _CONVERTERS.get(fmt)
         if converter is None:
             converter = _CONVERTERS[fmt] = number_converter(fmt)
-        return converter(value)
+        try:
+            return converter(value)
+        except (ArithmeticError, ValueError):  # inf/NaN from a foreign writer: no format fits
+            return number_text(value)
     return cell_text(value)
 
 
@@ -216,7 +219,10 @@ def _first_section(fmt: str) -> str:
 def _round_half_up(value: int | float | Decimal, decimals: int) -> Decimal:
     """Round as Excel does (half away from zero) on the 15-digit value Excel shows."""
     exact = Decimal(f"{value:.15g}") if type(value) is float else Decimal(value)
-    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return exact.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP, _WIDE)
+
+
+_WIDE = Context(prec=400)  # room for any double's digits plus the decimals shown
 
 
 def _fixed(decimals: int) -> NumberText:

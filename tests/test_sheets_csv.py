@@ -192,3 +192,26 @@ def test_rows_stream_once(tmp_path: Path) -> None:
         assert next(first).rows == [["a@x.ro"]]
         with pytest.raises(RuntimeError):
             sheet.chunks()
+
+
+def test_header_line_overrules_a_sniffed_delimiter_it_lacks(tmp_path: Path) -> None:
+    """Quoted tags joined by ; (which fool csv.Sniffer) don't beat the header's commas."""
+    text = "Name,Email,Tags\n" + 'Ann,a@x.ro,"red";"blue"\n' * 5
+    headers, chunks = read_all(write(tmp_path, text.encode()))
+    assert headers == ["Name", "Email", "Tags"]
+    assert chunks[0].rows[0][:2] == ["Ann", "a@x.ro"]
+
+
+def test_runaway_quoted_cell_is_a_sheet_error_with_its_row(tmp_path: Path) -> None:
+    """An unclosed quote swallowing the file (over csv's cell limit) names where it starts."""
+    data = b'Email,Notes\na@x.ro,ok\nb@x.ro,"never closed\n' + b"more text\n" * 20_000
+    with pytest.raises(SheetError) as caught:
+        rows_of(write(tmp_path, data))
+    assert caught.value.row == 3
+    assert "never closed" in caught.value.message
+
+
+def test_bom_only_file_has_no_header_row(tmp_path: Path) -> None:
+    """A file holding just a byte-order mark is empty."""
+    with pytest.raises(SheetError, match="no header row"):
+        open_sheet(write(tmp_path, codecs.BOM_UTF8))

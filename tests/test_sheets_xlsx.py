@@ -9,9 +9,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets import Chunk, open_sheet
+from bulk_loader.sheets_xlsx import number_converter, number_text
 
 MakeXlsx = Callable[..., Path]  # the conftest fixture
 
@@ -245,3 +248,17 @@ def test_truncated_workbook_is_a_sheet_error(make_xlsx: MakeXlsx) -> None:
     with pytest.raises(SheetError) as caught, open_sheet(path) as sheet:
         list(sheet.chunks())
     assert str(path) in str(caught.value)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_general_numbers_keep_excels_15_digits(value: float) -> None:
+    """Any double reads back as the number Excel shows: itself to 15 significant digits."""
+    assert float(number_text(value)) == float(f"{value:.15g}")
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=1, max_value=12))
+def test_zero_masks_pad_without_losing_digits(value: int, width: int) -> None:
+    """A `000...` format pads to its width and never drops a digit."""
+    text = number_converter("0" * width)(value)
+    assert int(text) == value
+    assert len(text) == max(width, len(str(value)))
