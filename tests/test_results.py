@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 import stat
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulk_loader.errors import InputError
 from bulk_loader.report import Problem
@@ -166,3 +169,12 @@ def test_a_dead_writer_process_is_reported(tmp_path: Path) -> None:
         for row in range(2, 5000):
             writer.add(row, ["a@example.com", "A", "1"], "valid")
         writer.close({})
+
+
+@given(st.text())
+def test_escaped_csv_cells_never_start_a_formula(value: str) -> None:
+    """After escaping, a cell starts with a formula character only if it is a plain number."""
+    escaped = escape_csv_cell(value)
+    assert escaped in (value, "'" + value)
+    if escaped.startswith(("=", "+", "-", "@", "\t", "\r")):
+        assert re.fullmatch(r"[+-][0-9.]+(?:[eE][+-]?[0-9]+)?", escaped)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulk_loader.cli import cli
 from bulk_loader.starter import guess_field, starter_template, toml_string
@@ -85,3 +87,15 @@ def test_init_on_an_unreadable_sheet_exits_3(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["template", "init", str(tmp_path / "nope.csv")])
     assert result.exit_code == 3
     assert result.stderr.startswith("error: ")
+
+
+@given(st.text())
+def test_toml_string_round_trips_any_text(text: str) -> None:
+    """Whatever a header holds, its TOML string parses back to exactly that text."""
+    assert tomllib.loads(f"v = {toml_string(text)}")["v"] == text
+
+
+@given(st.lists(st.text(max_size=30), max_size=8))
+def test_starter_template_is_always_valid_toml(headers: list[str]) -> None:
+    """template init prints valid TOML for any headers, however hostile."""
+    tomllib.loads(starter_template(headers))
