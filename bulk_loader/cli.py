@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from bulk_loader.errors import BulkLoaderError, TemplateError
+from bulk_loader.errors import BulkLoaderError, Interrupted, TemplateError
 from bulk_loader.results import problem_text
 
 if TYPE_CHECKING:
@@ -110,14 +110,17 @@ def run(
     from bulk_loader.runner import dry_run as run_dry
 
     with _template_errors(), _progress() as progress:
-        summary = run_dry(
-            sheet,
-            template_path=template_path,
-            sheet_name=sheet_name,
-            mode=cast("Mode | None", mode),
-            results_path=results_path,
-            progress=progress,
-        )
+        try:
+            summary = run_dry(
+                sheet,
+                template_path=template_path,
+                sheet_name=sheet_name,
+                mode=cast("Mode | None", mode),
+                results_path=results_path,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
     _print_summary(summary)
     sys.exit(summary.exit_code)
 

@@ -204,3 +204,15 @@ def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:
         "  fields.email: upsert mode needs an email column: "
         "name a column 'email', or pass --template\n"
     )
+
+
+def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a dry run: one line and exit 4, no traceback."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bulk_loader.runner.dry_run", interrupted)
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run")
+    assert result.exit_code == 4
+    assert result.stderr == ("error: stopped; nothing was sent, the results file is incomplete\n")
