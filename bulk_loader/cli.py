@@ -10,17 +10,24 @@ configuration, unreadable file or fatal Kartra error, 4 interrupted, 70 internal
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from bulk_loader.errors import BulkLoaderError
+from bulk_loader.errors import BulkLoaderError, Interrupted, TemplateError
+from bulk_loader.results import problem_text
+
+if TYPE_CHECKING:
+    from bulk_loader.runner import RunSummary
+    from bulk_loader.template import Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 
@@ -61,14 +68,28 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("sheet", type=click.Path(path_type=Path))
-@click.option("--template", "template_path", type=click.Path(path_type=Path), default=None,
-              help="Column-mapping template (TOML). Default: headers named like Kartra fields.")
+@click.option(
+    "--template",
+    "template_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Column-mapping template (TOML). Default: headers named like Kartra fields.",
+)
 @click.option("--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first).")
-@click.option("--mode", type=click.Choice(["create", "edit", "upsert"]), default=None,
-              help="Overrides the template's mode.")
+@click.option(
+    "--mode",
+    type=click.Choice(["create", "edit", "upsert"]),
+    default=None,
+    help="Overrides the template's mode.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
-@click.option("--results", "results_path", type=click.Path(path_type=Path), default=None,
-              help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.")
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+)
 @_guarded
 def run(
     sheet: Path,
@@ -79,7 +100,91 @@ def run(
     results_path: Path | None,
 ) -> None:
     """Validate SHEET and import its rows into Kartra."""
-    raise NotImplementedError
+    if not dry_run:
+        click.echo(
+            "error: sending to Kartra is not available yet; "
+            "add --dry-run to validate the sheet without sending",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    from bulk_loader.runner import dry_run as run_dry
+
+    with _template_errors(), _progress() as progress:
+        try:
+            summary = run_dry(
+                sheet,
+                template_path=template_path,
+                sheet_name=sheet_name,
+                mode=cast("Mode | None", mode),
+                results_path=results_path,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
+    _print_summary(summary)
+    sys.exit(summary.exit_code)
+
+
+@contextmanager
+def _template_errors() -> Iterator[None]:
+    """Every template problem on its own line, then exit 3: fix them all in one go."""
+    try:
+        yield
+    except TemplateError as exc:
+        if click.get_current_context().find_root().params.get("debug"):
+            raise
+        count = len(exc.problems)
+        name = str(exc.path) if exc.path else "template"
+        click.echo(f"error: {name}: {count} problem{'s' if count != 1 else ''}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None]]:
+    """A row counter on stderr; tqdm turns itself off when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(unit=" rows", disable=None, leave=False, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _print_summary(summary: RunSummary) -> None:
+    report = summary.report
+    click.echo(f"Rows read: {report.rows_read}")
+    click.echo(f"Valid:     {report.rows_valid}")
+    click.echo(f"Invalid:   {report.rows_invalid}")
+    top = report.top(10)
+    if top:
+        click.echo("Top problems:")
+        width = max(len(code) for code, *_ in top)
+        for code, count, rows, example in top:
+            more = len(rows) >= report.keep_rows and count > len(rows)
+            where = ", ".join(map(str, rows)) + (", ..." if more else "")
+            label = "row" if len(rows) == 1 else "rows"
+            click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
+            click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
+    click.echo(f"Results:   {summary.results_path}")
+
+
+@cli.group()
+def template() -> None:
+    """Write and check column-mapping templates."""
+
+
+@template.command("init")
+@click.argument("sheet", type=click.Path(path_type=Path))
+@click.option("--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first).")
+@_guarded
+def template_init(sheet: Path, sheet_name: str | None) -> None:
+    """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
+    from bulk_loader.sheets import open_sheet
+    from bulk_loader.template import starter_template
+
+    with open_sheet(sheet, sheet_name) as opened:
+        headers = list(opened.headers)
+    click.echo(starter_template(headers, sheet.name), nl=False)
 
 
 @cli.group()

@@ -1,0 +1,210 @@
+"""The checks one cell must pass, each with a stable problem code and a message.
+
+Each check is a vectorised test over a column of trimmed text (True = fine) plus a
+function that explains a failing value. Empty cells always pass (they are not sent);
+the template's clear marker passes wherever clearing makes sense. bulk_loader.validation
+turns these into a pandera schema and the problems into `report.Problem` values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+import pandas as pd
+
+from bulk_loader.template import CHOICE_TYPES, CustomFieldMap
+
+__all__ = [
+    "MAX_LENGTH",
+    "Check",
+    "closest_time_zone",
+    "custom_field_checks",
+    "field_checks",
+    "normalise_email",
+    "resolve_options",
+    "split_values",
+    "time_zones",
+]
+
+MAX_LENGTH = 255  # Kartra keeps at most 255 characters per field
+
+# Pragmatic, not RFC 5322: one @, no empty or doubled dots, a domain of labels and a TLD.
+# Unicode letters are allowed (IDN domains); quoted local parts are not.
+EMAIL_RE = (
+    r"^(?!\.)(?!.*\.\.)[\w.!#$%&'*+/=?^`{|}~-]{1,64}(?<!\.)@"
+    r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
+ID_RE = r"^[0-9]{1,20}$"
+NUMBER_RE = r"^[0-9]{1,20}$"
+COUNTRY_CODE_RE = r"^\+?[0-9]{1,4}$"
+URL_RE = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#.][^\s]*$"
+URL_FIELDS = ("website", "lead_picture", "facebook", "twitter", "linkedin")
+
+Test = Callable[["pd.Series[str]"], "pd.Series[bool]"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule for one column: `test` marks fine values True; `explain` words a failure."""
+
+    code: str
+    test: Test
+    explain: Callable[[str], str]
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The 76 values Kartra accepts for lead_preferred_time_zone, exactly as spelled."""
+    text = resources.files("bulk_loader").joinpath("data/time_zones.txt").read_text("utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def closest_time_zone(value: str) -> str | None:
+    zones = time_zones()
+    by_case = {z.casefold(): z for z in zones}
+    if value.casefold() in by_case:
+        return by_case[value.casefold()]
+    close = difflib.get_close_matches(value, zones, n=1, cutoff=0.0)
+    return close[0] if close else None
+
+
+def normalise_email(value: str) -> str:
+    """Trimmed, with the domain lower-cased (the local part is the owner's business)."""
+    local, _, domain = value.strip().rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def split_values(cell: str, separator: str) -> list[str]:
+    """Names or labels in one cell: split, trimmed, empty ones and repeats dropped."""
+    return list(dict.fromkeys(part.strip() for part in cell.split(separator) if part.strip()))
+
+
+def resolve_options(labels: list[str], options: Mapping[str, int]) -> tuple[list[int], list[str]]:
+    """Option ids for labels (case-insensitive) or ids as digits; and the unknown ones."""
+    ids = set(options.values())
+    found: list[int] = []
+    unknown: list[str] = []
+    for label in labels:
+        key = label.casefold()
+        if key in options:
+            found.append(options[key])
+        elif label.isdigit() and int(label) in ids:
+            found.append(int(label))
+        else:
+            unknown.append(label)
+    return found, unknown
+
+
+def _fine(series: pd.Series[str], clear: str | None) -> pd.Series[bool]:
+    """Cells that no format check applies to: empty, or the clear marker."""
+    empty = series.eq("")
+    return empty | series.eq(clear) if clear else empty
+
+
+def _matches(pattern: str, clear: str | None) -> Test:
+    return lambda s: _fine(s, clear) | s.str.fullmatch(pattern).fillna(False).astype(bool)
+
+
+def _each(ok: Callable[[str], bool], clear: str | None) -> Test:
+    """An element-wise test, cached by value: sheets repeat the same labels a lot."""
+    cached = lru_cache(4096)(ok)
+    return lambda s: _fine(s, clear) | s.map(cached).astype(bool)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _too_long() -> Check:
+    return Check(
+        "too_long",
+        lambda s: s.str.len().le(MAX_LENGTH).fillna(True).astype(bool),
+        lambda v: f"{len(v.strip())} characters; Kartra keeps at most {MAX_LENGTH}",
+    )
+
+
+def _time_zone_message(value: str) -> str:
+    closest = closest_time_zone(value)
+    hint = f"; closest: {closest}" if closest else ""
+    return f"{value!r} is not one of Kartra's 76 time zones{hint}"
+
+
+def field_checks(name: str, required: str | None, clear: str | None) -> list[Check]:
+    """Checks for a standard lead field; `required` names the mode that needs it, if any."""
+    checks: list[Check] = []
+    if required:
+        code = "missing_id" if name == "id" else "missing_email"
+        what = "a lead id" if name == "id" else "an email"
+        checks.append(Check(code, lambda s: s.ne(""), lambda _v: f"{required} needs {what}"))
+    if name in ("email", "new_email"):
+        checks.append(
+            Check(
+                "invalid_email",
+                _matches(EMAIL_RE, None),
+                lambda v: f"{v!r} is not a valid email address",
+            )
+        )
+    elif name == "id":
+        checks.append(
+            Check("invalid_id", _matches(ID_RE, None), lambda v: "a lead id is a whole number")
+        )
+    elif name == "lead_preferred_time_zone":
+        zones = list(time_zones())
+        known: Test = lambda s: _fine(s, clear) | s.isin(zones)  # noqa: E731
+        checks.append(Check("unknown_time_zone", known, _time_zone_message))
+    elif name == "ip":
+        checks.append(
+            Check(
+                "invalid_ip", _each(_is_ip, clear), lambda v: f"{v!r} is not an IPv4/IPv6 address"
+            )
+        )
+    elif name in URL_FIELDS:
+        checks.append(
+            Check(
+                "invalid_url",
+                _matches(URL_RE, clear),
+                lambda v: "a web address starting with https:// or http://",
+            )
+        )
+    elif name == "phone_country_code":
+        message = "a country calling code such as +40 or +1"
+        checks.append(
+            Check("invalid_phone_country_code", _matches(COUNTRY_CODE_RE, clear), lambda v: message)
+        )
+    elif name == "business_type":
+        message = "business type is a number"
+        checks.append(Check("invalid_business_type", _matches(NUMBER_RE, clear), lambda v: message))
+    checks.append(_too_long())
+    return checks
+
+
+def custom_field_checks(spec: CustomFieldMap, clear: str | None) -> list[Check]:
+    """Checks for a custom field: known options for choices, length for text."""
+    if spec.type not in CHOICE_TYPES:
+        return [_too_long()]
+    if spec.options is None:
+        return []  # labels are checked against the account before sending
+    options = spec.options
+    separator = spec.separator if spec.type == "checkbox" else None
+
+    def known(value: str) -> bool:
+        labels = split_values(value, separator) if separator else [value]
+        return not resolve_options(labels, options)[1]
+
+    def explain(value: str) -> str:
+        labels = split_values(value, separator) if separator else [value.strip()]
+        unknown = ", ".join(repr(v) for v in resolve_options(labels, options)[1])
+        if separator is None and len(split_values(value, ";")) > 1:
+            unknown = f"{value.strip()!r} (a {spec.type} takes one option)"
+        return f"{unknown}: not an option of {spec.identifier} ({', '.join(options)})"
+
+    return [Check("unknown_option", _each(known, clear), explain)]

@@ -1,0 +1,360 @@
+"""The results file: every input row with its outcome, as .xlsx or .csv.
+
+Each row lands on the same row number as in the input sheet (skipped blank rows stay
+blank), so "row 7" means the same line everywhere. Every cell is written as text:
+in XLSX nothing is ever a formula, number or link; in CSV a value that a spreadsheet
+would run as a formula is prefixed with `'` (OWASP), plain numbers excepted.
+Results hold personal data, so the file is created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import pickle
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from bulk_loader.errors import InputError
+from bulk_loader.report import Problem
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "BackgroundResultsWriter",
+    "ResultsWriter",
+    "escape_csv_cell",
+    "open_results",
+    "problem_text",
+]
+
+RESULT_COLUMNS = (
+    "result_status",
+    "result_lead_id",
+    "result_error_type",
+    "result_message",
+    "result_attempts",
+)
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}  # Excel's own "Bad" cell style
+
+
+def escape_csv_cell(value: str) -> str:
+    """OWASP CSV-injection escaping that leaves plain numbers such as +14155550100 alone."""
+    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def problem_text(problem: Problem) -> str:
+    """How one problem reads in result_message: the column first, when there is one."""
+    return f"{problem.column}: {problem.message}" if problem.column else problem.message
+
+
+def _create_private(path: Path) -> int:
+    """Open `path` for writing with mode 0o600, even when it already exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write the results to {path}: {exc.strerror or exc}") from exc
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+class ResultsWriter:
+    """Writes result rows in row order, then a summary; .csv by suffix, else .xlsx."""
+
+    def __init__(
+        self, path: Path, headers: Sequence[str], *, attempts_column: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.headers = list(headers)
+        names = RESULT_COLUMNS if attempts_column else RESULT_COLUMNS[:4]
+        self.columns = [*self.headers, *names]
+        self.attempts_column = attempts_column
+        self._position: dict[str, int] = {}
+        for index, header in enumerate(self.headers):
+            self._position.setdefault(header.strip().casefold(), index)
+        self._sink: _CsvSink | _XlsxSink
+        if self.path.suffix.lower() == ".csv":
+            self._sink = _CsvSink(self.path)
+        else:
+            self._sink = _XlsxSink(self.path)
+        self._sink.header(self.columns)
+        self._closed = False
+
+    def add(
+        self,
+        row: int,
+        cells: Sequence[str],
+        status: str,
+        lead_id: str = "",
+        error_type: str = "",
+        message: str = "",
+        problems: Sequence[Problem] = (),
+        attempts: int | None = None,
+    ) -> None:
+        """One input row and its outcome; rows must come in increasing row order."""
+        if problems:
+            error_type = error_type or ", ".join(dict.fromkeys(p.code for p in problems))
+            message = message or "; ".join(problem_text(p) for p in problems)
+        values = [*cells, status, lead_id, error_type, message]
+        if self.attempts_column:
+            values.append("" if attempts is None else str(attempts))
+        notes: dict[int, list[str]] = {}
+        for problem in problems:
+            index = self._position.get(problem.column.strip().casefold())
+            if problem.column and index is not None:
+                notes.setdefault(index, []).append(f"{problem.code}: {problem.message}")
+        if problems:
+            notes.setdefault(len(self.headers), [])  # highlight result_status too
+        self._sink.row(row, values, notes)
+
+    def close(self, summary: Mapping[str, object] | None = None) -> None:
+        """Finish the file; `summary` becomes the Summary sheet (XLSX only)."""
+        if not self._closed:
+            self._closed = True
+            self._sink.close(summary or {})
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _CsvSink:
+    def __init__(self, path: Path) -> None:
+        # Closed in close(): the sink lives as long as the writer.
+        fd = _create_private(path)
+        self._file: IO[str] = open(fd, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
+        self._writer = csv.writer(self._file)
+        self._next_row = 1
+
+    def header(self, columns: Sequence[str]) -> None:
+        self.row(1, columns, {})
+
+    def row(self, row: int, values: Sequence[str], notes: Mapping[int, list[str]]) -> None:
+        while self._next_row < row:  # keep row numbers aligned with the input
+            self._writer.writerow([])
+            self._next_row += 1
+        self._writer.writerow([escape_csv_cell(v) for v in values])
+        self._next_row = row + 1
+
+    def close(self, summary: Mapping[str, object]) -> None:
+        self._file.close()
+
+
+class _XlsxSink:
+    def __init__(self, path: Path) -> None:
+        import xlsxwriter
+
+        os.close(_create_private(path))  # xlsxwriter then rewrites the file, mode kept
+        self._book = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,  # rows go to disk as written: flat memory
+                "strings_to_formulas": False,  # "=HYPERLINK(...)" stays inert text
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
+        self._sheet = self._book.add_worksheet("Results")
+        self._bold = self._book.add_format({"bold": True})
+        self._bad = self._book.add_format(_BAD)
+
+    def header(self, columns: Sequence[str]) -> None:
+        self._sheet.set_column(0, len(columns) - 1, 18)
+        self._sheet.freeze_panes(1, 0)
+        for col, name in enumerate(columns):
+            self._sheet.write_string(0, col, name, self._bold)
+
+    def row(self, row: int, values: Sequence[str], notes: Mapping[int, list[str]]) -> None:
+        write, r = self._sheet.write_string, row - 1
+        for col, value in enumerate(values):
+            if col in notes:
+                write(r, col, value, self._bad)
+                if notes[col]:
+                    self._sheet.write_comment(r, col, "\n".join(notes[col])[:32767])
+            elif value:
+                write(r, col, value)
+
+    def close(self, summary: Mapping[str, object]) -> None:
+        sheet = self._book.add_worksheet("Summary")
+        sheet.set_column(0, 0, 24)
+        sheet.set_column(1, 4, 16)
+        row = 0
+        for key, value in summary.items():
+            sheet.write_string(row, 0, str(key), self._bold)
+            if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+                for line in value:
+                    row += 1
+                    for col, cell in enumerate(line):
+                        _write_plain(sheet, row, col, cell)
+            else:
+                _write_plain(sheet, row, 1, value)
+            row += 1
+        self._book.close()
+
+
+def _write_plain(sheet: Any, row: int, col: int, value: object) -> None:
+    """Numbers as numbers (counts), anything else as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        sheet.write_number(row, col, value)
+    else:
+        sheet.write_string(row, col, str(value))
+
+
+def open_results(
+    path: Path, headers: Sequence[str], *, attempts_column: bool = False
+) -> ResultsWriter | BackgroundResultsWriter:
+    """A results writer for `path`: XLSX is rendered in a child process, CSV right here."""
+    if Path(path).suffix.lower() == ".csv":
+        return ResultsWriter(path, headers, attempts_column=attempts_column)
+    return BackgroundResultsWriter(path, headers, attempts_column=attempts_column)
+
+
+class BackgroundResultsWriter:
+    """A ResultsWriter running in a child process, fed rows through a pipe.
+
+    Rendering XLSX costs about as much CPU as reading the sheet; in a child it runs on
+    another core while this process reads and validates. A pipe holds less than one
+    chunk of rows, so a thread feeds it from a bounded queue: this process hands over a
+    whole chunk without waiting, and waits only if the child falls far behind.
+    """
+
+    _BATCH = 500
+    _QUEUED_BATCHES = 16
+
+    def __init__(
+        self, path: Path, headers: Sequence[str], *, attempts_column: bool = False
+    ) -> None:
+        self.path = Path(path)
+        os.close(_create_private(self.path))  # fail here, in one line, if it is unwritable
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _finish)
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", "from bulk_loader.results import _child; _child()"],
+            stdin=subprocess.PIPE,
+            stderr=self._errors,  # a file, not a pipe: a chatty child cannot block
+        )
+        self._batch: list[tuple[Any, ...]] = []
+        self._closed = False
+        self._broken = False
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self._QUEUED_BATCHES)
+        self._pump = threading.Thread(target=self._pump_pipe, daemon=True)
+        self._pump.start()
+        self._send(("open", (str(self.path), list(headers), attempts_column)))
+
+    def add(
+        self,
+        row: int,
+        cells: Sequence[str],
+        status: str,
+        lead_id: str = "",
+        error_type: str = "",
+        message: str = "",
+        problems: Sequence[Problem] = (),
+        attempts: int | None = None,
+    ) -> None:
+        """As ResultsWriter.add; rows are sent to the child in batches."""
+        self._batch.append(
+            (row, cells, status, lead_id, error_type, message, tuple(problems), attempts)
+        )
+        if len(self._batch) >= self._BATCH:
+            self._send(("rows", self._batch))
+            self._batch = []
+
+    def close(self, summary: Mapping[str, object] | None = None) -> None:
+        """Send what is left and the summary; wait for the child to finish the file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._batch:
+            self._send(("rows", self._batch))
+        self._send(("close", dict(summary or {})))
+        error = self._finish()
+        if error is not None:
+            raise error
+
+    def _send(self, message: tuple[str, Any]) -> None:
+        if self._broken:  # the child died: say why
+            self._closed = True
+            raise self._finish() or InputError(f"cannot write the results to {self.path}")
+        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _pump_pipe(self) -> None:
+        """Thread: move pickled batches from the queue into the child's stdin."""
+        assert self._child.stdin is not None
+        while (data := self._queue.get()) is not None:
+            if not self._broken:
+                try:
+                    self._child.stdin.write(data)
+                except (BrokenPipeError, ValueError):
+                    self._broken = True  # keep draining so the producer never blocks
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self._child.stdin.close()
+
+    def _finish(self) -> InputError | None:
+        """Close the pipe, wait for the child; its last stderr line if it failed."""
+        self._queue.put(None)
+        self._pump.join()
+        code = self._child.wait()
+        self._errors.seek(0)
+        lines = self._errors.read().decode("utf-8", "replace").strip().splitlines()
+        self._errors.close()
+        if code == 0:
+            return None
+        why = lines[-1] if lines else f"the writer process ended with code {code}"
+        return InputError(f"cannot write the results to {self.path}: {why}")
+
+    def __enter__(self) -> BackgroundResultsWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        elif not self._closed:  # the run failed: stop the child, keep the first error
+            self._closed = True
+            self._child.kill()
+            self._broken = True
+            self._finish()
+
+
+def _child() -> None:
+    """The child's side: unpickle messages from the parent (trusted: it started us)."""
+    stdin = sys.stdin.buffer
+    kind, (path, headers, attempts) = pickle.load(stdin)
+    writer = ResultsWriter(Path(path), headers, attempts_column=attempts)
+    while True:
+        try:
+            kind, payload = pickle.load(stdin)
+        except EOFError:  # the parent went away without closing: leave what is written
+            writer.close({})
+            return
+        if kind == "rows":
+            for args in payload:
+                writer.add(*args)
+        else:
+            writer.close(payload)
+            return

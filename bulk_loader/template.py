@@ -1,0 +1,309 @@
+"""The mapping template: which sheet column feeds which Kartra lead field.
+
+A template is a TOML file (see templates/example.toml). `load_template` checks the whole
+file and raises one TemplateError listing every problem with its dotted key, so a user
+fixes everything in one pass. Without a file, `default_template` maps headers that are
+spelled like Kartra's field names. `starter_template` (in bulk_loader.starter) writes a
+first draft for a given sheet.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from bulk_loader.errors import TemplateError, TemplateProblem
+
+__all__ = [
+    "CHOICE_TYPES",
+    "CUSTOM_FIELD_TYPES",
+    "KARTRA_FIELDS",
+    "ActionColumn",
+    "CustomFieldMap",
+    "Match",
+    "Mode",
+    "Template",
+    "default_template",
+    "load_template",
+    "normalise_header",
+    "starter_template",
+]
+
+Mode = Literal["create", "edit", "upsert"]
+Match = Literal["email", "id"]
+MODES: tuple[Mode, ...] = ("create", "edit", "upsert")
+MATCHES: tuple[Match, ...] = ("email", "id")
+
+# Every field that create_lead or edit_lead accepts (Kartra's lead API reference).
+KARTRA_FIELDS: tuple[str, ...] = (
+    "email", "id", "new_email", "phone", "phone_country_code", "first_name", "middle_name",
+    "last_name", "last_name2", "ip", "address", "zip", "city", "state", "country", "company",
+    "lead_picture", "website", "facebook", "twitter", "linkedin", "lead_preferred_time_zone",
+    "sales_tax_id", "business_type",
+)  # fmt: skip
+CUSTOM_FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
+CHOICE_TYPES = ("drop_down", "radio_button", "checkbox")
+TEXT_TYPES = ("input_field", "text_area")
+ACTIONS = ("tags", "lists")
+DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
+
+_TOP_KEYS = ("template", "fields", "custom_fields", "actions")
+_TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
+_CUSTOM_KEYS = ("column", "type", "separator", "options")
+_ACTION_KEYS = ("column", "separator")
+
+
+@dataclass(frozen=True)
+class CustomFieldMap:
+    """A sheet column that feeds one Kartra custom field."""
+
+    identifier: str
+    column: str
+    type: str
+    separator: str | None = None
+    options: Mapping[str, int] | None = None  # label -> option id; None: ask the account
+
+
+@dataclass(frozen=True)
+class ActionColumn:
+    """A column whose cells name tags (or lists), several per cell split by `separator`."""
+
+    column: str
+    separator: str = DEFAULT_SEPARATOR
+
+
+@dataclass(frozen=True)
+class Template:
+    """A checked mapping template. `require_columns=False` lets absent headers pass."""
+
+    mode: Mode = "upsert"
+    match: Match = "email"
+    clear: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    custom_fields: tuple[CustomFieldMap, ...] = ()
+    tags: ActionColumn | None = None
+    lists: ActionColumn | None = None
+    path: Path | None = None
+    require_columns: bool = True
+
+    def columns(self) -> list[tuple[str, str]]:
+        """Every (dotted key, sheet header) the template uses, in file order."""
+        out = [(f"fields.{name}", header) for name, header in self.fields.items()]
+        out += [(f"custom_fields.{c.identifier}.column", c.column) for c in self.custom_fields]
+        for name in ACTIONS:
+            action = cast(ActionColumn | None, getattr(self, name))
+            if action is not None:
+                out.append((f"actions.{name}.column", action.column))
+        return out
+
+
+def normalise_header(header: str) -> str:
+    """How headers are compared: trimmed, case-insensitive."""
+    return header.strip().casefold()
+
+
+def load_template(path: Path) -> Template:
+    """Read and check a template file; TemplateError lists every problem found."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(
+            path, [TemplateProblem("", f"cannot read the template: {exc}")]
+        ) from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(path, [TemplateProblem("", f"not valid TOML: {exc}")]) from exc
+    checker = _Checker()
+    template = checker.check(doc, Path(path))
+    if checker.problems:
+        raise TemplateError(path, checker.problems)
+    return template
+
+
+def default_template(headers: Sequence[str]) -> Template:
+    """The mapping used without --template: headers spelled like Kartra's field names.
+
+    `tags` and `lists` headers become the actions of the same name, split on semicolons.
+    """
+    present = {normalise_header(h): h for h in headers if h.strip()}
+    fields = {name: present[name] for name in KARTRA_FIELDS if name in present}
+    actions = {a: ActionColumn(present[a]) for a in ACTIONS if a in present}
+    return Template(
+        fields=fields,
+        tags=actions.get("tags"),
+        lists=actions.get("lists"),
+        require_columns=False,
+    )
+
+
+def starter_template(headers: Sequence[str], source: str = "") -> str:
+    """TOML text of a first-draft template for a sheet with `headers`."""
+    from bulk_loader.starter import starter_template as build
+
+    return build(headers, source)
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    """Walks a parsed TOML document, collecting every problem rather than stopping."""
+
+    def __init__(self) -> None:
+        self.problems: list[TemplateProblem] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(TemplateProblem(key, message))
+
+    def table(self, value: Any, key: str) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        self.problem(key, f"must be a table, not {type(value).__name__}")
+        return {}
+
+    def unknown_keys(self, table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+        for key in table:
+            if key not in allowed:
+                dotted = f"{where}.{key}" if where else key
+                self.problem(dotted, f"unknown key{_suggest(key, allowed)}")
+
+    def text(self, table: Mapping[str, Any], key: str, where: str, required: bool) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.problem(f"{where}.{key}", "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(f"{where}.{key}", "must be a non-empty string")
+            return None
+        return value
+
+    def check(self, doc: Mapping[str, Any], path: Path) -> Template:
+        self.unknown_keys(doc, _TOP_KEYS, "")
+        settings = self.table(doc.get("template", {}), "template")
+        self.unknown_keys(settings, _TEMPLATE_KEYS, "template")
+        mode = self.choice(settings, "mode", MODES, "upsert")
+        match = self.choice(settings, "match", MATCHES, "email")
+        clear = self.text(settings, "clear", "template", required=False)
+        require = settings.get("require_columns", True)
+        if not isinstance(require, bool):
+            self.problem("template.require_columns", "must be true or false")
+            require = True
+        template = Template(
+            mode=cast(Mode, mode),
+            match=cast(Match, match),
+            clear=clear,
+            fields=self.fields(doc.get("fields", {})),
+            custom_fields=self.custom_fields(doc.get("custom_fields", {})),
+            tags=self.action(doc, "tags"),
+            lists=self.action(doc, "lists"),
+            path=path,
+            require_columns=require,
+        )
+        self.shared_columns(template)
+        return template
+
+    def choice(
+        self, table: Mapping[str, Any], key: str, allowed: Sequence[str], default: str
+    ) -> str:
+        value = table.get(key, default)
+        if value not in allowed:
+            self.problem(f"template.{key}", f"{value!r} is not one of {', '.join(allowed)}")
+            return default
+        return str(value)
+
+    def fields(self, raw: Any) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for name, header in self.table(raw, "fields").items():
+            key = f"fields.{name}"
+            if name not in KARTRA_FIELDS:
+                hint = _suggest(name, KARTRA_FIELDS)
+                if name in ACTIONS:
+                    hint = f" ({name} go in [actions]: {name} = {{ column = ... }})"
+                self.problem(key, f"not a Kartra lead field{hint}")
+            elif not isinstance(header, str) or not header.strip():
+                self.problem(key, "must be the sheet header as a non-empty string")
+            else:
+                fields[name] = header
+        return fields
+
+    def custom_fields(self, raw: Any) -> tuple[CustomFieldMap, ...]:
+        maps = []
+        for identifier, spec in self.table(raw, "custom_fields").items():
+            where = f"custom_fields.{identifier}"
+            if not isinstance(spec, dict):
+                self.problem(where, "must be a table with column and type")
+                continue
+            self.unknown_keys(spec, _CUSTOM_KEYS, where)
+            column = self.text(spec, "column", where, required=True)
+            kind = spec.get("type")
+            if kind not in CUSTOM_FIELD_TYPES:
+                got = "is required" if kind is None else f"{kind!r} is not a custom field type"
+                self.problem(f"{where}.type", f"{got}: one of {', '.join(CUSTOM_FIELD_TYPES)}")
+            separator = self.text(spec, "separator", where, required=kind == "checkbox")
+            if separator is not None and kind in (*TEXT_TYPES, "drop_down", "radio_button"):
+                self.problem(f"{where}.separator", "only a checkbox field takes several values")
+            options = self.options(spec.get("options"), str(kind), where)
+            if column is not None and kind in CUSTOM_FIELD_TYPES:
+                maps.append(CustomFieldMap(identifier, column, str(kind), separator, options))
+        return tuple(maps)
+
+    def options(self, raw: Any, kind: str, where: str) -> dict[str, int] | None:
+        if raw is None:
+            return None
+        key = f"{where}.options"
+        if kind in TEXT_TYPES:
+            self.problem(key, f"a {kind} field has no options")
+            return None
+        if not isinstance(raw, dict) or not raw:
+            self.problem(key, "must be a table of label = option id, e.g. { red = 620 }")
+            return None
+        options: dict[str, int] = {}
+        for label, option_id in raw.items():
+            if type(option_id) is not int or option_id < 0:
+                self.problem(
+                    f"{key}.{label}", f"option id must be a whole number, not {option_id!r}"
+                )
+            elif label.strip().casefold() in options:
+                self.problem(f"{key}.{label}", "the same label twice (labels ignore case)")
+            else:
+                options[label.strip().casefold()] = option_id
+        return options
+
+    def action(self, doc: Mapping[str, Any], name: str) -> ActionColumn | None:
+        actions = self.table(doc.get("actions", {}), "actions")
+        if name == ACTIONS[0]:
+            self.unknown_keys(actions, ACTIONS, "actions")
+        if name not in actions:
+            return None
+        where = f"actions.{name}"
+        spec = actions[name]
+        if isinstance(spec, str):
+            self.problem(where, f'must be a table: {name} = {{ column = "...", separator = ";" }}')
+            return None
+        spec = self.table(spec, where)
+        self.unknown_keys(spec, _ACTION_KEYS, where)
+        column = self.text(spec, "column", where, required=True)
+        separator = self.text(spec, "separator", where, required=False) or DEFAULT_SEPARATOR
+        return ActionColumn(column, separator) if column else None
+
+    def shared_columns(self, template: Template) -> None:
+        """One header feeding two places is a slip, except a text custom field copying a field."""
+        text_copies = {f"custom_fields.{c.identifier}.column" for c in template.custom_fields
+                       if c.type in TEXT_TYPES}  # fmt: skip
+        first: dict[str, str] = {}
+        for key, header in template.columns():
+            seen = first.setdefault(normalise_header(header), key)
+            if seen == key:
+                continue
+            pair = {key, seen}
+            if any(k.startswith("fields.") for k in pair) and pair & text_copies:
+                continue
+            self.problem(key, f"column {header!r} is already used by {seen}")

@@ -1,0 +1,367 @@
+"""Validation: every row of a sheet checked against the template, chunk by chunk.
+
+Cell checks (bulk_loader.checks) run as one lazy pandera schema per chunk, so every
+problem of every row is found at once. Checks across rows (the same lead twice, a
+new_email that is another row's email) keep their state in a private temporary SQLite
+file, so memory stays flat however long the sheet. A new_email can clash with an email
+that only appears further down: those late problems come from `finish()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from bulk_loader.checks import (
+    Check,
+    custom_field_checks,
+    field_checks,
+    normalise_email,
+    resolve_options,
+    split_values,
+)
+from bulk_loader.errors import TemplateError, TemplateProblem
+from bulk_loader.report import Problem
+from bulk_loader.sheets import Chunk, Sheet, find_column
+from bulk_loader.template import CustomFieldMap, Mode, Template, normalise_header
+
+if TYPE_CHECKING:
+    from pandera.pandas import DataFrameSchema
+
+__all__ = ["LeadRow", "Validator"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    """A valid row, ready to send: the Kartra `lead` payload and its actions."""
+
+    row: int
+    cells: tuple[str, ...]
+    lead: dict[str, Any]
+    tags: tuple[str, ...]
+    lists: tuple[str, ...]
+    key: str  # what identifies the lead: the lower-cased email, or the id
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A template mapping bound to a sheet column; `name` is the dataframe column."""
+
+    name: str  # dotted template key, e.g. "fields.email"
+    header: str  # the sheet's header text
+    index: int
+    target: str  # Kartra field, custom field identifier, or "tags"/"lists"
+    checks: tuple[Check, ...]
+    custom: CustomFieldMap | None = None
+    separator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """An email, id or new_email of one row, as a 64-bit hash."""
+
+    row: int
+    column: _Column
+    kind: str
+    hash: int
+    value: str  # the cell as read
+
+    def problem(self, code: str, message: str) -> Problem:
+        return Problem(self.row, self.column.header, self.value, code, message)
+
+
+def _clash(row: int) -> str:
+    return f"row {row} has this email: renaming onto it would clash"
+
+
+def _hash(kind: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{kind}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _SeenKeys:
+    """Emails, ids and new emails met so far, as 64-bit hashes in a temporary SQLite file."""
+
+    def __init__(self) -> None:
+        # "" opens a private on-disk database that SQLite deletes when it is closed.
+        self.db = sqlite3.connect("")
+        self.db.execute("CREATE TABLE seen (h INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE renames (h INTEGER PRIMARY KEY, row INTEGER NOT NULL, value TEXT)"
+        )
+
+    def lookup(self, table: str, hashes: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = (
+                f"SELECT h, row FROM {table} WHERE h IN ({marks})"  # table: one of two fixed names
+            )
+            found.update(self.db.execute(sql, part).fetchall())
+        return found
+
+    def add(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        marks = "?, ?, ?" if table == "renames" else "?, ?"
+        self.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
+
+    def later_emails(self) -> list[tuple[int, str, int]]:
+        """(row, new_email, later row whose email it is), for renames onto later rows."""
+        sql = (
+            "SELECT r.row, r.value, s.row FROM renames r JOIN seen s ON r.h = s.h "
+            "WHERE s.row > r.row ORDER BY r.row"
+        )
+        return [(int(a), str(b), int(c)) for a, b, c in self.db.execute(sql)]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Validator:
+    """Checks chunks of one sheet against a template; keeps the cross-row state."""
+
+    def __init__(self, template: Template, sheet: Sheet, mode: Mode) -> None:
+        self.template = template
+        self.mode = mode
+        self.headers = list(sheet.headers)
+        self.columns = self._bind(sheet)
+        self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
+        self._converters = [_converter(c, template.clear) for c in self.columns]
+        self._schema: DataFrameSchema | None = None
+        self._seen = _SeenKeys()
+
+    # -- binding the template to the sheet ------------------------------------------
+
+    def _required(self) -> dict[str, str]:
+        """Fields every row must fill in this mode, with the reason."""
+        if self.mode == "edit":
+            return {self.template.match: f"edit mode (match = {self.template.match})"}
+        return {"email": f"{self.mode} mode"}
+
+    def _bind(self, sheet: Sheet) -> list[_Column]:
+        template, clear = self.template, self.template.clear
+        required = self._required()
+        problems: list[TemplateProblem] = []
+        columns: list[_Column] = []
+        customs = {f"custom_fields.{c.identifier}.column": c for c in template.custom_fields}
+        for key, header in template.columns():
+            index = find_column(sheet.headers, header, sheet.path)
+            if index is None:
+                if template.require_columns:
+                    problems.append(TemplateProblem(key, f"no column {header!r} in the sheet"))
+                continue
+            target = key.split(".")[1]
+            custom = customs.get(key)
+            if custom is not None:
+                checks = custom_field_checks(custom, clear)
+                separator = custom.separator
+            elif key.startswith("actions."):
+                checks, separator = [], getattr(template, target).separator
+            else:
+                checks, separator = field_checks(target, required.get(target), clear), None
+            columns.append(_Column(key, header, index, target, tuple(checks), custom, separator))
+        bound = {c.target for c in columns if c.name.startswith("fields.")}
+        for field, why in required.items():
+            if field not in bound:
+                hint = "" if template.path else f": name a column {field!r}, or pass --template"
+                message = f"{why} needs an {field} column{hint}"
+                problems.append(TemplateProblem(f"fields.{field}", message))
+        if problems:
+            raise TemplateError(template.path, problems)
+        return columns
+
+    def _schema_for(self) -> DataFrameSchema:
+        import pandera.pandas as pa
+
+        if self._schema is None:
+            self._schema = pa.DataFrameSchema(
+                {
+                    c.name: pa.Column(
+                        checks=[pa.Check(ch.test, name=ch.code, error=ch.code) for ch in c.checks]
+                    )
+                    for c in self.columns
+                },
+                strict=False,
+            )
+        return self._schema
+
+    # -- per chunk -------------------------------------------------------------------
+
+    def validate(self, chunk: Chunk) -> tuple[list[LeadRow], list[Problem]]:
+        """Valid rows as LeadRows; problems of the invalid ones, in row order."""
+        found = self._reader_problems(chunk)
+        found += self._cell_problems(chunk)
+        found += self._cross_row_problems(chunk, {(p.row, p.column) for p in found})
+        bad = {p.row for p in found}
+        leads = [
+            self._lead(row, cells)
+            for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
+            if row not in bad
+        ]
+        order = {c.header: c.index for c in self.columns}
+        found.sort(key=lambda p: (p.row, order.get(p.column, -1)))
+        return leads, found
+
+    def finish(self) -> list[Problem]:
+        """Problems only visible at the end: a new_email that a later row uses as email."""
+        column = self.by_target.get("new_email")
+        if column is None:
+            return []
+        return [
+            Problem(row, column.header, value, "new_email_conflict", _clash(later))
+            for row, value, later in self._seen.later_emails()
+        ]
+
+    def close(self) -> None:
+        self._seen.close()
+
+    def _frame(self, chunk: Chunk) -> pd.DataFrame:
+        data = {c.name: [r[c.index].strip() for r in chunk.rows] for c in self.columns}
+        return pd.DataFrame(data, index=chunk.row_numbers, dtype="str")
+
+    def _cell_problems(self, chunk: Chunk) -> list[Problem]:
+        from pandera.errors import SchemaErrors
+
+        if not self.columns or not chunk.rows:
+            return []
+        try:
+            self._schema_for().validate(self._frame(chunk), lazy=True)
+        except SchemaErrors as exc:
+            return self._to_problems(exc.failure_cases, chunk)
+        return []
+
+    def _to_problems(self, cases: pd.DataFrame, chunk: Chunk) -> list[Problem]:
+        columns = {c.name: c for c in self.columns}
+        position = {row: i for i, row in enumerate(chunk.row_numbers)}
+        problems = []
+        for name, code, row in cases[["column", "check", "index"]].itertuples(index=False):
+            column = columns[str(name)]
+            value = chunk.rows[position[int(row)]][column.index]
+            explain = {ch.code: ch.explain for ch in column.checks}[str(code)]
+            problems.append(Problem(int(row), column.header, value, str(code), explain(value)))
+        return problems
+
+    def _reader_problems(self, chunk: Chunk) -> list[Problem]:
+        """Reader problems in mapped columns, or about the whole row, make the row invalid."""
+        mapped = {normalise_header(c.header) for c in self.columns}
+        return [p for p in chunk.problems if not p.column or normalise_header(p.column) in mapped]
+
+    def _keys(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[_Key]:
+        """Emails, ids and new emails of a chunk, in row order; malformed cells left out."""
+        keys = []
+        for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            for kind in ("email", "id", "new_email"):
+                column = self.by_target.get(kind)
+                value = cells[column.index].strip() if column else ""
+                if column is None or not value or (row, column.header) in failed:
+                    continue
+                key = _hash("i", value) if kind == "id" else _hash("e", value.casefold())
+                keys.append(_Key(row, column, kind, key, cells[column.index]))
+        return keys
+
+    def _cross_row_problems(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[Problem]:
+        """The same lead twice; a new_email onto an earlier row's email or new_email."""
+        keys = self._keys(chunk, failed)
+        seen = self._seen.lookup("seen", [k.hash for k in keys])
+        renamed = self._seen.lookup("renames", [k.hash for k in keys if k.kind == "new_email"])
+        new_seen: dict[int, int] = {}
+        new_renames: dict[int, tuple[int, str]] = {}
+        problems = []
+        for key in keys:
+            earlier = seen.get(key.hash)
+            if key.kind != "new_email":
+                if earlier is None:
+                    seen[key.hash] = new_seen[key.hash] = key.row
+                elif earlier != key.row:
+                    what = "email" if key.kind == "email" else "lead id"
+                    problems.append(
+                        key.problem("duplicate_lead", f"the same {what} as row {earlier}")
+                    )
+            elif earlier is not None and earlier != key.row:
+                problems.append(key.problem("new_email_conflict", _clash(earlier)))
+            elif key.hash in renamed:
+                message = f"row {renamed[key.hash]} already changes an email to this one"
+                problems.append(key.problem("new_email_conflict", message))
+            else:
+                renamed[key.hash] = key.row
+                new_renames[key.hash] = (key.row, key.value.strip())
+        self._seen.add("seen", new_seen.items())
+        self._seen.add("renames", ((h, r, v) for h, (r, v) in new_renames.items()))
+        return problems
+
+    # -- payload ---------------------------------------------------------------------
+
+    def _lead(self, row: int, cells: Sequence[str]) -> LeadRow:
+        lead: dict[str, Any] = {}
+        custom: list[dict[str, Any]] = []
+        actions: dict[str, tuple[str, ...]] = {"tags": (), "lists": ()}
+        for index, kind, target, convert in self._converters:
+            value = cells[index].strip()
+            if not value:
+                continue
+            if kind == _FIELD:
+                lead[target] = convert(value)
+            elif kind == _CUSTOM:
+                custom.append({"field_identifier": target, "field_value": convert(value)})
+            else:
+                actions[target] = convert(value)
+        if custom:
+            lead["custom_fields"] = custom
+        key = lead.get("id", "") if self.template.match == "id" else ""
+        key = key or str(lead.get("email", "")).casefold()
+        return LeadRow(row, tuple(cells), lead, actions["tags"], actions["lists"], str(key))
+
+
+_FIELD, _CUSTOM, _ACTION = range(3)
+Converter = tuple[int, int, str, Callable[[str], Any]]
+
+
+def _converter(column: _Column, clear: str | None) -> Converter:
+    """(cell index, kind, target, cell text -> payload value).
+
+    Choices and names are cached by text: a sheet repeats the same few labels a lot.
+    """
+    target, spec = column.target, column.custom
+    if spec is None and column.name.startswith("actions."):
+        separator = column.separator or ";"
+        split = lru_cache(4096)(lambda value: tuple(split_values(value, separator)))
+        return column.index, _ACTION, target, split
+    if spec is None:
+        if target in ("email", "new_email", "phone_country_code"):
+            # never cleared (email, new_email): there the marker fails the email check
+            return column.index, _FIELD, target, lambda value: _field_value(target, value)
+        if clear is None:
+            return column.index, _FIELD, target, str  # as is: str() of a str is itself
+        return column.index, _FIELD, target, lambda value: "" if value == clear else value
+    convert: Callable[[str], Any] = lambda value: value  # noqa: E731
+    if spec.type in ("drop_down", "radio_button", "checkbox"):
+        convert = lru_cache(4096)(lambda value: _custom_value(spec, value))
+    if spec.type == "checkbox":  # a fresh list per lead: callers may change it
+        cached = convert
+        convert = lambda value: list(cached(value))  # noqa: E731
+    final = convert
+    return column.index, _CUSTOM, target, lambda value: "" if value == clear else final(value)
+
+
+def _field_value(field: str, value: str) -> str:
+    if field in ("email", "new_email"):
+        return normalise_email(value)
+    if field == "phone_country_code" and not value.startswith("+"):
+        return f"+{value}"
+    return value
+
+
+def _custom_value(spec: CustomFieldMap, value: str) -> Any:
+    """Option ids (int; a tuple for checkbox); labels stay text when the template has none."""
+    if spec.type == "checkbox":
+        labels = split_values(value, spec.separator or ";")
+        return tuple(resolve_options(labels, spec.options)[0] if spec.options else labels)
+    if spec.type in ("drop_down", "radio_button"):
+        return resolve_options([value], spec.options)[0][0] if spec.options else value
+    return value

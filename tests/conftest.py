@@ -1,0 +1,47 @@
+"""Shared fixtures: build small sheets on the fly instead of shipping binary fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+MakeXlsx = Callable[..., Path]
+
+
+@pytest.fixture
+def make_xlsx(tmp_path: Path) -> MakeXlsx:
+    """Write an XLSX with openpyxl and return its path.
+
+    make_xlsx(rows, name="leads.xlsx", title="Sheet1", formats={"B2": "00000"},
+              sheets={"Other": rows}) -- `rows` go to the first worksheet, `formats` maps
+    a cell of it to a number format, `sheets` adds more worksheets after it.
+    """
+
+    def make(
+        rows: Sequence[Sequence[object]],
+        *,
+        name: str = "leads.xlsx",
+        title: str = "Sheet1",
+        formats: Mapping[str, str] | None = None,
+        sheets: Mapping[str, Sequence[Sequence[object]]] | None = None,
+    ) -> Path:
+        workbook = Workbook()
+        first = workbook.active
+        assert first is not None
+        first.title = title
+        for row in rows:
+            first.append(list(row))
+        for coordinate, number_format in (formats or {}).items():
+            first[coordinate].number_format = number_format
+        for sheet_title, sheet_rows in (sheets or {}).items():
+            worksheet = workbook.create_sheet(sheet_title)
+            for row in sheet_rows:
+                worksheet.append(list(row))
+        path = tmp_path / name
+        workbook.save(path)
+        return path
+
+    return make

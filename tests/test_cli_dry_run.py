@@ -1,0 +1,218 @@
+"""`bulk-loader run --dry-run` end to end on the samples: output, results, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner, Result
+
+from bulk_loader.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+EXAMPLE = str(ROOT / "templates" / "example.toml")
+
+LEADS_SUMMARY = """\
+Rows read: 50
+Valid:     44
+Invalid:   6
+Top problems:
+  unknown_option          2  rows 20, 25
+                             e.g. row 20: Plan: 'premium': not an option of plan (basic, pro, enterprise)
+  invalid_email           1  row 9
+                             e.g. row 9: Email: 'hugo.hartfield@example' is not a valid email address
+  unknown_time_zone       1  row 14
+                             e.g. row 14: Time zone: 'Europe/Paris' is not one of Kartra's 76 time zones; closest: Europe/Bucharest
+  invalid_url             1  row 32
+                             e.g. row 32: Website: a web address starting with https:// or http://
+  duplicate_lead          1  row 43
+                             e.g. row 43: Email: the same email as row 3
+"""  # noqa: E501
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def copy_sample(tmp_path: Path, name: str) -> Path:
+    return Path(shutil.copy(SAMPLES / name, tmp_path / name))
+
+
+@pytest.mark.parametrize("name", ["leads.xlsx", "leads.csv"])
+def test_sample_with_problems_exits_1(tmp_path: Path, name: str) -> None:
+    """The sample's deliberate problems are summarised; some rows invalid: exit 1."""
+    sheet = copy_sample(tmp_path, name)
+    result = invoke("run", str(sheet), "--template", EXAMPLE, "--dry-run")
+    results = tmp_path / f"{sheet.stem}.results.xlsx"
+    assert result.stdout == LEADS_SUMMARY + f"Results:   {results}\n"
+    assert result.stderr == ""
+    assert result.exit_code == 1
+    assert openpyxl.load_workbook(results)["Results"]["AA9"].value is None
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [("clean.xlsx", EXAMPLE), ("clean.csv", None)],
+)
+def test_clean_samples_exit_0(tmp_path: Path, name: str, template: str | None) -> None:
+    """Every row valid: exit 0 (clean.csv needs no template: Kartra names as headers)."""
+    sheet = copy_sample(tmp_path, name)
+    args = ["run", str(sheet), "--dry-run"] + (["--template", template] if template else [])
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Rows read: 12\nValid:     12\nInvalid:   0\n")
+
+
+def test_clean_xlsx_phone_and_zip_reach_the_results_as_seen_in_excel(tmp_path: Path) -> None:
+    """A phone stored as a float and a zip formatted 00000 come through as text."""
+    sheet = copy_sample(tmp_path, "clean.xlsx")
+    invoke("run", str(sheet), "--template", EXAMPLE, "--dry-run")
+    results = openpyxl.load_workbook(tmp_path / "clean.results.xlsx")["Results"]
+    assert results["D2"].value == "14155550100"
+    assert results["J2"].value == "02134"
+
+
+def test_csv_results_when_asked(tmp_path: Path) -> None:
+    """--results ending in .csv writes CSV with the result columns."""
+    out = tmp_path / "out.csv"
+    result = invoke("run", str(SAMPLES / "leads.csv"), "--template", EXAMPLE, "--dry-run",
+                    "--results", str(out))  # fmt: skip
+    assert result.exit_code == 1
+    with out.open(encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][-4:] == ["result_status", "result_lead_id", "result_error_type",
+                            "result_message"]  # fmt: skip
+    assert rows[8][-4:-1] == ["invalid", "", "invalid_email"]
+    assert len(rows) == 51
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_formulas_in_the_sheet_stay_inert(tmp_path: Path, suffix: str) -> None:
+    """A first name `=HYPERLINK(...)` is text in XLSX results and escaped in CSV results."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text('email,first_name\na@example.com,"=HYPERLINK(""https://x.example"")"\n')
+    out = tmp_path / f"out{suffix}"
+    assert invoke("run", str(sheet), "--dry-run", "--results", str(out)).exit_code == 0
+    if suffix == ".xlsx":
+        cell = openpyxl.load_workbook(out)["Results"]["B2"]
+        assert (cell.value, cell.data_type) == ('=HYPERLINK("https://x.example")', "s")
+    else:
+        assert "'=HYPERLINK" in out.read_text(encoding="utf-8-sig")
+
+
+def test_run_without_dry_run_exits_2_for_now(tmp_path: Path) -> None:
+    """Sending is not there yet: one clear line and exit 2."""
+    result = invoke("run", str(SAMPLES / "clean.csv"))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: sending to Kartra is not available yet; "
+        "add --dry-run to validate the sheet without sending\n"
+    )
+
+
+def test_every_template_problem_on_its_own_line_exit_3(tmp_path: Path) -> None:
+    """A broken template: a count line, then one indented line per problem, exit 3."""
+    template = tmp_path / "t.toml"
+    template.write_text('[template]\nmode = "merge"\n[fields]\nfrist_name = "First Name"\n')
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--template", str(template), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"error: {template}: 2 problems\n"
+        "  template.mode: 'merge' is not one of create, edit, upsert\n"
+        "  fields.frist_name: not a Kartra lead field (did you mean 'first_name'?)\n"
+    )
+
+
+def test_template_header_not_in_the_sheet_exit_3(tmp_path: Path) -> None:
+    """The example template on a sheet without its headers: every missing one listed."""
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--template", EXAMPLE, "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"error: {EXAMPLE}: 15 problems\n")
+    assert "  fields.first_name: no column 'First Name' in the sheet\n" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [(None, "missing.csv"), (b"not a zip", "broken.xlsx")],
+)
+def test_unreadable_sheet_exit_3(tmp_path: Path, content: bytes | None, name: str) -> None:
+    """A sheet that cannot be read: one line on stderr, no traceback, exit 3."""
+    sheet = tmp_path / name
+    if content is not None:
+        sheet.write_bytes(content)
+    result = invoke("run", str(sheet), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"error: {sheet}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_bad_mode_is_a_usage_error(tmp_path: Path) -> None:
+    """An unknown --mode is a usage error: exit 2."""
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--mode", "merge", "--dry-run")
+    assert result.exit_code == 2
+
+
+def test_mode_option_overrides_the_template(tmp_path: Path) -> None:
+    """--mode edit with match = email still validates the clean sample."""
+    sheet = copy_sample(tmp_path, "clean.csv")
+    assert invoke("run", str(sheet), "--mode", "edit", "--dry-run").exit_code == 0
+
+
+def test_unwritable_results_path_exit_3(tmp_path: Path) -> None:
+    """A results path that cannot be written: one line, exit 3."""
+    out = tmp_path / "missing" / "r.xlsx"
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run", "--results", str(out))
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"error: cannot write the results to {out}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_late_new_email_clash_is_counted_and_written(tmp_path: Path) -> None:
+    """A new_email that a later row uses as email: that row is invalid, counted once."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(
+        "email,new_email,website\n"
+        "a@example.com,b@example.com,nope\n"
+        "c@example.com,d@example.com,\n"
+        "b@example.com,,\n"
+        "d@example.com,,\n"
+    )
+    out = tmp_path / "r.csv"
+    result = invoke("run", str(sheet), "--mode", "edit", "--dry-run", "--results", str(out))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("Rows read: 4\nValid:     2\nInvalid:   2\n")
+    with out.open(encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[1][3:6] == ["invalid", "", "invalid_url, new_email_conflict"]
+    assert rows[2][3] == "invalid" and rows[2][5] == "new_email_conflict"
+    assert [r[3] for r in rows[3:]] == ["valid", "valid"]
+
+
+def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:
+    """Without a template, a sheet lacking an email column says how to fix it."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("Name\nAna\n")
+    result = invoke("run", str(sheet), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: template: 1 problem\n"
+        "  fields.email: upsert mode needs an email column: "
+        "name a column 'email', or pass --template\n"
+    )
+
+
+def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a dry run: one line and exit 4, no traceback."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bulk_loader.runner.dry_run", interrupted)
+    result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run")
+    assert result.exit_code == 4
+    assert result.stderr == ("error: stopped; nothing was sent, the results file is incomplete\n")

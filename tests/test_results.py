@@ -1,0 +1,180 @@
+"""The results file: inert text, highlighted problem cells, OWASP-escaped CSV, owner-only."""
+
+from __future__ import annotations
+
+import csv
+import re
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bulk_loader.errors import InputError
+from bulk_loader.report import Problem
+from bulk_loader.results import (
+    BackgroundResultsWriter,
+    ResultsWriter,
+    escape_csv_cell,
+    open_results,
+)
+
+FORMULA = '=HYPERLINK("https://evil.example.com","click")'
+HEADERS = ["Email", "First Name", "Phone"]
+
+
+def write(path: Path, *, attempts: bool = False) -> Path:
+    problem = Problem(3, "Email", "bad@@x", "invalid_email", "'bad@@x' is not a valid email")
+    with ResultsWriter(path, HEADERS, attempts_column=attempts) as writer:
+        writer.add(2, ["a@example.com", FORMULA, "+14155550100"], "valid", attempts=1)
+        writer.add(3, ["bad@@x", "@SUM(A1)", "-5"], "invalid", problems=[problem])
+        writer.add(5, ["c@example.com", "Cy", ""], "valid")
+        writer.close({"Rows read": 3, "Top problems": [("problem", "count"), ("x", 1)]})
+    return path
+
+
+def test_xlsx_keeps_formulas_as_text(tmp_path: Path) -> None:
+    """A first name `=HYPERLINK(...)` is stored as a string, never as a formula."""
+    sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
+    assert sheet["B2"].value == FORMULA and sheet["B2"].data_type == "s"
+    assert sheet["B3"].value == "@SUM(A1)" and sheet["B3"].data_type == "s"
+    assert sheet["C2"].value == "+14155550100" and sheet["C2"].data_type == "s"
+
+
+def test_xlsx_columns_and_row_alignment(tmp_path: Path) -> None:
+    """Input columns in order, then the result columns; rows keep their input numbers."""
+    sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (
+        *HEADERS,
+        "result_status",
+        "result_lead_id",
+        "result_error_type",
+        "result_message",
+    )
+    assert rows[2][3:] == (
+        "invalid",
+        None,
+        "invalid_email",
+        "Email: 'bad@@x' is not a valid email",
+    )
+    assert rows[3] == (None,) * 7  # row 4 was blank in the input
+    assert rows[4][0] == "c@example.com"
+
+
+def test_xlsx_problem_cells_are_highlighted_with_a_comment(tmp_path: Path) -> None:
+    """The bad cell is filled and carries the problem as a comment."""
+    sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
+    assert sheet["A3"].comment is not None
+    assert sheet["A3"].comment.text == "invalid_email: 'bad@@x' is not a valid email"
+    assert sheet["A3"].fill.fgColor.rgb == "FFFFC7CE"
+    assert sheet["A2"].comment is None
+
+
+def test_xlsx_summary_sheet(tmp_path: Path) -> None:
+    """The Summary sheet holds the counts given at close."""
+    sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Summary"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("Rows read", 3)
+    assert rows[1][0] == "Top problems" and rows[2][:2] == ("problem", "count")
+
+
+def test_attempts_column_when_asked(tmp_path: Path) -> None:
+    """result_attempts is added only on request."""
+    sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx", attempts=True))["Results"]
+    assert sheet["H1"].value == "result_attempts" and sheet["H2"].value == "1"
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_results_file_is_owner_only(tmp_path: Path, suffix: str) -> None:
+    """Results hold personal data: mode 0o600, even over an existing file."""
+    path = tmp_path / f"r{suffix}"
+    path.write_text("old")
+    path.chmod(0o644)
+    write(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_csv_escapes_formulas_but_not_numbers(tmp_path: Path) -> None:
+    """In CSV, formula-looking text gets a leading quote; +14155550100 and -5 do not."""
+    path = write(tmp_path / "r.csv")
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[1][1] == "'" + FORMULA and rows[1][2] == "+14155550100"
+    assert rows[2][1] == "'@SUM(A1)" and rows[2][2] == "-5"
+    assert rows[3] == [] and rows[4][0] == "c@example.com"
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("+14155550100", "+14155550100"),
+        ("-5", "-5"),
+        ("-5.25", "-5.25"),
+        ("+1e5", "+1e5"),
+        ("+1 415 555 0100", "'+1 415 555 0100"),
+        ("Maria", "Maria"),
+        ("", ""),
+    ],
+)
+def test_escape_csv_cell(value: str, escaped: str) -> None:
+    """OWASP escaping, with a plain-number exception."""
+    assert escape_csv_cell(value) == escaped
+
+
+def test_background_writer_writes_the_same_workbook(tmp_path: Path) -> None:
+    """open_results renders XLSX in a child process; the workbook is the same."""
+    direct = openpyxl.load_workbook(write(tmp_path / "direct.xlsx"))["Results"]
+    with open_results(tmp_path / "bg.xlsx", HEADERS) as writer:
+        assert isinstance(writer, BackgroundResultsWriter)
+        problem = Problem(3, "Email", "bad@@x", "invalid_email", "'bad@@x' is not a valid email")
+        writer.add(2, ["a@example.com", FORMULA, "+14155550100"], "valid")
+        writer.add(3, ["bad@@x", "@SUM(A1)", "-5"], "invalid", problems=[problem])
+        writer.add(5, ["c@example.com", "Cy", ""], "valid")
+        writer.close({"Rows read": 3})
+    background = openpyxl.load_workbook(tmp_path / "bg.xlsx")["Results"]
+    assert list(background.values) == list(direct.values)
+    assert background["A3"].comment is not None
+    assert stat.S_IMODE((tmp_path / "bg.xlsx").stat().st_mode) == 0o600
+
+
+def test_csv_results_are_written_in_process(tmp_path: Path) -> None:
+    """CSV is cheap to write: no child process."""
+    with open_results(tmp_path / "r.csv", HEADERS) as writer:
+        assert isinstance(writer, ResultsWriter)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_unwritable_results_path_is_an_input_error(tmp_path: Path, suffix: str) -> None:
+    """A results path in a missing folder fails at once, as a one-line InputError."""
+    with pytest.raises(InputError, match="cannot write the results"):
+        open_results(tmp_path / "missing" / f"r{suffix}", HEADERS)
+
+
+def test_a_dead_writer_process_is_reported(tmp_path: Path) -> None:
+    """If the child dies, closing raises InputError instead of hanging."""
+    writer = open_results(tmp_path / "r.xlsx", HEADERS)
+    assert isinstance(writer, BackgroundResultsWriter)
+    writer._child.kill()
+    writer._child.wait()
+    with pytest.raises(InputError, match="cannot write the results"):
+        for row in range(2, 5000):
+            writer.add(row, ["a@example.com", "A", "1"], "valid")
+        writer.close({})
+
+
+@given(st.text())
+def test_escaped_csv_cells_never_start_a_formula(value: str) -> None:
+    """After escaping, a cell starts with a formula character only if it is a plain number."""
+    escaped = escape_csv_cell(value)
+    assert escaped in (value, "'" + value)
+    if escaped.startswith(("=", "+", "-", "@", "\t", "\r")):
+        assert re.fullmatch(r"[+-][0-9.]+(?:[eE][+-]?[0-9]+)?", escaped)
