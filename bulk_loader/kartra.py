@@ -17,6 +17,7 @@ exception or a log line: only `_body` touches them.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -144,6 +145,20 @@ class KartraClient:
 
     def __repr__(self) -> str:
         return f"KartraClient(api_url={self.api_url!r}, app_id={self._credentials.app_id!r})"
+
+    def account_identity(self) -> dict[str, str]:
+        """Which App and key this client speaks for, without the secrets themselves.
+
+        The run journal keys on it, so that a journal kept for one account is never
+        resumed against another. The key appears only as a salted, truncated digest.
+        """
+        creds = self._credentials
+        digest = hashlib.sha256(f"bulk-loader:{creds.app_id}:{creds.api_key}".encode())
+        return {
+            "app_id": creds.app_id,
+            "api_key_digest": digest.hexdigest()[:16],
+            "api_host": urlsplit(self.api_url).netloc,
+        }
 
     @property
     def calls_made(self) -> int:
