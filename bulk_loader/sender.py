@@ -1,0 +1,519 @@
+"""Send validated rows to Kartra: one call per row, retried only where that is safe.
+
+`RowSender.send(row)` turns one validated row into its final outcome. It is the only
+place that knows Kartra's sharp edges:
+
+- create has no idempotency key: a create whose answer was lost is never sent blindly
+  again; search_lead decides whether the first attempt landed;
+- upsert has no API: create-then-edit or edit-then-create, whichever this run has found
+  cheaper so far (`UpsertStrategy`);
+- a rate-limited call waits at least a second and is sent again; a transient failure
+  (the server did not act) backs off with jitter, a bounded number of times.
+
+Every call, look-ups and retries included, passes through one shared `RateLimiter`.
+`send_all` runs a fixed pool of worker threads over a bounded queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Protocol
+
+from bulk_loader.kartra import ActionResult, CallResult, Outcome
+from bulk_loader.validation import LeadRow
+
+__all__ = [
+    "RateLimiter",
+    "RetryPolicy",
+    "RowOutcome",
+    "RowSender",
+    "SendStats",
+    "UpsertStrategy",
+    "send_all",
+]
+
+NO_LEAD = "243"
+LEAD_EXISTS = "244"
+LEAD_DELETED = "245"
+# Fields edit_lead accepts and create_lead does not.
+EDIT_ONLY_FIELDS = ("id", "new_email")
+
+
+class LeadClient(Protocol):
+    """The part of `kartra.KartraClient` the sender needs (a seam for tests)."""
+
+    def create_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult: ...
+
+    def edit_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult: ...
+
+    def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
+
+
+class RateLimiter:
+    """Spaces calls evenly so that the App never exceeds `rate` calls per second.
+
+    Thread-safe: each caller reserves the next free slot under a lock and sleeps
+    outside it. Even spacing (rather than bursts) keeps Kartra's sliding one-second
+    window from ever seeing more than `rate` calls. `pause()` pushes every later slot
+    back, which is what a 429 asks of the whole App, not just of one worker.
+    """
+
+    def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic):
+        self.interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Wait for a slot; False when `stop` was set while waiting (nothing sent)."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+            self.calls += 1
+        delay = slot - self._clock()
+        if delay > 0 and stop.wait(delay):
+            return False
+        return not stop.is_set()
+
+    def pause(self, seconds: float) -> None:
+        """No call from this App until `seconds` from now."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to retry; `instant()` makes tests fast."""
+
+    transient_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    rate_limit_wait: float = 1.0
+    rate_limited_attempts: int = 30
+    unknown_attempts: int = 5  # lost answers settled per row before reporting unknown
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before transient retry number `attempt`."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+    @classmethod
+    def instant(cls) -> RetryPolicy:
+        return cls(base_delay=0.0, max_delay=0.0, rate_limit_wait=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """The final word on one sent row, as the results workbook shows it."""
+
+    row: int
+    status: str  # created | updated | partial | failed | unknown | not_sent
+    lead_id: str = ""
+    error_type: str = ""
+    message: str = ""
+    attempts: int = 0
+    calls: int = 0
+
+
+class UpsertStrategy:
+    """Chooses create-first or edit-first from what this run has seen so far.
+
+    Create-first costs one call for a new lead and two for an existing one; edit-first
+    the reverse. Whichever kind of lead has been more common so far goes first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.existing = 0
+        self.new = 0
+
+    def edit_first(self) -> bool:
+        with self._lock:
+            return self.existing > self.new
+
+    def observe(self, existed: bool) -> None:
+        with self._lock:
+            if existed:
+                self.existing += 1
+            else:
+                self.new += 1
+
+
+class _Stopped(Exception):
+    """The run was stopped before this call was sent."""
+
+
+class _Unresolved(Exception):
+    """A lost answer could not be settled by search_lead."""
+
+    def __init__(self, result: CallResult) -> None:
+        self.result = result
+
+
+@dataclass
+class _Tally:
+    """Calls and attempts spent on one row."""
+
+    calls: int = 0
+    attempts: int = 0
+    maybe_written: bool = False  # some answer was lost: Kartra may have acted
+
+
+@dataclass
+class SendStats:
+    """Run-wide counters, updated by the workers."""
+
+    retries: int = 0
+    rate_limited: int = 0
+    reconciliations: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def bump(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+
+class RowSender:
+    """Sends one row at a time; share one instance between all workers."""
+
+    def __init__(
+        self,
+        client: LeadClient,
+        limiter: RateLimiter,
+        *,
+        mode: str,
+        policy: RetryPolicy | None = None,
+        lookup_only: bool = False,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.mode = mode
+        self.lookup_only = lookup_only  # a dry run: search_lead only, nothing written
+        self.policy = policy or RetryPolicy()
+        # `stop`: start no new row (Ctrl-C); rows under way finish their calls.
+        # `halt`: send no further call at all (a fatal answer, or a second Ctrl-C).
+        self.stop = threading.Event()
+        self.halt = threading.Event()
+        self.strategy = UpsertStrategy()
+        self.stats = SendStats()
+        self.fatal: CallResult | None = None
+
+    # -- one row -------------------------------------------------------------------
+
+    def send(self, row: LeadRow, *, settle_first: bool = False) -> RowOutcome:
+        """Send `row` and return its final outcome; never raises for Kartra's answers.
+
+        `settle_first`: an earlier run may have sent this row and lost the answer.
+        """
+        tally = _Tally()
+        try:
+            if self.lookup_only:
+                return self._predict(row, tally)
+            if settle_first and self.mode != "edit":
+                return self._settle(row, tally)
+            if self.mode == "create":
+                return _required(self._create(row, tally))
+            if self.mode == "edit":
+                return _required(self._edit(row, tally))
+            return self._upsert(row, tally)
+        except _Stopped:
+            if tally.maybe_written:
+                message = "the run was stopped before this row was settled"
+                return self._outcome(row, tally, "unknown", message=message)
+            return self._outcome(row, tally, "not_sent", message="not sent: the run was stopped")
+        except _Unresolved as exc:
+            message = (
+                f"answer lost and the search that should settle it failed: {exc.result.message}"
+            )
+            return self._outcome(row, tally, "unknown", "", exc.result.kartra_type or "", message)
+
+    def lookup(self, func: Callable[[], CallResult]) -> CallResult:
+        """A read-only call (account look-ups) through the limiter and the retries."""
+        return self._call(_Tally(), func)
+
+    def _predict(self, row: LeadRow, tally: _Tally) -> RowOutcome:
+        """What sending would do, asked of search_lead (read-only): would_create etc."""
+        found = self._search(row, tally, as_created=False)
+        if found is None:
+            if self.mode == "edit":
+                return self._outcome(row, tally, "would_fail", "", NO_LEAD, "no lead found")
+            return self._outcome(row, tally, "would_create")
+        if self.mode == "create":
+            message = "the lead already exists (create mode fails it; upsert would update it)"
+            return self._outcome(row, tally, "would_fail", found, LEAD_EXISTS, message)
+        return self._outcome(row, tally, "would_update", found)
+
+    def _settle(self, row: LeadRow, tally: _Tally) -> RowOutcome:
+        """A create or upsert that may have landed in an earlier run: ask before sending."""
+        found = self._search(row, tally)
+        if found is None:
+            return _required(self._create(row, tally))
+        if self.mode == "create":
+            then = _chained_actions(row)
+            return self._found_after_lost_create(row, tally, found, then)
+        return _required(self._edit(row, tally))
+
+    def _upsert(self, row: LeadRow, tally: _Tally) -> RowOutcome:
+        if self.strategy.edit_first():
+            outcome = self._edit(row, tally, fallback=True)
+            if outcome is not None:
+                self.strategy.observe(existed=True)
+                return outcome
+            self.strategy.observe(existed=False)
+            return _required(self._create(row, tally))
+        created = self._create(row, tally, fallback=True)
+        if created is not None:
+            self.strategy.observe(existed=False)
+            return created
+        self.strategy.observe(existed=True)
+        return _required(self._edit(row, tally))
+
+    def _create(self, row: LeadRow, tally: _Tally, fallback: bool = False) -> RowOutcome | None:
+        """create_lead; with `fallback`, None on 244 so that the caller edits instead."""
+        lead = _create_payload(row.lead)
+        then = _chained_actions(row)
+        for _ in range(self.policy.unknown_attempts):
+            result = self._call(tally, self.client.create_lead, lead, then)
+            if result.outcome is Outcome.UNKNOWN:
+                found = self._search(row, tally)
+                if found is None:
+                    continue  # the first attempt did not land: sending again is safe
+                return self._found_after_lost_create(row, tally, found, then)
+            if fallback and result.kartra_type == LEAD_EXISTS:
+                return None
+            return self._finish(row, tally, result, "created")
+        return self._outcome(row, tally, "unknown", message="answer lost on every attempt")
+
+    def _edit(self, row: LeadRow, tally: _Tally, fallback: bool = False) -> RowOutcome | None:
+        """edit_lead; with `fallback`, None on 243 so that the caller creates instead."""
+        result = self._edit_call(tally, row.lead, _chained_actions(row))
+        if fallback and result.kartra_type == NO_LEAD:
+            return None
+        return self._finish(row, tally, result, "updated")
+
+    def _edit_call(
+        self, tally: _Tally, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]]
+    ) -> CallResult:
+        """edit_lead, sent again when its answer was lost and every action is idempotent."""
+        result = self._call(tally, self.client.edit_lead, lead, then)
+        for _ in range(self.policy.unknown_attempts - 1):
+            if result.outcome is not Outcome.UNKNOWN or not _idempotent(then):
+                break
+            result = self._call(tally, self.client.edit_lead, lead, then)
+        return result
+
+    def _search(self, row: LeadRow, tally: _Tally, *, as_created: bool = True) -> str | None:
+        """The id of the row's lead if Kartra has it, else None (read-only, safe to retry).
+
+        `as_created`: look for the lead a create of this row makes (by its email);
+        otherwise for the lead an edit addresses (its id when given, else its email).
+        """
+        if as_created:
+            self.stats.bump("reconciliations")
+            who = {"email": _create_payload(row.lead).get("email")}
+        elif row.lead.get("id"):
+            who = {"id": str(row.lead["id"])}
+        else:
+            who = {"email": row.lead.get("email")}
+        for _ in range(self.policy.unknown_attempts):
+            result = self._call(tally, self.client.search_lead, **who)
+            if result.outcome is Outcome.OK:
+                return result.lead_id or ""
+            if result.kartra_type == NO_LEAD:
+                return None
+            if result.outcome is not Outcome.UNKNOWN:
+                break
+        raise _Unresolved(result)
+
+    def _found_after_lost_create(
+        self, row: LeadRow, tally: _Tally, lead_id: str, then: Sequence[Mapping[str, Any]]
+    ) -> RowOutcome:
+        """The lost create landed: apply the chained actions, which may not have run."""
+        if then:
+            result = self._edit_call(tally, {"id": lead_id}, then)
+            if not result.lead_saved:
+                message = f"lead created, but its tags and lists may be missing: {result.message}"
+                return self._outcome(
+                    row, tally, "partial", lead_id, result.kartra_type or "", message
+                )
+            return self._finish(row, tally, result, "created", lead_id=lead_id)
+        return self._outcome(
+            row, tally, "created", lead_id=lead_id, message="answer lost; lead found by search"
+        )
+
+    # -- one call ------------------------------------------------------------------
+
+    def _call(
+        self, tally: _Tally, func: Callable[..., CallResult], *args: Any, **kw: Any
+    ) -> CallResult:
+        """One logical call: waits for the limiter, retries 429 and transient failures."""
+        transient = rate_limited = 0
+        while True:
+            if not self.limiter.acquire(self.halt):
+                raise _Stopped
+            tally.calls += 1
+            tally.attempts += 1
+            result = func(*args, **kw)
+            if result.outcome is Outcome.UNKNOWN:
+                tally.maybe_written = True
+            elif result.outcome is Outcome.RATE_LIMITED:
+                rate_limited += 1
+                self.stats.bump("rate_limited")
+                self.limiter.pause(self.policy.rate_limit_wait)
+                if rate_limited < self.policy.rate_limited_attempts:
+                    continue
+            elif result.outcome is Outcome.TRANSIENT:
+                transient += 1
+                if transient < self.policy.transient_attempts:
+                    self.stats.bump("retries")
+                    if self.halt.wait(self.policy.backoff(transient)):
+                        raise _Stopped
+                    continue
+            elif result.outcome is Outcome.FATAL:
+                self.fatal = self.fatal or result
+                self.halt.set()
+                self.stop.set()
+            return result
+
+    # -- outcomes ------------------------------------------------------------------
+
+    def _finish(
+        self, row: LeadRow, tally: _Tally, result: CallResult, success: str, lead_id: str = ""
+    ) -> RowOutcome:
+        lead_id = lead_id or result.lead_id or ""
+        if result.outcome is Outcome.OK and result.lead_saved:
+            failed = _first_failed_action(result)
+            if failed is None:
+                return self._outcome(row, tally, success, lead_id=lead_id)
+            return self._outcome(
+                row, tally, "partial", lead_id, failed.type or "", f"{failed.cmd}: {failed.message}"
+            )
+        if result.lead_saved:
+            failed = _first_failed_action(result)
+            error_type = (failed.type if failed else result.kartra_type) or ""
+            message = f"{failed.cmd}: {failed.message}" if failed else result.message
+            return self._outcome(row, tally, "partial", lead_id, error_type, message)
+        status = "unknown" if result.outcome is Outcome.UNKNOWN else "failed"
+        return self._outcome(row, tally, status, lead_id, result.kartra_type or "", result.message)
+
+    def _outcome(
+        self,
+        row: LeadRow,
+        tally: _Tally,
+        status: str,
+        lead_id: str = "",
+        error_type: str = "",
+        message: str = "",
+    ) -> RowOutcome:
+        return RowOutcome(
+            row.row, status, lead_id, error_type, message, tally.attempts, tally.calls
+        )
+
+
+def _create_payload(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """create_lead takes neither an id nor a new_email; a new lead gets the new address."""
+    payload = {k: v for k, v in lead.items() if k not in EDIT_ONLY_FIELDS}
+    if lead.get("new_email"):
+        payload["email"] = lead["new_email"]
+    return payload
+
+
+def _chained_actions(row: LeadRow) -> list[dict[str, str]]:
+    actions = [{"cmd": "assign_tag", "tag_name": tag} for tag in row.tags]
+    actions += [{"cmd": "subscribe_lead_to_list", "list_name": name} for name in row.lists]
+    return actions
+
+
+IDEMPOTENT_ACTIONS = frozenset(
+    {"assign_tag", "unassign_tag", "subscribe_lead_to_list", "unsubscribe_lead_from_list"}
+)
+
+
+def _idempotent(actions: Sequence[Mapping[str, Any]]) -> bool:
+    return all(action["cmd"] in IDEMPOTENT_ACTIONS for action in actions)
+
+
+def _required(outcome: RowOutcome | None) -> RowOutcome:
+    """Without `fallback`, the create and edit steps always reach an outcome."""
+    assert outcome is not None
+    return outcome
+
+
+def _first_failed_action(result: CallResult) -> ActionResult | None:
+    """The first chained action Kartra did not apply, if any (actions[0] is the lead)."""
+    for action in result.actions[1:]:
+        if action.status != "Success":
+            return action
+    return None
+
+
+def send_all(
+    rows: Iterable[LeadRow],
+    sender: RowSender,
+    *,
+    workers: int,
+    before_send: Callable[[list[str]], None] | None = None,
+    unsettled: Container[int] = frozenset(),
+) -> Iterator[tuple[LeadRow, RowOutcome]]:
+    """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
+
+    The caller's thread feeds the pool and consumes outcomes, so the journal is only
+    ever touched from that thread: `before_send(keys)` runs there for each batch just
+    before it is queued (the journal commits the intent). At most 2 x `workers` rows are
+    queued or in flight, so rows are read no faster than they are sent. Rows whose
+    number is in `unsettled` may already have reached Kartra and are settled first.
+    Once `sender.stop` is set, rows not yet started come back as not_sent.
+    """
+    window = 2 * workers
+    todo: queue.Queue[LeadRow | None] = queue.Queue()
+    done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
+
+    def work() -> None:
+        while (row := todo.get()) is not None:
+            if sender.stop.is_set():
+                done.put((row, _not_sent(row)))
+            else:
+                done.put((row, sender.send(row, settle_first=row.row in unsettled)))
+
+    threads = [
+        threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    source = iter(rows)
+    in_flight = 0
+    try:
+        while True:
+            if not sender.stop.is_set():
+                batch = list(islice(source, window - in_flight))
+                if batch:
+                    if before_send is not None:
+                        before_send([row.key for row in batch])
+                    for row in batch:
+                        todo.put(row)
+                    in_flight += len(batch)
+            if in_flight == 0:
+                break
+            yield done.get()
+            in_flight -= 1
+        for row in source:  # stopped: the rest were never sent
+            yield row, _not_sent(row)
+    finally:
+        for _ in threads:
+            todo.put(None)
+
+
+def _not_sent(row: LeadRow) -> RowOutcome:
+    return RowOutcome(row.row, "not_sent", message="not sent: the run was stopped")

@@ -1,0 +1,254 @@
+"""RowSender: each Kartra answer leads to the right row outcome and the right next call.
+
+A scripted fake client stands in for Kartra here, so that every branch (lost answers,
+races, rate limits) can be forced; the same behaviours are exercised end to end against
+the sandbox in test_run_import.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from bulk_loader.kartra import ActionResult, CallResult, Outcome
+from bulk_loader.sender import RateLimiter, RetryPolicy, RowSender, UpsertStrategy, send_all
+from bulk_loader.validation import LeadRow
+
+
+def answer(
+    outcome: Outcome = Outcome.OK,
+    kartra_type: str | None = None,
+    lead_id: str | None = "7",
+    lead_saved: bool | None = None,
+    failed_action: str | None = None,
+) -> CallResult:
+    saved = outcome is Outcome.OK if lead_saved is None else lead_saved
+    actions = [ActionResult("create_lead", "Success" if saved else "Error", kartra_type, "")]
+    if failed_action:
+        actions.append(ActionResult(failed_action, "Error", "212", "Tag does not exist"))
+    return CallResult(
+        outcome=outcome,
+        lead_saved=saved,
+        lead_id=lead_id if saved else None,
+        kartra_type=kartra_type,
+        message=f"answer {kartra_type or outcome.value}",
+        actions=tuple(actions),
+        http_status=200,
+        body=None,
+    )
+
+
+class ScriptedClient:
+    """Answers each command from a per-command script; records every call made."""
+
+    def __init__(self, **scripts: list[CallResult]) -> None:
+        self.scripts = {cmd: list(answers) for cmd, answers in scripts.items()}
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def _next(self, cmd: str) -> CallResult:
+        with self.lock:
+            self.calls.append(cmd)
+            script = self.scripts.get(cmd) or [answer()]
+            return script.pop(0) if len(script) > 1 else script[0]
+
+    def create_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult:
+        return self._next("create_lead")
+
+    def edit_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult:
+        return self._next("edit_lead")
+
+    def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
+        return self._next("search_lead")
+
+
+ROW = LeadRow(
+    row=2,
+    cells=("ann@example.com",),
+    lead={"email": "ann@example.com"},
+    tags=("VIP",),
+    lists=(),
+    key="ann@example.com",
+)
+
+
+def sender_for(client: ScriptedClient, mode: str) -> RowSender:
+    return RowSender(client, RateLimiter(None), mode=mode, policy=RetryPolicy.instant())
+
+
+def test_create_ok_is_created_with_the_lead_id() -> None:
+    """A successful create reports created and Kartra's id, in one call."""
+    client = ScriptedClient()
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.lead_id, outcome.calls) == ("created", "7", 1)
+
+
+def test_create_of_existing_lead_fails_with_244() -> None:
+    """In create mode, 'Lead already exists' is a failure, not retried."""
+    client = ScriptedClient(create_lead=[answer(Outcome.REJECTED, "244")])
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.error_type, client.calls) == ("failed", "244", ["create_lead"])
+
+
+def test_failed_chained_action_makes_the_row_partial() -> None:
+    """The lead was saved but a tag failed: partial, with the tag's error."""
+    client = ScriptedClient(create_lead=[answer(failed_action="assign_tag")])
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.lead_id, outcome.error_type) == ("partial", "7", "212")
+
+
+def test_lost_create_that_landed_is_not_sent_again() -> None:
+    """A create whose answer was lost is settled by search: found means created."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert outcome.status == "created" and outcome.lead_id == "41"
+    assert client.calls == ["create_lead", "search_lead", "edit_lead"]
+
+
+def test_lost_create_that_did_not_land_is_sent_again() -> None:
+    """Not found by search: the create is sent again, once."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(lead_id="9")],
+        search_lead=[answer(Outcome.REJECTED, "243", lead_saved=False)],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.lead_id) == ("created", "9")
+    assert client.calls == ["create_lead", "search_lead", "create_lead"]
+
+
+def test_lost_edit_with_idempotent_actions_is_sent_again() -> None:
+    """Tags and lists are idempotent, so a lost edit is simply repeated."""
+    client = ScriptedClient(edit_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer()])
+    outcome = sender_for(client, "edit").send(ROW)
+    assert outcome.status == "updated" and client.calls == ["edit_lead", "edit_lead"]
+
+
+def test_edit_of_missing_lead_fails_with_243() -> None:
+    """In edit mode, 'No lead found' is a failure."""
+    client = ScriptedClient(edit_lead=[answer(Outcome.REJECTED, "243")])
+    assert sender_for(client, "edit").send(ROW).status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected_status", "expected_calls"),
+    [
+        ({}, "created", ["create_lead"]),
+        (
+            {"create_lead": [answer(Outcome.REJECTED, "244")]},
+            "updated",
+            ["create_lead", "edit_lead"],
+        ),
+    ],
+)
+def test_upsert_creates_then_edits_when_the_lead_exists(
+    script: dict[str, list[CallResult]], expected_status: str, expected_calls: list[str]
+) -> None:
+    """Upsert starts with create; on 244 it edits and reports updated."""
+    client = ScriptedClient(**script)
+    outcome = sender_for(client, "upsert").send(ROW)
+    assert outcome.status == expected_status and client.calls == expected_calls
+
+
+def test_upsert_switches_to_edit_first_when_most_leads_exist() -> None:
+    """After seeing mostly existing leads, upsert tries edit first: one call per row."""
+    client = ScriptedClient(create_lead=[answer(Outcome.REJECTED, "244")])
+    sender = sender_for(client, "upsert")
+    sender.send(ROW)
+    client.calls.clear()
+    assert sender.send(ROW).status == "updated" and client.calls == ["edit_lead"]
+
+
+def test_upsert_strategy_follows_the_majority() -> None:
+    """Edit goes first only when existing leads have outnumbered new ones."""
+    strategy = UpsertStrategy()
+    assert not strategy.edit_first()
+    strategy.observe(existed=True)
+    assert strategy.edit_first()
+    strategy.observe(existed=False)
+    strategy.observe(existed=False)
+    assert not strategy.edit_first()
+
+
+def test_rate_limited_call_is_sent_again() -> None:
+    """429 is retried and every attempt is counted."""
+    client = ScriptedClient(create_lead=[answer(Outcome.RATE_LIMITED, "429"), answer()])
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.attempts) == ("created", 2)
+
+
+def test_transient_failures_give_up_after_the_policy_s_attempts() -> None:
+    """A server that never acts: failed with the cause after a bounded number of tries."""
+    client = ScriptedClient(create_lead=[answer(Outcome.TRANSIENT, lead_saved=False)])
+    sender = RowSender(
+        client,
+        RateLimiter(None),
+        mode="create",
+        policy=RetryPolicy(transient_attempts=3, base_delay=0, max_delay=0),
+    )
+    outcome = sender.send(ROW)
+    assert (outcome.status, outcome.attempts) == ("failed", 3)
+
+
+def test_fatal_answer_halts_every_further_call() -> None:
+    """A fatal answer is kept for the run and no other call is sent."""
+    client = ScriptedClient(create_lead=[answer(Outcome.FATAL, "203", lead_saved=False)])
+    sender = sender_for(client, "create")
+    sender.send(ROW)
+    assert sender.fatal is not None and sender.halt.is_set()
+    assert sender.send(ROW).status == "not_sent"
+    assert client.calls == ["create_lead"]
+
+
+def test_send_all_reports_every_row_once() -> None:
+    """A pool of workers returns exactly one outcome per row."""
+    rows = [
+        LeadRow(n, (), {"email": f"u{n}@example.com"}, (), (), f"u{n}@example.com")
+        for n in range(2, 202)
+    ]
+    sender = sender_for(ScriptedClient(), "create")
+    outcomes = [outcome for _, outcome in send_all(rows, sender, workers=4)]
+    assert sorted(o.row for o in outcomes) == list(range(2, 202))
+    assert {o.status for o in outcomes} == {"created"}
+
+
+class FakeTime(threading.Event):
+    """A clock that only moves when somebody waits on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.now += timeout or 0.0
+        return False
+
+
+def test_rate_limiter_spaces_calls_evenly() -> None:
+    """Calls go out 1/rate apart, so no sliding second ever holds more than `rate` calls."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    sent_at = []
+    for _ in range(5):
+        assert limiter.acquire(time)
+        sent_at.append(time.now)
+    assert sent_at == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
+
+
+def test_rate_limiter_pause_holds_back_every_caller() -> None:
+    """After a 429 the whole App waits: the next call goes out a full pause later."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    limiter.acquire(time)
+    limiter.pause(1.0)
+    limiter.acquire(time)
+    assert time.now == pytest.approx(1.0)
