@@ -1,0 +1,179 @@
+"""What the Kartra account has, fetched once before the first write, and row checks against it.
+
+Kartra silently drops an unknown custom field and fails a tag or list it does not know
+(after saving the lead). Checking every row against the account first turns both into
+clear problems before anything is sent, and maps option labels to the account's ids
+when the template leaves `options` out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bulk_loader.errors import ConfigError, KartraFatalError
+from bulk_loader.kartra import CallResult, Outcome, answer_field
+from bulk_loader.report import Problem
+from bulk_loader.template import Template
+from bulk_loader.validation import LeadRow
+
+__all__ = ["AccountSnapshot", "CustomFieldInfo", "fetch_account"]
+
+CHOICE_TYPES = frozenset({"drop_down", "radio_button", "checkbox"})
+
+
+@dataclass(frozen=True)
+class CustomFieldInfo:
+    identifier: str
+    type: str
+    options: Mapping[str, int]  # lower-cased label -> option id
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """Custom fields, tags, lists and sequences of the account, as Kartra listed them."""
+
+    custom_fields: Mapping[str, CustomFieldInfo]
+    tags: frozenset[str]
+    lists: frozenset[str]
+    sequences: frozenset[str] = field(default_factory=frozenset)
+
+    def check(self, row: LeadRow, template: Template) -> tuple[LeadRow, list[Problem]]:
+        """The row with option labels mapped to ids, and what the account lacks for it."""
+        problems: list[Problem] = []
+        columns = {cf.identifier: cf for cf in template.custom_fields}
+        fields = []
+        for entry in row.lead.get("custom_fields", []):
+            identifier = entry["field_identifier"]
+            mapped = columns.get(identifier)
+            column = mapped.column if mapped else identifier
+            value, problem = self._custom_value(row.row, column, identifier, entry["field_value"])
+            info = self.custom_fields.get(identifier)
+            if mapped and info and info.type != mapped.type:
+                message = (
+                    f"the template says {identifier!r} is a {mapped.type}, "
+                    f"the account says {info.type}"
+                )
+                problem.append(Problem(row.row, column, _text(value), "custom_field_type", message))
+            problems += problem
+            fields.append({"field_identifier": identifier, "field_value": value})
+        for kind, names, known, action in (
+            ("tag", row.tags, self.tags, template.tags),
+            ("list", row.lists, self.lists, template.lists),
+        ):
+            column = action.column if action else kind
+            problems += [
+                _missing(row.row, column, kind, name, known) for name in names if name not in known
+            ]
+        if not fields:
+            return row, problems
+        return replace(row, lead={**row.lead, "custom_fields": fields}), problems
+
+    def _custom_value(
+        self, row: int, column: str, identifier: str, value: Any
+    ) -> tuple[Any, list[Problem]]:
+        info = self.custom_fields.get(identifier)
+        if info is None:
+            message = (
+                f"the account has no custom field {identifier!r}: "
+                "Kartra would drop this value silently"
+            )
+            return value, [Problem(row, column, _text(value), "unknown_custom_field", message)]
+        if info.type not in CHOICE_TYPES or value == "":
+            return value, []
+        labels = value if isinstance(value, list) else [value]
+        ids: list[Any] = []
+        problems = []
+        for label in labels:
+            option = self._option_id(info, label)
+            if option is None:
+                known = ", ".join(sorted(info.options)) or "none"
+                message = f"{label!r} is not an option of {identifier!r} (options: {known})"
+                problems.append(Problem(row, column, str(label), "unknown_option", message))
+            ids.append(option)
+        return (ids if isinstance(value, list) else ids[0]), problems
+
+    @staticmethod
+    def _option_id(info: CustomFieldInfo, label: Any) -> int | None:
+        """Labels map through the account; ids must be ids the account has."""
+        if isinstance(label, int) or str(label).isdigit():
+            return int(label) if int(label) in info.options.values() else None
+        return info.options.get(str(label).strip().lower())
+
+
+def _missing(row: int, column: str, kind: str, name: str, known: Iterable[str]) -> Problem:
+    same_but_case = [k for k in known if k.lower() == name.lower()]
+    hint = f" (did you mean {same_but_case[0]!r}?)" if same_but_case else ""
+    message = f"the account has no {kind} {name!r}{hint}; Kartra creates none by API"
+    return Problem(row, column, name, f"unknown_{kind}", message)
+
+
+def _text(value: Any) -> str:
+    return ";".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def fetch_account(
+    call: Callable[[Callable[[], CallResult]], CallResult],
+    client: Any,
+    *,
+    sequences: bool = False,
+) -> AccountSnapshot:
+    """Ask Kartra for the account's custom fields, tags and lists (one call each).
+
+    `call` runs a look-up through the run's limiter and retries. A fatal answer stops
+    the run before the first row; any other failure is a configuration error.
+    """
+    fields = _listing(call(client.retrieve_custom_fields), "custom_fields")
+    tags = _listing(call(client.retrieve_account_tags), "account_tags")
+    lists = _listing(call(client.retrieve_account_lists), "account_lists")
+    seqs = (
+        _listing(call(client.retrieve_account_sequences), "account_sequences") if sequences else []
+    )
+    return AccountSnapshot(
+        custom_fields={info.identifier: info for info in map(_field_info, fields)},
+        tags=frozenset(_names(tags, "tag_name")),
+        lists=frozenset(_names(lists, "list_name")),
+        sequences=frozenset(_names(seqs, "sequence_name")),
+    )
+
+
+def _listing(result: CallResult, key: str) -> list[Any]:
+    """The list a look-up answered with; a fatal answer stops the run before any write."""
+    if result.outcome is Outcome.FATAL:
+        raise KartraFatalError(
+            f"Kartra refused the account look-up: {result.message} (type {result.kartra_type})",
+            result.kartra_type,
+        )
+    value = answer_field(result, key) if result.outcome is Outcome.OK else None
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"could not read the account's {key.replace('_', ' ')}: "
+            f"{result.message or 'no list in the answer'}"
+        )
+    return value
+
+
+def _field_info(entry: Mapping[str, Any]) -> CustomFieldInfo:
+    options = entry.get("field_value") or []
+    if not isinstance(options, list):
+        options = []
+    return CustomFieldInfo(
+        identifier=str(entry.get("field_identifier", "")),
+        type=str(entry.get("field_type", "")),
+        options={
+            str(option.get("option_value", "")).strip().lower(): int(option["option_id"])
+            for option in options
+            if isinstance(option, Mapping) and str(option.get("option_id", "")).isdigit()
+        },
+    )
+
+
+def _names(entries: Any, key: str) -> Iterable[str]:
+    """Names as Kartra lists them: plain strings, or objects holding the name."""
+    for entry in entries or []:
+        yield (
+            str(entry.get(key) or entry.get("name") or "")
+            if isinstance(entry, Mapping)
+            else str(entry)
+        )

@@ -1,0 +1,287 @@
+"""The run journal: what each row asked of Kartra and what came of it, crash-safe.
+
+One SQLite file (WAL) per input sheet, template and Kartra account. It holds:
+
+- `rows`: the sheet as last read, every row in order (cells, problems, the lead it
+  addresses), so results can be rebuilt at any time, even from another process;
+- `leads`: per lead key (email or id), the payload's digest and its state.
+
+The intent (`sending`) is committed before a row's first call goes out and the outcome
+after it comes back, so a crash leaves at most the rows in flight in `sending`: a
+resumed run settles those first (search_lead for creates) instead of sending blindly.
+Rows are identified by their lead key, not their row number, so inserting or deleting
+rows in the sheet between runs does not resend anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bulk_loader.errors import ConfigError
+from bulk_loader.report import Problem
+from bulk_loader.sender import RowOutcome
+
+__all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead", "journal_path"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    row INTEGER PRIMARY KEY,
+    cells TEXT NOT NULL,
+    problems TEXT,
+    lead_key TEXT
+);
+CREATE TABLE IF NOT EXISTS leads (
+    lead_key TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    lead_id TEXT NOT NULL DEFAULT '',
+    error_type TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    run INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+# A row in one of these states is settled: a resumed run does not send it again.
+FINAL_STATES = frozenset({"created", "updated", "partial", "failed"})
+# The row's call may have reached Kartra: settle it before sending anything.
+UNSETTLED_STATES = frozenset({"sending", "unknown"})
+COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
+
+
+def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
+    """Where the journal of this sheet, template and account lives: beside the sheet."""
+    digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
+    return sheet.with_name(f"{sheet.name}.{digest[:10]}.journal.sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLead:
+    """A lead still to send (`state` pending/not_sent) or to settle (sending/unknown)."""
+
+    lead_key: str
+    row: int
+    payload: dict[str, Any]
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    """One sheet row with what is known of it, in the results workbook's terms."""
+
+    row: int
+    cells: list[str]
+    problems: list[Problem]
+    status: str
+    lead_id: str
+    error_type: str
+    message: str
+    attempts: int
+
+
+class Journal:
+    """A run's journal; single-threaded (the runner's main thread owns it)."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+        self._last_commit = time.monotonic()
+        self.run = 0
+
+    @classmethod
+    def open(cls, path: Path, identity: Mapping[str, str], *, restart: bool = False) -> Journal:
+        """Open or create the journal at `path`, readable by its owner only."""
+        if restart:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{path}: cannot open the journal: {exc}") from exc
+        journal = cls(path, db)
+        journal._start_run(identity)
+        return journal
+
+    def _start_run(self, identity: Mapping[str, str]) -> None:
+        meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+        self.run = int(meta.get("runs", "0")) + 1
+        with self._db:
+            self._db.execute("BEGIN")
+            for name, value in {**identity, "runs": str(self.run)}.items():
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    @property
+    def resumed(self) -> bool:
+        """True when an earlier run left outcomes in this journal."""
+        return self.run > 1
+
+    # -- the scan: the sheet as read by this run -------------------------------------
+
+    def begin_scan(self, headers: Sequence[str]) -> None:
+        """Start recording the sheet as this run reads it, replacing the last run's copy."""
+        self._db.execute("BEGIN")
+        self._db.execute("DELETE FROM rows")
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('headers', ?)", (json.dumps(list(headers)),)
+        )
+
+    def headers(self) -> list[str]:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'headers'").fetchone()
+        return list(json.loads(row[0])) if row else []
+
+    def invalidate(self, problems: Mapping[int, Sequence[Problem]]) -> None:
+        """Rows found invalid after they were recorded (a clash with a later row)."""
+        self._db.executemany(
+            "UPDATE rows SET problems = ?, lead_key = NULL WHERE row = ?",
+            ((_dump_problems(found), row) for row, found in problems.items()),
+        )
+
+    def add_rows(
+        self, rows: Iterable[tuple[int, Sequence[str], Sequence[Problem], str | None]]
+    ) -> None:
+        """Record sheet rows: (row, cells, problems, lead key of a valid row)."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)",
+            (
+                (row, json.dumps(list(cells)), _dump_problems(problems), key)
+                for row, cells, problems, key in rows
+            ),
+        )
+
+    def add_leads(self, leads: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Record what each valid row asks; a changed payload is sent again."""
+        for key, payload in leads:
+            text = json.dumps(payload, sort_keys=True)
+            digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+            self._db.execute(
+                "INSERT INTO leads (lead_key, digest, payload, state) VALUES (?, ?, ?, 'pending')"
+                " ON CONFLICT (lead_key) DO UPDATE SET payload = excluded.payload,"
+                " digest = excluded.digest, state = CASE"
+                "   WHEN leads.state IN ('sending', 'unknown') THEN leads.state"
+                "   ELSE 'pending' END,"
+                " lead_id = CASE WHEN leads.state IN ('sending', 'unknown')"
+                "   THEN leads.lead_id ELSE '' END"
+                " WHERE leads.digest != excluded.digest",
+                (key, digest, text),
+            )
+
+    def finish_scan(self) -> None:
+        self._db.execute("COMMIT")
+
+    # -- sending ---------------------------------------------------------------------
+
+    def to_send(self) -> Iterator[PendingLead]:
+        """Leads of this sheet not yet settled, in sheet order."""
+        cursor = self._db.execute(
+            "SELECT leads.lead_key, rows.row, leads.payload, leads.state"
+            " FROM rows JOIN leads ON leads.lead_key = rows.lead_key"
+            " WHERE leads.state NOT IN ('created', 'updated', 'partial', 'failed')"
+            " ORDER BY rows.row"
+        )
+        for key, row, payload, state in cursor.fetchall():
+            yield PendingLead(key, row, json.loads(payload), state)
+
+    def count(self, where: str = "1") -> int:
+        sql = f"SELECT count(*) FROM rows LEFT JOIN leads USING (lead_key) WHERE {where}"
+        return int(self._db.execute(sql).fetchone()[0])
+
+    def mark_sending(self, keys: Sequence[str]) -> None:
+        """Commit the intent before the calls go out (with any outcomes still pending)."""
+        self._begin()
+        self._db.executemany(
+            "UPDATE leads SET state = 'sending', run = ?"
+            " WHERE lead_key = ? AND state NOT IN ('sending', 'unknown')",
+            ((self.run, key) for key in keys),
+        )
+        self.flush()
+
+    def record(self, key: str, outcome: RowOutcome) -> None:
+        """Record one outcome; committed with the next batch (see COMMIT_EVERY)."""
+        self._begin()
+        self._db.execute(
+            "UPDATE leads SET state = ?, lead_id = ?, error_type = ?, message = ?,"
+            " attempts = attempts + ?, calls = calls + ? WHERE lead_key = ?",
+            (
+                outcome.status,
+                outcome.lead_id,
+                outcome.error_type,
+                outcome.message,
+                outcome.attempts,
+                outcome.calls,
+                key,
+            ),
+        )
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY:
+            self.flush()
+
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+
+    def flush(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._last_commit = time.monotonic()
+
+    # -- reading back ----------------------------------------------------------------
+
+    def rows(self) -> Iterator[JournalRow]:
+        """Every row of the sheet as last read, with its outcome, in sheet order."""
+        cursor = self._db.execute(
+            "SELECT rows.row, rows.cells, rows.problems, leads.state, leads.lead_id,"
+            " leads.error_type, leads.message, leads.attempts"
+            " FROM rows LEFT JOIN leads ON leads.lead_key = rows.lead_key ORDER BY rows.row"
+        )
+        while batch := cursor.fetchmany(1000):
+            for row, cells, problems, state, lead_id, error_type, message, attempts in batch:
+                yield JournalRow(
+                    row,
+                    json.loads(cells),
+                    _load_problems(row, problems),
+                    "invalid" if problems else _visible(state),
+                    lead_id or "",
+                    error_type or "",
+                    message or "",
+                    attempts or 0,
+                )
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+
+def _visible(state: str | None) -> str:
+    """What a results reader sees for a journal state."""
+    if state in (None, "pending"):
+        return "not_sent"
+    if state == "sending":
+        return "unknown"
+    return state
+
+
+def _dump_problems(problems: Sequence[Problem]) -> str | None:
+    if not problems:
+        return None
+    return json.dumps([[p.column, p.value, p.code, p.message] for p in problems])
+
+
+def _load_problems(row: int, text: str | None) -> list[Problem]:
+    if not text:
+        return []
+    return [Problem(row, *fields) for fields in json.loads(text)]
