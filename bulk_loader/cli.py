@@ -9,7 +9,9 @@ configuration, unreadable file or fatal Kartra error, 4 interrupted, 70 internal
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -22,7 +24,10 @@ from bulk_loader.errors import BulkLoaderError, Interrupted, TemplateError
 from bulk_loader.results import problem_text
 
 if TYPE_CHECKING:
+    from bulk_loader.importer import ImportOptions, ImportSummary
+    from bulk_loader.kartra import KartraClient
     from bulk_loader.runner import RunSummary
+    from bulk_loader.sender import RowOutcome
     from bulk_loader.template import Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,11 +89,54 @@ def cli(debug: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
 @click.option(
+    "--lookup",
+    is_flag=True,
+    help="With --dry-run: check the account and ask Kartra (read-only) which rows "
+    "would be created and which updated.",
+)
+@click.option(
     "--results",
     "results_path",
     type=click.Path(path_type=Path),
     default=None,
     help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Import into a local Kartra sandbox started for this run (the sample account).",
+)
+@click.option(
+    "--sandbox-account",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --sandbox: the sandbox's account file (default: samples/account.toml).",
+)
+@click.option(
+    "--api-url",
+    default=None,
+    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Calls per second for the App, all calls counted; Kartra allows 20. 0 = no limit.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=8,
+    show_default=True,
+    help="Calls in flight at once.",
+)
+@click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
+@click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify Kartra's TLS certificate (unsafe; prints a warning).",
 )
 @_guarded
 def run(
@@ -97,16 +145,63 @@ def run(
     sheet_name: str | None,
     mode: str | None,
     dry_run: bool,
+    lookup: bool,
+    results_path: Path | None,
+    sandbox: bool,
+    sandbox_account: Path | None,
+    api_url: str | None,
+    rate: float,
+    workers: int,
+    restart: bool,
+    yes: bool,
+    insecure: bool,
+) -> None:
+    """Validate SHEET and import its rows into Kartra.
+
+    Credentials come from KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD
+    (not needed with --sandbox). Running the same command again resumes: rows already
+    done are not sent twice.
+    """
+    if lookup and not dry_run:
+        raise click.UsageError("--lookup goes with --dry-run")
+    if dry_run and not lookup:
+        _run_dry(sheet, template_path, sheet_name, mode, results_path)
+        return
+    from bulk_loader.importer import ImportOptions
+
+    if rate > 20:
+        click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
+    if restart and not yes and not sandbox:
+        click.confirm(
+            "Forget what earlier runs of this sheet did, and send every row?", abort=True, err=True
+        )
+    options = ImportOptions(
+        sheet=sheet,
+        sheet_name=sheet_name,
+        template_path=template_path,
+        mode=cast("Mode | None", mode),
+        results_path=results_path,
+        rate=rate or None,
+        workers=workers,
+        restart=restart,
+        ephemeral_journal=sandbox or dry_run,
+        lookup=lookup,
+    )
+    with _template_errors(), _kartra(sandbox, sandbox_account, api_url, insecure) as client:
+        summary = _import(options, client)
+    _print_import_summary(summary)
+    if summary.interrupted:
+        click.echo(f"to resume: {_this_command()}", err=True)
+    sys.exit(summary.exit_code)
+
+
+def _run_dry(
+    sheet: Path,
+    template_path: Path | None,
+    sheet_name: str | None,
+    mode: str | None,
     results_path: Path | None,
 ) -> None:
-    """Validate SHEET and import its rows into Kartra."""
-    if not dry_run:
-        click.echo(
-            "error: sending to Kartra is not available yet; "
-            "add --dry-run to validate the sheet without sending",
-            err=True,
-        )
-        sys.exit(EXIT_USAGE)
     from bulk_loader.runner import dry_run as run_dry
 
     with _template_errors(), _progress() as progress:
@@ -123,6 +218,43 @@ def run(
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
     _print_summary(summary)
     sys.exit(summary.exit_code)
+
+
+@contextmanager
+def _kartra(
+    sandbox: bool, sandbox_account: Path | None, api_url: str | None, insecure: bool
+) -> Iterator[KartraClient]:
+    """A Kartra client: for the real API from the environment, or for a local sandbox."""
+    from bulk_loader.importer import bundled_sandbox
+    from bulk_loader.kartra import Credentials, KartraClient
+
+    if insecure:
+        click.echo(
+            "warning: TLS certificate checks are OFF (--insecure): anyone on the "
+            "network path can read your API key",
+            err=True,
+        )
+    if not sandbox:
+        with KartraClient(Credentials.from_env(), api_url=api_url, verify=not insecure) as client:
+            yield client
+        return
+    with (
+        bundled_sandbox(sandbox_account) as (url, credentials),
+        KartraClient(credentials, api_url=url) as client,
+    ):
+        click.echo(f"sandbox: a local Kartra sandbox on {url} (sample account)", err=True)
+        yield client
+
+
+def _import(options: ImportOptions, client: KartraClient) -> ImportSummary:
+    from bulk_loader.importer import run_import
+
+    with _ImportProgress() as progress:
+        return run_import(options, client, progress)
+
+
+def _this_command() -> str:
+    return shlex.join(["bulk-loader", *sys.argv[1:]])
 
 
 @contextmanager
@@ -166,6 +298,91 @@ def _print_summary(summary: RunSummary) -> None:
             click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
             click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
     click.echo(f"Results:   {summary.results_path}")
+
+
+class _ImportProgress:
+    """The import's progress on stderr: messages, then a tqdm bar (off when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._counts: Counter[str] = Counter()
+
+    def __enter__(self) -> _ImportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def message(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+        else:
+            click.echo(text, err=True)
+
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total, unit=" rows", disable=None, file=sys.stderr, dynamic_ncols=True
+        )
+
+    def advance(self, outcome: RowOutcome) -> None:
+        self._counts[outcome.status] += 1
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        if self._bar.n % 50 == 0 or self._bar.n == self._bar.total:
+            counts = self._counts
+            self._bar.set_postfix_str(
+                f"created {counts['created']}, updated {counts['updated']}, "
+                f"failed {counts['failed'] + counts['partial'] + counts['unknown']}",
+                refresh=False,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _print_import_summary(summary: ImportSummary) -> None:
+    """What happened, in the order a person checks it: rows, outcomes, files."""
+    report = summary.report
+    click.echo(f"Rows read: {report.rows_read}")
+    click.echo(f"Valid:     {report.rows_valid}")
+    click.echo(f"Invalid:   {report.rows_invalid}")
+    for status in (
+        "created",
+        "updated",
+        "would_create",
+        "would_update",
+        "would_fail",
+        "partial",
+        "failed",
+        "unknown",
+        "not_sent",
+    ):
+        if summary.statuses[status]:
+            click.echo(
+                f"{status.replace('_', ' ').capitalize() + ':':<11}{summary.statuses[status]}"
+            )
+    if summary.resumed or summary.reconciled:
+        click.echo(
+            f"Resumed:   {summary.resumed} rows done by an earlier run; "
+            f"{summary.reconciled} settled by search first"
+        )
+    rate = summary.calls / summary.send_seconds if summary.send_seconds else 0.0
+    click.echo(f"Calls:     {summary.calls} to {summary.api_host} ({rate:.1f} calls/s)")
+    if summary.errors:
+        top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
+        click.echo(f"Problems:  {top}")
+    click.echo(f"Results:   {summary.results}")
+    if summary.failed:
+        click.echo(f"To fix or retry: {summary.failed} (run it like the original sheet)")
+    if summary.journal_kept:
+        click.echo(f"Journal:   {summary.journal}")
+    if summary.fatal:
+        click.echo(f"error: stopped: {summary.fatal}", err=True)
 
 
 @cli.group()

@@ -44,6 +44,8 @@ RESULT_COLUMNS = (
     "result_attempts",
 )
 
+# Statuses a person must look at: their result_status cell is highlighted.
+HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent"})
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}  # Excel's own "Bad" cell style
@@ -76,12 +78,18 @@ class ResultsWriter:
     """Writes result rows in row order, then a summary; .csv by suffix, else .xlsx."""
 
     def __init__(
-        self, path: Path, headers: Sequence[str], *, attempts_column: bool = False
+        self,
+        path: Path,
+        headers: Sequence[str],
+        *,
+        attempts_column: bool = False,
+        result_columns: bool = True,
     ) -> None:
         self.path = Path(path)
         self.headers = list(headers)
         names = RESULT_COLUMNS if attempts_column else RESULT_COLUMNS[:4]
-        self.columns = [*self.headers, *names]
+        # Without result columns the file is a sheet of input rows, fit to run again.
+        self.columns = [*self.headers, *(names if result_columns else ())]
         self.attempts_column = attempts_column
         self._position: dict[str, int] = {}
         for index, header in enumerate(self.headers):
@@ -112,12 +120,13 @@ class ResultsWriter:
         values = [*cells, status, lead_id, error_type, message]
         if self.attempts_column:
             values.append("" if attempts is None else str(attempts))
+        values = values[: len(self.columns)]
         notes: dict[int, list[str]] = {}
         for problem in problems:
             index = self._position.get(problem.column.strip().casefold())
             if problem.column and index is not None:
                 notes.setdefault(index, []).append(f"{problem.code}: {problem.message}")
-        if problems:
+        if (problems or status in HIGHLIGHTED) and len(self.columns) > len(self.headers):
             notes.setdefault(len(self.headers), [])  # highlight result_status too
         self._sink.row(row, values, notes)
 

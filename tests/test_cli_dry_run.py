@@ -104,15 +104,19 @@ def test_formulas_in_the_sheet_stay_inert(tmp_path: Path, suffix: str) -> None:
         assert "'=HYPERLINK" in out.read_text(encoding="utf-8-sig")
 
 
-def test_run_without_dry_run_exits_2_for_now(tmp_path: Path) -> None:
-    """Sending is not there yet: one clear line and exit 2."""
+def test_run_without_credentials_names_the_missing_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real run needs the App's credentials: one line naming what is missing, exit 3."""
+    for name in ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     result = invoke("run", str(SAMPLES / "clean.csv"))
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert result.stdout == ""
-    assert result.stderr == (
-        "error: sending to Kartra is not available yet; "
-        "add --dry-run to validate the sheet without sending\n"
+    assert result.stderr.startswith(
+        "error: missing environment variable KARTRA_APP_ID, KARTRA_API_KEY, KARTRA_API_PASSWORD"
     )
+    assert result.stderr.count("\n") == 1
 
 
 def test_every_template_problem_on_its_own_line_exit_3(tmp_path: Path) -> None:

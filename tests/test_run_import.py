@@ -1,0 +1,308 @@
+"""A real import against the sandbox over a real socket: modes, outcomes, calls, results."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from bulk_loader.cli import cli
+from bulk_loader.errors import KartraFatalError
+from bulk_loader.importer import ImportOptions, ImportSummary, run_import
+from bulk_loader.kartra import Credentials, KartraClient
+from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
+from bulk_loader.sender import RetryPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = ROOT / "samples" / "account.toml"
+GOOD = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
+HEADER = ("email", "first_name", "tags", "lists")
+# Fast retries, but a real pause after 429 so the sandbox's window can move on.
+POLICY = RetryPolicy(base_delay=0.0, max_delay=0.0, rate_limit_wait=0.2)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(ACCOUNT, rate=None) as running:
+        yield running
+
+
+@pytest.fixture
+def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
+    with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as kartra:
+        yield kartra
+
+
+def sheet(tmp_path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
+    path = tmp_path / "leads.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([header, *rows])
+    return path
+
+
+def new_leads(count: int, tags: str = "VIP", lists: str = "Events") -> list[list[str]]:
+    return [[f"lead{n}@example.com", f"Lead{n}", tags, lists] for n in range(count)]
+
+
+def run(client: KartraClient, path: Path, mode: str, **options: Any) -> ImportSummary:
+    settings = {"rate": None, "workers": 4, "policy": POLICY, **options}
+    return run_import(ImportOptions(sheet=path, mode=mode, **settings), client)  # type: ignore[arg-type]
+
+
+def result_rows(summary: ImportSummary) -> list[dict[str, Any]]:
+    assert summary.results is not None
+    book = openpyxl.load_workbook(summary.results, read_only=True)
+    rows = list(book["Results"].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def statuses(summary: ImportSummary) -> list[str]:
+    return [row["result_status"] for row in result_rows(summary)]
+
+
+def test_create_mode_creates_new_leads_and_fails_existing(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """create: a new email is created with Kartra's id; an existing one fails with 244."""
+    path = sheet(tmp_path, [*new_leads(1), ["maria.lopez@example.com", "Maria", "", ""]])
+    summary = run(client, path, "create")
+    rows = result_rows(summary)
+    lead = sandbox.state.find(email="lead0@example.com")
+    assert lead is not None and rows[0]["result_lead_id"] == lead.id
+    assert [r["result_status"] for r in rows] == ["created", "failed"]
+    assert (rows[1]["result_error_type"], rows[1]["result_message"]) == (
+        "244",
+        "Lead already exists",
+    )
+    assert summary.exit_code == 1
+
+
+def test_edit_mode_updates_existing_and_fails_missing(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """edit: an existing lead is updated; an unknown one fails with 243."""
+    path = sheet(tmp_path, [["kenji.tanaka@example.org", "Ken", "", ""], *new_leads(1)])
+    summary = run(client, path, "edit")
+    assert statuses(summary) == ["updated", "failed"]
+    assert result_rows(summary)[1]["result_error_type"] == "243"
+    lead = sandbox.state.find(email="kenji.tanaka@example.org")
+    assert lead is not None and lead.fields["first_name"] == "Ken"
+
+
+def test_upsert_creates_new_and_updates_existing_leads(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """upsert: each row ends created or updated, whichever its lead needed."""
+    path = sheet(tmp_path, [*new_leads(2), ["maria.lopez@example.com", "Mia", "", ""]])
+    summary = run(client, path, "upsert")
+    assert statuses(summary) == ["created", "created", "updated"]
+    assert summary.exit_code == 0
+
+
+def test_deleted_lead_is_reported_as_deleted(tmp_path: Path, client: KartraClient) -> None:
+    """Kartra's 245 reaches the results as such, not as a generic failure."""
+    summary = run(client, sheet(tmp_path, [["deleted.lead@example.com", "G", "", ""]]), "edit")
+    row = result_rows(summary)[0]
+    assert (row["result_status"], row["result_error_type"]) == ("failed", "245")
+
+
+def test_tags_and_lists_ride_in_the_same_call(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """One call per row: the tags and lists are chained into create_lead."""
+    path = sheet(tmp_path, new_leads(10, tags="VIP;Customer", lists="Events;Weekly digest"))
+    summary = run(client, path, "create")
+    assert summary.exit_code == 0
+    assert sandbox.stats.by_cmd["create_lead"] == 10
+    assert sandbox.stats.calls_total == 10 + 3  # and the three account look-ups
+    lead = sandbox.state.find(email="lead9@example.com")
+    assert lead is not None and sorted(lead.tags) == ["Customer", "VIP"]
+    assert set(lead.lists) == {"Events", "Weekly digest"}
+
+
+def test_unknown_tag_makes_the_row_invalid_before_anything_is_sent(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """A tag the account lacks would fail after saving the lead: the row is never sent."""
+    path = sheet(tmp_path, [*new_leads(1, tags="VIP;Gold"), *new_leads(0)])
+    summary = run(client, path, "create")
+    row = result_rows(summary)[0]
+    assert row["result_status"] == "invalid"
+    assert row["result_error_type"] == "unknown_tag"
+    assert "'Gold'" in row["result_message"]
+    assert sandbox.state.find(email="lead0@example.com") is None
+
+
+def test_custom_field_the_account_lacks_is_invalid(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Kartra drops unknown custom fields silently; the loader refuses the row instead."""
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[fields]\nemail = "email"\n[custom_fields.shoe_size]\ncolumn = "Shoe"\n'
+        'type = "input_field"\n'
+    )
+    path = sheet(tmp_path, [["a@example.com", "44"]], header=("email", "Shoe"))
+    summary = run(client, path, "create", template_path=template)
+    row = result_rows(summary)[0]
+    assert (row["result_status"], row["result_error_type"]) == ("invalid", "unknown_custom_field")
+    assert sandbox.stats.by_cmd["create_lead"] == 0
+
+
+def test_option_labels_map_to_the_account_s_ids_without_template_options(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """A template may leave options out: labels are looked up in the account."""
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[fields]\nemail = "email"\n[custom_fields.color]\ncolumn = "Colours"\n'
+        'type = "checkbox"\nseparator = ";"\n[custom_fields.plan]\ncolumn = "Plan"\n'
+        'type = "drop_down"\n'
+    )
+    path = sheet(
+        tmp_path,
+        [["a@example.com", "Red;blue", "pro"], ["b@example.com", "red", "platinum"]],
+        header=("email", "Colours", "Plan"),
+    )
+    summary = run(client, path, "create", template_path=template)
+    assert statuses(summary) == ["created", "invalid"]
+    assert result_rows(summary)[1]["result_error_type"] == "unknown_option"
+    lead = sandbox.state.find(email="a@example.com")
+    assert lead is not None and lead.custom == {"color": [620, 621], "plan": [631]}
+
+
+@pytest.mark.parametrize("style", ["status", "body"])
+def test_rate_limited_calls_are_sent_again(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, style: str
+) -> None:
+    """429, as HTTP status or inside a 200 body: wait, send again, lose nothing."""
+    sandbox.configure(rate=15, rate_style=style)
+    summary = run(client, sheet(tmp_path, new_leads(30)), "create", workers=6)
+    assert sandbox.stats.rate_limited > 0
+    assert statuses(summary) == ["created"] * 30
+
+
+def test_server_errors_are_retried_until_they_pass(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """A 5xx means Kartra did not act: back off and send again."""
+    sandbox.configure(faults=FaultPlan(error_5xx=0.3, seed=3))
+    summary = run(client, sheet(tmp_path, new_leads(30)), "create")
+    assert sandbox.stats.faults["error_5xx"] > 0
+    assert statuses(summary) == ["created"] * 30
+    assert max(row["result_attempts"] for row in result_rows(summary)) > "1"
+
+
+@pytest.mark.parametrize("fault", ["lost", "reset"])
+def test_lost_answers_on_creates_create_no_duplicate_and_no_false_failure(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, fault: str
+) -> None:
+    """A create whose answer was lost is settled by search: created once, reported created."""
+    sandbox.configure(faults=FaultPlan(**{fault: 0.2}, seed=5))
+    summary = run(client, sheet(tmp_path, new_leads(40)), "create")
+    assert sandbox.stats.faults[fault] > 0
+    assert statuses(summary) == ["created"] * 40
+    for row in result_rows(summary):
+        lead = sandbox.state.find(email=row["email"])
+        assert lead is not None and row["result_lead_id"] == lead.id
+        assert lead.tags == ["VIP"] and set(lead.lists) == {"Events"}
+
+
+def test_wrong_credentials_stop_before_any_write(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    """A bad API key fails the preflight: nothing is sent, and the key is not shown."""
+    wrong = Credentials("sandbox-app", "not-the-key-4711", "sandbox-password")
+    with (
+        KartraClient(wrong, api_url=sandbox.url) as kartra,
+        pytest.raises(KartraFatalError) as raised,
+    ):
+        run(kartra, sheet(tmp_path, new_leads(3)), "create")
+    assert raised.value.kartra_type == "203"
+    assert "4711" not in str(raised.value)
+    assert sandbox.stats.by_cmd["create_lead"] == 0
+
+
+def test_a_fatal_answer_mid_run_stops_sending(tmp_path: Path) -> None:
+    """An App not allowed to create leads: the first answer stops the run, exit 3."""
+    account = load_account(ACCOUNT)
+    account = type(account)(**{**account.__dict__, "forbidden_cmds": frozenset({"create_lead"})})
+    with (
+        serve_in_thread(account, rate=None) as running,
+        KartraClient(GOOD, api_url=running.url) as kartra,
+    ):
+        summary = run(kartra, sheet(tmp_path, new_leads(50)), "create", workers=2)
+        assert running.stats.by_cmd["create_lead"] <= 2
+    assert summary.exit_code == 3 and summary.fatal is not None and "262" in summary.fatal
+    assert set(statuses(summary)) <= {"failed", "not_sent"}
+
+
+def test_failed_rows_file_can_be_run_again(tmp_path: Path, client: KartraClient) -> None:
+    """The failed-rows file holds the input's own columns and runs like the sheet."""
+    path = sheet(tmp_path, [*new_leads(2), ["maria.lopez@example.com", "Maria", "VIP", ""]])
+    first = run(client, path, "create")
+    assert first.failed is not None
+    with first.failed.open(newline="", encoding="utf-8-sig") as retry:
+        assert list(csv.reader(retry)) == [
+            list(HEADER),
+            ["maria.lopez@example.com", "Maria", "VIP", ""],
+        ]
+    second = run(client, first.failed, "upsert")
+    assert statuses(second) == ["updated"] and second.failed is None
+
+
+def test_running_the_same_command_again_sends_nothing_twice(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """The journal remembers what was done: a second run only reports it."""
+    path = sheet(tmp_path, new_leads(5))
+    run(client, path, "create")
+    calls = sandbox.stats.by_cmd["create_lead"]
+    again = run(client, path, "create")
+    assert sandbox.stats.by_cmd["create_lead"] == calls
+    assert statuses(again) == ["created"] * 5 and again.resumed == 5
+
+
+def test_dry_run_lookup_predicts_and_writes_nothing(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """--dry-run --lookup asks search_lead which rows would be created or updated."""
+    path = sheet(tmp_path, [*new_leads(1), ["maria.lopez@example.com", "M", "", ""]])
+    summary = run(client, path, "upsert", lookup=True, ephemeral_journal=True)
+    assert statuses(summary) == ["would_create", "would_update"]
+    assert sandbox.stats.by_cmd["create_lead"] + sandbox.stats.by_cmd["edit_lead"] == 0
+    assert summary.failed is None
+
+
+def test_summary_sheet_counts_calls_and_never_shows_credentials(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """The Summary sheet: statuses, calls per row, mode, API host; no key or password."""
+    summary = run(client, sheet(tmp_path, new_leads(4)), "create")
+    assert summary.results is not None
+    book = openpyxl.load_workbook(summary.results, read_only=True)
+    lines = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
+    assert lines["status: created"] == 4
+    assert lines["calls per row"] == 1
+    assert lines["mode"] == "create"
+    text = repr(lines)
+    assert "sandbox-key" not in text and "sandbox-password" not in text
+
+
+def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Path) -> None:
+    """`bulk-loader run samples/leads.xlsx --template templates/example.toml --sandbox`."""
+    sample = tmp_path / "leads.xlsx"
+    shutil.copy(ROOT / "samples" / "leads.xlsx", sample)
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(sample), "--template", str(ROOT / "templates" / "example.toml"), "--sandbox"],
+    )
+    assert result.exit_code == 1, result.output
+    assert "Valid:     44\nInvalid:   6\nCreated:   42\nUpdated:   2\n" in result.stdout
+    assert (tmp_path / "leads.results.xlsx").exists()
+    assert (tmp_path / "leads.failed.xlsx").exists()
+    assert not list(tmp_path.glob("*.journal.sqlite"))
