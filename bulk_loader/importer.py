@@ -28,13 +28,21 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bulk_loader.account import AccountSnapshot, fetch_account
-from bulk_loader.errors import Interrupted, KartraFatalError
-from bulk_loader.journal import Journal, PendingLead, journal_path
+from bulk_loader.errors import ConfigError, Interrupted, KartraFatalError
+from bulk_loader.journal import Journal, PendingLead, find_journals, journal_path
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.report import Problem, Report
 from bulk_loader.results import ResultsWriter
 from bulk_loader.runner import default_results_path
-from bulk_loader.sender import RateLimiter, RetryPolicy, RowOutcome, RowSender, send_all
+from bulk_loader.sender import (
+    EXISTS,
+    SETTLE,
+    RateLimiter,
+    RetryPolicy,
+    RowOutcome,
+    RowSender,
+    send_all,
+)
 from bulk_loader.sheets import Sheet, open_sheet
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
@@ -45,9 +53,11 @@ __all__ = [
     "Progress",
     "bundled_sandbox",
     "failed_rows_path",
+    "rebuild_results",
     "run_import",
 ]
 
+BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
 SAMPLE_ACCOUNT = Path(__file__).with_name("data") / "sample_account.toml"
 # Row statuses that end a row as the person wanted (would_*: a --lookup dry run).
 GOOD_STATUSES = ("created", "updated", "would_create", "would_update")
@@ -173,14 +183,17 @@ def run_import(
             lookup_only=options.lookup,
         )
         account = fetch_account(sender.lookup, client)
-        identity = _identity(options, template, client)
+        identity = _identity(options, template, mode, client)
+        template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
         journal = Journal.open(
-            _journal_location(options, identity), identity, restart=options.restart
+            _journal_location(options, identity),
+            {**identity, "template_path": template_name},
+            restart=options.restart,
         )
         summary = ImportSummary(
             sheet=options.sheet,
             mode=mode,
-            template=str(template.path) if template.path else "(built in: Kartra field names)",
+            template=template_name,
             api_host=urlsplit(client.api_url).netloc,
             report=Report(),
             journal=journal.path,
@@ -201,7 +214,8 @@ def run_import(
         summary.calls = client.calls_made
         summary.ended = time.time()
         journal.flush()
-        _write_results(options, journal, summary)
+        results = default_results_path(options.sheet, options.results_path)
+        _write_results(results, journal, summary, failed_file=not options.lookup)
         journal.close()
     if options.ephemeral_journal:
         shutil.rmtree(journal.path.parent, ignore_errors=True)
@@ -214,13 +228,17 @@ def _template(options: ImportOptions, sheet: Sheet) -> Template:
     return default_template(sheet.headers)
 
 
-def _identity(options: ImportOptions, template: Template, client: KartraClient) -> dict[str, str]:
+def _identity(
+    options: ImportOptions, template: Template, mode: Mode, client: KartraClient
+) -> dict[str, str]:
     """What makes a journal this run's: sheet, template and account (never the secrets)."""
     template_text = template.path.read_bytes() if template.path else b"default"
     return {
         "sheet": str(options.sheet.resolve()),
         "worksheet": options.sheet_name or "",
         "template": hashlib.sha256(template_text).hexdigest()[:16],
+        # One journal per mode: rows that failed as creates must go again as upserts.
+        "mode": mode,
         **client.account_identity(),
     }
 
@@ -293,19 +311,19 @@ def _send(
     pending = list(journal.to_send())
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - len(pending)
-    summary.reconciled = sum(1 for lead in pending if lead.state in ("sending", "unknown"))
+    summary.reconciled = sum(1 for lead in pending if lead.unsettled)
     progress.message(_estimate(len(pending), options.rate))
     progress.start(len(pending))
     started = time.monotonic()
     rows = (_lead_row(lead) for lead in pending)
-    unsettled = {lead.row for lead in pending if lead.state in ("sending", "unknown")}
+    history = {lead.row: _history(lead) for lead in pending if lead.unsettled or lead.written}
     with _stop_on_signals(sender, progress):
         for row, outcome in send_all(
             rows,
             sender,
             workers=options.workers,
             before_send=journal.mark_sending,
-            unsettled=unsettled,
+            history=history,
         ):
             journal.record(row.key, outcome)
             summary.sent += outcome.status != "not_sent"
@@ -317,6 +335,10 @@ def _send(
     if sender.fatal is not None:
         summary.fatal = _fatal_text(sender.fatal)
     summary.interrupted = sender.stop.is_set() and summary.fatal is None
+
+
+def _history(lead: PendingLead) -> str:
+    return SETTLE if lead.unsettled else EXISTS
 
 
 def _lead_row(lead: PendingLead) -> LeadRow:
@@ -336,6 +358,8 @@ def _fatal_text(result: CallResult) -> str:
 
 
 def _estimate(rows: int, rate: float | None) -> str:
+    if not rows:
+        return "nothing to send: every valid row is done (see the journal)"
     if not rate:
         return f"{rows:,} rows to send, no rate limit"
     seconds = rows / rate
@@ -371,11 +395,44 @@ def _stop_on_signals(sender: RowSender, progress: Progress) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _write_results(options: ImportOptions, journal: Journal, summary: ImportSummary) -> None:
+def rebuild_results(sheet: Path, results_path: Path | None = None) -> ImportSummary:
+    """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
+
+    Works at any time, also while a run writes the journal from another process: the
+    rows that run has not settled yet show as not_sent or unknown.
+    """
+    journals = find_journals(sheet)
+    if not journals:
+        raise ConfigError(
+            f"{sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there"
+        )
+    journal = Journal.open_readonly(journals[0])
+    try:
+        meta = journal.meta()
+        summary = ImportSummary(
+            sheet=sheet,
+            mode=meta.get("mode", ""),
+            template=meta.get("template_path", ""),
+            api_host=meta.get("api_host", ""),
+            report=Report(),
+            journal=journal.path,
+            started=0.0,
+        )
+        _write_results(default_results_path(sheet, results_path), journal, summary)
+    finally:
+        journal.close()
+    summary.report.rows_read = summary.statuses.total()
+    summary.report.rows_invalid = summary.statuses["invalid"]
+    return summary
+
+
+def _write_results(
+    results: Path, journal: Journal, summary: ImportSummary, *, failed_file: bool = True
+) -> None:
     """The results workbook and the failed-rows file, both rebuilt from the journal."""
-    results = default_results_path(options.sheet, options.results_path)
-    failed = failed_rows_path(options.sheet)
-    failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
+    failed = failed_rows_path(summary.sheet)
+    if failed_file:
+        failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
     headers = journal.headers()
     retry: ResultsWriter | None = None
     retry_rows = 1  # the failed-rows file's own row numbers: header, then 2, 3, ...
@@ -395,7 +452,7 @@ def _write_results(options: ImportOptions, journal: Journal, summary: ImportSumm
                 row.problems,
                 row.attempts,
             )
-            if row.status in NEEDS_ATTENTION and not options.lookup:
+            if row.status in NEEDS_ATTENTION and failed_file:
                 if retry is None:
                     retry = files.enter_context(
                         ResultsWriter(failed, headers, result_columns=False)

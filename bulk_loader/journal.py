@@ -15,6 +15,7 @@ rows in the sheet between runs does not resend anything.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -29,7 +30,14 @@ from bulk_loader.errors import ConfigError
 from bulk_loader.report import Problem
 from bulk_loader.sender import RowOutcome
 
-__all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead", "journal_path"]
+__all__ = [
+    "FINAL_STATES",
+    "Journal",
+    "JournalRow",
+    "PendingLead",
+    "find_journals",
+    "journal_path",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +52,8 @@ CREATE TABLE IF NOT EXISTS leads (
     digest TEXT NOT NULL,
     payload TEXT NOT NULL,
     state TEXT NOT NULL,
+    final INTEGER NOT NULL DEFAULT 0,
+    written INTEGER NOT NULL DEFAULT 0,
     lead_id TEXT NOT NULL DEFAULT '',
     error_type TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
@@ -53,9 +63,10 @@ CREATE TABLE IF NOT EXISTS leads (
 );
 """
 
-# A row in one of these states is settled: a resumed run does not send it again.
+# A row in one of these states is settled: a resumed run does not send it again
+# (unless it failed for a passing reason: RowOutcome.retryable).
 FINAL_STATES = frozenset({"created", "updated", "partial", "failed"})
-# The row's call may have reached Kartra: settle it before sending anything.
+# The row's call may have reached Kartra: a resumed run settles it before sending.
 UNSETTLED_STATES = frozenset({"sending", "unknown"})
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
 
@@ -66,6 +77,12 @@ def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
     return sheet.with_name(f"{sheet.name}.{digest[:10]}.journal.sqlite")
 
 
+def find_journals(sheet: Path) -> list[Path]:
+    """The journals kept for `sheet` (one per template and account), newest first."""
+    found = sheet.parent.glob(f"{glob.escape(sheet.name)}.*.journal.sqlite")
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
 @dataclass(frozen=True, slots=True)
 class PendingLead:
     """A lead still to send (`state` pending/not_sent) or to settle (sending/unknown)."""
@@ -74,6 +91,11 @@ class PendingLead:
     row: int
     payload: dict[str, Any]
     state: str
+    written: bool  # an earlier run wrote this lead; the row has changed since
+
+    @property
+    def unsettled(self) -> bool:
+        return self.state in UNSETTLED_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,21 @@ class Journal:
         journal = cls(path, db)
         journal._start_run(identity)
         return journal
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Journal:
+        """Open a journal to read, also while a run writes it from another process."""
+        try:
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            db.execute("SELECT count(*) FROM leads").fetchone()
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{path}: cannot read the journal: {exc}") from exc
+        return cls(path, db)
 
     def _start_run(self, identity: Mapping[str, str]) -> None:
         meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
@@ -172,11 +209,10 @@ class Journal:
             self._db.execute(
                 "INSERT INTO leads (lead_key, digest, payload, state) VALUES (?, ?, ?, 'pending')"
                 " ON CONFLICT (lead_key) DO UPDATE SET payload = excluded.payload,"
-                " digest = excluded.digest, state = CASE"
+                " digest = excluded.digest, final = 0, state = CASE"
                 "   WHEN leads.state IN ('sending', 'unknown') THEN leads.state"
                 "   ELSE 'pending' END,"
-                " lead_id = CASE WHEN leads.state IN ('sending', 'unknown')"
-                "   THEN leads.lead_id ELSE '' END"
+                " written = leads.written OR leads.state IN ('created', 'updated', 'partial')"
                 " WHERE leads.digest != excluded.digest",
                 (key, digest, text),
             )
@@ -189,13 +225,13 @@ class Journal:
     def to_send(self) -> Iterator[PendingLead]:
         """Leads of this sheet not yet settled, in sheet order."""
         cursor = self._db.execute(
-            "SELECT leads.lead_key, rows.row, leads.payload, leads.state"
+            "SELECT leads.lead_key, rows.row, leads.payload, leads.state, leads.written"
             " FROM rows JOIN leads ON leads.lead_key = rows.lead_key"
-            " WHERE leads.state NOT IN ('created', 'updated', 'partial', 'failed')"
+            " WHERE leads.final = 0"
             " ORDER BY rows.row"
         )
-        for key, row, payload, state in cursor.fetchall():
-            yield PendingLead(key, row, json.loads(payload), state)
+        for key, row, payload, state, written in cursor.fetchall():
+            yield PendingLead(key, row, json.loads(payload), state, bool(written))
 
     def count(self, where: str = "1") -> int:
         sql = f"SELECT count(*) FROM rows LEFT JOIN leads USING (lead_key) WHERE {where}"
@@ -212,20 +248,30 @@ class Journal:
         self.flush()
 
     def record(self, key: str, outcome: RowOutcome) -> None:
-        """Record one outcome; committed with the next batch (see COMMIT_EVERY)."""
+        """Record one outcome; committed with the next batch (see COMMIT_EVERY).
+
+        A row left unsettled by an earlier run and not reached by this one stays
+        `unknown`: only a search can tell whether that earlier call landed.
+        """
         self._begin()
         self._db.execute(
-            "UPDATE leads SET state = ?, lead_id = ?, error_type = ?, message = ?,"
-            " attempts = attempts + ?, calls = calls + ? WHERE lead_key = ?",
-            (
-                outcome.status,
-                outcome.lead_id,
-                outcome.error_type,
-                outcome.message,
-                outcome.attempts,
-                outcome.calls,
-                key,
-            ),
+            "UPDATE leads SET state = CASE WHEN :status = 'not_sent'"
+            "   AND state IN ('sending', 'unknown') AND run < :run THEN 'unknown'"
+            "   ELSE :status END,"
+            " final = :final, lead_id = :lead_id, error_type = :error_type,"
+            " message = :message, attempts = attempts + :attempts, calls = calls + :calls"
+            " WHERE lead_key = :key",
+            {
+                "status": outcome.status,
+                "run": self.run,
+                "final": outcome.status in FINAL_STATES and not outcome.retryable,
+                "lead_id": outcome.lead_id,
+                "error_type": outcome.error_type,
+                "message": outcome.message,
+                "attempts": outcome.attempts,
+                "calls": outcome.calls,
+                "key": key,
+            },
         )
         if time.monotonic() - self._last_commit >= COMMIT_EVERY:
             self.flush()
@@ -260,6 +306,9 @@ class Journal:
                     message or "",
                     attempts or 0,
                 )
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT name, value FROM meta").fetchall())
 
     def close(self) -> None:
         self.flush()

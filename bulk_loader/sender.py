@@ -20,7 +20,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
@@ -41,6 +41,12 @@ __all__ = [
 NO_LEAD = "243"
 LEAD_EXISTS = "244"
 LEAD_DELETED = "245"
+# What the journal knows of a row from earlier runs (RowSender.send's `history`).
+SETTLE = "settle"
+EXISTS = "exists"
+# Answers retried within a call; and those whose failure a later run may retry.
+RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
+PASSING = RETRIED | {Outcome.FATAL}
 # Fields edit_lead accepts and create_lead does not.
 EDIT_ONLY_FIELDS = ("id", "new_email")
 
@@ -124,6 +130,9 @@ class RowOutcome:
     message: str = ""
     attempts: int = 0
     calls: int = 0
+    # Failed for a passing reason (the server never acted, or the run was stopped by a
+    # fatal answer): a resumed run sends the row again.
+    retryable: bool = False
 
 
 class UpsertStrategy:
@@ -211,17 +220,22 @@ class RowSender:
 
     # -- one row -------------------------------------------------------------------
 
-    def send(self, row: LeadRow, *, settle_first: bool = False) -> RowOutcome:
+    def send(self, row: LeadRow, *, history: str = "") -> RowOutcome:
         """Send `row` and return its final outcome; never raises for Kartra's answers.
 
-        `settle_first`: an earlier run may have sent this row and lost the answer.
+        `history`, from the journal: SETTLE, an earlier run may have sent this row and
+        lost the answer; EXISTS, an earlier run wrote this lead and the row has changed
+        since, so an edit (not a create) brings Kartra up to date.
         """
         tally = _Tally()
         try:
             if self.lookup_only:
                 return self._predict(row, tally)
-            if settle_first and self.mode != "edit":
+            if history == SETTLE and self.mode != "edit":
                 return self._settle(row, tally)
+            if history == EXISTS and self.mode != "edit":
+                edited = self._edit(row, tally, fallback=True)
+                return edited or _required(self._create(row, tally))
             if self.mode == "create":
                 return _required(self._create(row, tally))
             if self.mode == "edit":
@@ -239,8 +253,17 @@ class RowSender:
             return self._outcome(row, tally, "unknown", "", exc.result.kartra_type or "", message)
 
     def lookup(self, func: Callable[[], CallResult]) -> CallResult:
-        """A read-only call (account look-ups) through the limiter and the retries."""
-        return self._call(_Tally(), func)
+        """A read-only call (account look-ups) through the limiter and the retries.
+
+        Reading changes nothing, so a lost answer is simply asked again.
+        """
+        tally = _Tally()
+        result = self._call(tally, func)
+        for _ in range(self.policy.unknown_attempts - 1):
+            if result.outcome is not Outcome.UNKNOWN:
+                break
+            result = self._call(tally, func)
+        return result
 
     def _predict(self, row: LeadRow, tally: _Tally) -> RowOutcome:
         """What sending would do, asked of search_lead (read-only): would_create etc."""
@@ -261,7 +284,7 @@ class RowSender:
             return _required(self._create(row, tally))
         if self.mode == "create":
             then = _chained_actions(row)
-            return self._found_after_lost_create(row, tally, found, then)
+            return self._found_after_lost_create(row, tally, found, then, refresh=True)
         return _required(self._edit(row, tally))
 
     def _upsert(self, row: LeadRow, tally: _Tally) -> RowOutcome:
@@ -337,11 +360,22 @@ class RowSender:
         raise _Unresolved(result)
 
     def _found_after_lost_create(
-        self, row: LeadRow, tally: _Tally, lead_id: str, then: Sequence[Mapping[str, Any]]
+        self,
+        row: LeadRow,
+        tally: _Tally,
+        lead_id: str,
+        then: Sequence[Mapping[str, Any]],
+        refresh: bool = False,
     ) -> RowOutcome:
-        """The lost create landed: apply the chained actions, which may not have run."""
-        if then:
-            result = self._edit_call(tally, {"id": lead_id}, then)
+        """The lost create landed: apply the chained actions, which may not have run.
+
+        `refresh`: the row may have changed since that create (a resumed run), so its
+        fields are sent again too, by an edit of the lead found.
+        """
+        if then or refresh:
+            lead = {k: v for k, v in row.lead.items() if k not in ("email", *EDIT_ONLY_FIELDS)}
+            edit = {**(lead if refresh else {}), "id": lead_id}
+            result = self._edit_call(tally, edit, then)
             if not result.lead_saved:
                 message = f"lead created, but its tags and lists may be missing: {result.message}"
                 return self._outcome(
@@ -367,6 +401,8 @@ class RowSender:
             result = func(*args, **kw)
             if result.outcome is Outcome.UNKNOWN:
                 tally.maybe_written = True
+            elif result.outcome in RETRIED and self.stop.is_set():
+                raise _Stopped  # stopping: no more retries; Kartra did not act on this one
             elif result.outcome is Outcome.RATE_LIMITED:
                 rate_limited += 1
                 self.stats.bump("rate_limited")
@@ -405,7 +441,15 @@ class RowSender:
             message = f"{failed.cmd}: {failed.message}" if failed else result.message
             return self._outcome(row, tally, "partial", lead_id, error_type, message)
         status = "unknown" if result.outcome is Outcome.UNKNOWN else "failed"
-        return self._outcome(row, tally, status, lead_id, result.kartra_type or "", result.message)
+        return self._outcome(
+            row,
+            tally,
+            status,
+            lead_id,
+            result.kartra_type or "",
+            result.message,
+            retryable=result.outcome in PASSING,
+        )
 
     def _outcome(
         self,
@@ -415,9 +459,10 @@ class RowSender:
         lead_id: str = "",
         error_type: str = "",
         message: str = "",
+        retryable: bool = False,
     ) -> RowOutcome:
         return RowOutcome(
-            row.row, status, lead_id, error_type, message, tally.attempts, tally.calls
+            row.row, status, lead_id, error_type, message, tally.attempts, tally.calls, retryable
         )
 
 
@@ -464,7 +509,7 @@ def send_all(
     *,
     workers: int,
     before_send: Callable[[list[str]], None] | None = None,
-    unsettled: Container[int] = frozenset(),
+    history: Mapping[int, str] | None = None,
 ) -> Iterator[tuple[LeadRow, RowOutcome]]:
     """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
 
@@ -472,10 +517,11 @@ def send_all(
     ever touched from that thread: `before_send(keys)` runs there for each batch just
     before it is queued (the journal commits the intent). At most 2 x `workers` rows are
     queued or in flight, so rows are read no faster than they are sent. Rows whose
-    number is in `unsettled` may already have reached Kartra and are settled first.
+    number is in `history` come with what an earlier run left (see RowSender.send).
     Once `sender.stop` is set, rows not yet started come back as not_sent.
     """
     window = 2 * workers
+    past = history or {}
     todo: queue.Queue[LeadRow | None] = queue.Queue()
     done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
 
@@ -484,7 +530,7 @@ def send_all(
             if sender.stop.is_set():
                 done.put((row, _not_sent(row)))
             else:
-                done.put((row, sender.send(row, settle_first=row.row in unsettled)))
+                done.put((row, sender.send(row, history=past.get(row.row, ""))))
 
     threads = [
         threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)
