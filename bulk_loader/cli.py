@@ -371,8 +371,12 @@ def _print_import_summary(summary: ImportSummary) -> None:
             f"Resumed:   {summary.resumed} rows done by an earlier run; "
             f"{summary.reconciled} settled by search first"
         )
-    rate = summary.calls / summary.send_seconds if summary.send_seconds else 0.0
-    click.echo(f"Calls:     {summary.calls} to {summary.api_host} ({rate:.1f} calls/s)")
+    if summary.calls:
+        rate = summary.sent / summary.send_seconds if summary.send_seconds else 0.0
+        click.echo(
+            f"Sent:      {summary.sent} rows this run, {rate:.1f} rows/s; "
+            f"{summary.calls} calls to {summary.api_host}"
+        )
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
         click.echo(f"Problems:  {top}")
@@ -383,6 +387,24 @@ def _print_import_summary(summary: ImportSummary) -> None:
         click.echo(f"Journal:   {summary.journal}")
     if summary.fatal:
         click.echo(f"error: stopped: {summary.fatal}", err=True)
+
+
+@cli.command()
+@click.argument("sheet", type=click.Path(path_type=Path))
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+)
+@_guarded
+def results(sheet: Path, results_path: Path | None) -> None:
+    """Rebuild SHEET's results from its journal (also while a run is going on)."""
+    from bulk_loader.importer import rebuild_results
+
+    summary = rebuild_results(sheet, results_path)
+    _print_import_summary(summary)
 
 
 @cli.group()

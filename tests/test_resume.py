@@ -1,0 +1,131 @@
+"""Killed or interrupted at random moments, a re-run finishes the import exactly once.
+
+The import runs as a subprocess (the real CLI) against a sandbox in this process, with
+faults on: 3% of calls answered 5xx, 3% acted on and their answer lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 1000
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    faults = FaultPlan(error_5xx=0.03, lost=0.03, seed=11)
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None, faults=faults) as running:
+        yield running
+
+
+@pytest.fixture
+def sheet(tmp_path: Path) -> Path:
+    path = tmp_path / "leads.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "first_name", "tags", "lists"])
+        for n in range(ROWS):
+            writer.writerow([f"lead{n}@example.com", f"Lead{n}", "VIP", "Events"])
+    return path
+
+
+def start_import(sheet: Path, sandbox: RunningSandbox) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KARTRA_APP_ID": "sandbox-app",
+        "KARTRA_API_KEY": "sandbox-key",
+        "KARTRA_API_PASSWORD": "sandbox-password",
+    }
+    command = [sys.executable, "-m", "bulk_loader", "run", str(sheet), "--mode", "create",
+               "--api-url", sandbox.url, "--rate", "600", "--workers", "4"]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop_when_sent(
+    process: subprocess.Popen[bytes], sandbox: RunningSandbox, calls: int, sig: int
+) -> tuple[int, str]:
+    """Send `sig` once the sandbox has seen `calls` creates; the exit code and stderr."""
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if sandbox.stats.by_cmd["create_lead"] >= calls:
+            process.send_signal(sig)
+            break
+        time.sleep(0.005)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err.decode()
+
+
+def assert_imported_exactly_once(sheet: Path, sandbox: RunningSandbox) -> None:
+    """Every row created once, reported created with the sandbox's id, nothing else."""
+    book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
+    rows = list(book["Results"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    results = [dict(zip(header, row, strict=True)) for row in body]
+    assert len(results) == ROWS
+    assert {r["result_status"] for r in results} == {"created"}
+    created = [lead for lead in sandbox.state.leads.values() if lead.source == "api"]
+    assert len(created) == ROWS
+    for result in results:
+        lead = sandbox.state.find(email=result["email"])
+        assert lead is not None and result["result_lead_id"] == lead.id
+        assert lead.tags == ["VIP"] and lead.lists == {"Events": "1"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_import_stopped_five_times_then_resumed_is_exactly_once(
+    sheet: Path, sandbox: RunningSandbox, sig: int
+) -> None:
+    """Five stops at random points of the sending; each re-run carries on; then done."""
+    moments = sorted(random.Random(sig).sample(range(20, ROWS - 50), 5))
+    for moment in moments:
+        code, _ = stop_when_sent(start_import(sheet, sandbox), sandbox, moment, sig)
+        assert code == (-9 if sig == signal.SIGKILL else 4)
+    final = start_import(sheet, sandbox)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+    assert_imported_exactly_once(sheet, sandbox)
+
+
+def test_interrupted_run_prints_the_command_that_resumes(
+    sheet: Path, sandbox: RunningSandbox
+) -> None:
+    """Ctrl-C: the results are written and the exact command to resume is printed."""
+    code, err = stop_when_sent(start_import(sheet, sandbox), sandbox, 100, signal.SIGINT)
+    assert code == 4
+    resume = f"to resume: bulk-loader run {sheet} --mode create --api-url {sandbox.url} "
+    assert resume + "--rate 600 --workers 4\n" in err
+    assert sheet.with_name("leads.results.xlsx").exists()
+
+
+def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
+    sheet: Path, sandbox: RunningSandbox
+) -> None:
+    """Two Ctrl-C: no waiting for the calls in flight; the next run settles them."""
+    process = start_import(sheet, sandbox)
+    deadline = time.monotonic() + 60
+    while sandbox.stats.by_cmd["create_lead"] < 200 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 4
+    final = start_import(sheet, sandbox)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+    assert_imported_exactly_once(sheet, sandbox)
