@@ -542,7 +542,9 @@ def send_all(
     in_flight = 0
     try:
         while True:
-            if not sender.stop.is_set():
+            # Refill only once half the window is free: fewer, larger batches, so the
+            # journal commits its intents a handful of times per second, not per row.
+            if not sender.stop.is_set() and in_flight <= workers:
                 batch = list(islice(source, window - in_flight))
                 if batch:
                     if before_send is not None:
