@@ -9,6 +9,7 @@ configuration, unreadable file or fatal Kartra error, 4 interrupted, 70 internal
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections import Counter
@@ -51,6 +52,11 @@ def _guarded(func: F) -> F:
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # `bulk-loader ... | head`: the reader left; that is not a bug. Python's own
+            # advice: point stdout at devnull so the exit does not fail flushing it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:
             if debug:
                 raise
