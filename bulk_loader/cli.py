@@ -108,6 +108,14 @@ def cli(debug: bool) -> None:
     help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
 )
 @click.option(
+    "--results-columns",
+    type=click.Choice(["all", "keys"]),
+    default="all",
+    show_default=True,
+    help="keys: the results hold only the row number, email/id and outcome columns "
+    "(no failed-rows file), for teams that must not copy whole rows around.",
+)
+@click.option(
     "--sandbox",
     is_flag=True,
     help="Import into a local Kartra sandbox started for this run (the sample account).",
@@ -153,6 +161,7 @@ def run(
     dry_run: bool,
     lookup: bool,
     results_path: Path | None,
+    results_columns: str,
     sandbox: bool,
     sandbox_account: Path | None,
     api_url: str | None,
@@ -170,8 +179,9 @@ def run(
     """
     if lookup and not dry_run:
         raise click.UsageError("--lookup goes with --dry-run")
+    keys_only = results_columns == "keys"
     if dry_run and not lookup:
-        _run_dry(sheet, template_path, sheet_name, mode, results_path)
+        _run_dry(sheet, template_path, sheet_name, mode, results_path, keys_only)
         return
     from bulk_loader.importer import ImportOptions
 
@@ -192,6 +202,7 @@ def run(
         restart=restart,
         ephemeral_journal=sandbox or dry_run,
         lookup=lookup,
+        keys_only=keys_only,
     )
     with _template_errors(), _kartra(sandbox, sandbox_account, api_url, insecure) as client:
         summary = _import(options, client)
@@ -207,6 +218,7 @@ def _run_dry(
     sheet_name: str | None,
     mode: str | None,
     results_path: Path | None,
+    keys_only: bool,
 ) -> None:
     from bulk_loader.runner import dry_run as run_dry
 
@@ -219,6 +231,7 @@ def _run_dry(
                 mode=cast("Mode | None", mode),
                 results_path=results_path,
                 progress=progress,
+                keys_only=keys_only,
             )
         except KeyboardInterrupt:
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
@@ -404,12 +417,20 @@ def _print_import_summary(summary: ImportSummary) -> None:
     default=None,
     help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
 )
+@click.option(
+    "--results-columns",
+    type=click.Choice(["all", "keys"]),
+    default="all",
+    show_default=True,
+    help="keys: the results hold only the row number, email/id and outcome columns "
+    "(no failed-rows file), for teams that must not copy whole rows around.",
+)
 @_guarded
-def results(sheet: Path, results_path: Path | None) -> None:
+def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
     from bulk_loader.importer import rebuild_results
 
-    summary = rebuild_results(sheet, results_path)
+    summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
     _print_import_summary(summary)
 
 
@@ -514,10 +535,10 @@ def sandbox_serve(
 
     def ready(url: str) -> None:
         click.echo(f"Kartra sandbox on {url} (account {account_path}); Ctrl-C stops it.")
-        click.echo(
-            f"  export KARTRA_API_URL={url} KARTRA_APP_ID={account.app_id} "
-            f"KARTRA_API_KEY={account.api_key} KARTRA_API_PASSWORD={account.api_password}"
-        )
+        # The key and password are not printed: logs of a sandbox must not hold secrets
+        # either, in case an account file reuses real ones.
+        click.echo(f"  export KARTRA_API_URL={url} KARTRA_APP_ID={account.app_id}")
+        click.echo(f"  and KARTRA_API_KEY, KARTRA_API_PASSWORD as in {account_path} [credentials]")
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -32,8 +32,8 @@ from bulk_loader.errors import ConfigError, Interrupted, KartraFatalError
 from bulk_loader.journal import Journal, PendingLead, find_journals, journal_path
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.report import Problem, Report
-from bulk_loader.results import ResultsWriter
-from bulk_loader.runner import default_results_path
+from bulk_loader.results import ResultsWriter, key_columns
+from bulk_loader.runner import default_results_path, key_headers
 from bulk_loader.sender import (
     EXISTS,
     SETTLE,
@@ -78,6 +78,7 @@ class ImportOptions:
     # A journal in a temporary file, gone after the run: for a throw-away sandbox.
     ephemeral_journal: bool = False
     lookup: bool = False  # a dry run that asks search_lead what each row would do
+    keys_only: bool = False  # results: row number, email/id and outcome columns only
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -215,7 +216,9 @@ def run_import(
         summary.ended = time.time()
         journal.flush()
         results = default_results_path(options.sheet, options.results_path)
-        _write_results(results, journal, summary, failed_file=not options.lookup)
+        _write_results(
+            results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
+        )
         journal.close()
     if options.ephemeral_journal:
         shutil.rmtree(journal.path.parent, ignore_errors=True)
@@ -260,7 +263,7 @@ def _scan(
 ) -> None:
     """Read and validate every row into the journal before anything is sent."""
     validator = Validator(template, sheet, mode)
-    journal.begin_scan(sheet.headers)
+    journal.begin_scan(sheet.headers, key_headers(validator))
     try:
         for chunk in sheet.chunks():
             valid, problems = validator.validate(chunk)
@@ -395,7 +398,9 @@ def _stop_on_signals(sender: RowSender, progress: Progress) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def rebuild_results(sheet: Path, results_path: Path | None = None) -> ImportSummary:
+def rebuild_results(
+    sheet: Path, results_path: Path | None = None, *, keys_only: bool = False
+) -> ImportSummary:
     """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
 
     Works at any time, also while a run writes the journal from another process: the
@@ -418,7 +423,8 @@ def rebuild_results(sheet: Path, results_path: Path | None = None) -> ImportSumm
             journal=journal.path,
             started=0.0,
         )
-        _write_results(default_results_path(sheet, results_path), journal, summary)
+        results = default_results_path(sheet, results_path)
+        _write_results(results, journal, summary, keys_only=keys_only)
     finally:
         journal.close()
     summary.report.rows_read = summary.statuses.total()
@@ -427,17 +433,28 @@ def rebuild_results(sheet: Path, results_path: Path | None = None) -> ImportSumm
 
 
 def _write_results(
-    results: Path, journal: Journal, summary: ImportSummary, *, failed_file: bool = True
+    results: Path,
+    journal: Journal,
+    summary: ImportSummary,
+    *,
+    failed_file: bool = True,
+    keys_only: bool = False,
 ) -> None:
-    """The results workbook and the failed-rows file, both rebuilt from the journal."""
+    """The results workbook and the failed-rows file, both rebuilt from the journal.
+
+    With `keys_only` no file copies whole rows: the results keep the key columns, and
+    there is no failed-rows file (it would be whole rows).
+    """
+    failed_file = failed_file and not keys_only
     failed = failed_rows_path(summary.sheet)
     if failed_file:
         failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
     headers = journal.headers()
+    keep = key_columns(headers, journal.key_headers()) if keys_only else None
     retry: ResultsWriter | None = None
     retry_rows = 1  # the failed-rows file's own row numbers: header, then 2, 3, ...
     with ExitStack() as files:
-        out = files.enter_context(ResultsWriter(results, headers, attempts_column=True))
+        out = files.enter_context(ResultsWriter(results, headers, attempts_column=True, keep=keep))
         for row in journal.rows():
             summary.statuses[row.status] += 1
             for code in [row.error_type] if row.error_type else {p.code for p in row.problems}:

@@ -170,16 +170,26 @@ class Journal:
 
     # -- the scan: the sheet as read by this run -------------------------------------
 
-    def begin_scan(self, headers: Sequence[str]) -> None:
-        """Start recording the sheet as this run reads it, replacing the last run's copy."""
+    def begin_scan(self, headers: Sequence[str], key_headers: Sequence[str] = ()) -> None:
+        """Start recording the sheet as this run reads it, replacing the last run's copy.
+
+        `key_headers`: the headers that identify a lead (for key-only results).
+        """
         self._db.execute("BEGIN")
         self._db.execute("DELETE FROM rows")
-        self._db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('headers', ?)", (json.dumps(list(headers)),)
-        )
+        for name, value in (("headers", headers), ("key_headers", key_headers)):
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(list(value)))
+            )
 
     def headers(self) -> list[str]:
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'headers'").fetchone()
+        return self._meta_list("headers")
+
+    def key_headers(self) -> list[str]:
+        return self._meta_list("key_headers")
+
+    def _meta_list(self, name: str) -> list[str]:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return list(json.loads(row[0])) if row else []
 
     def invalidate(self, problems: Mapping[int, Sequence[Problem]]) -> None:

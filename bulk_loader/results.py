@@ -32,6 +32,7 @@ __all__ = [
     "BackgroundResultsWriter",
     "ResultsWriter",
     "escape_csv_cell",
+    "key_columns",
     "open_results",
     "problem_text",
 ]
@@ -56,6 +57,12 @@ def escape_csv_cell(value: str) -> str:
     if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+def key_columns(headers: Sequence[str], key_headers: Sequence[str]) -> list[int]:
+    """Indexes of the headers that identify a lead (email, id, new_email), in sheet order."""
+    wanted = {header.strip().casefold() for header in key_headers}
+    return [i for i, header in enumerate(headers) if header.strip().casefold() in wanted]
 
 
 def problem_text(problem: Problem) -> str:
@@ -84,16 +91,25 @@ class ResultsWriter:
         *,
         attempts_column: bool = False,
         result_columns: bool = True,
+        keep: Sequence[int] | None = None,
     ) -> None:
+        """`keep`: write only these input columns (by index), after a `row` column,
+        for teams that must not copy whole rows around (`--results-columns keys`)."""
         self.path = Path(path)
         self.headers = list(headers)
+        self._keep = None if keep is None else list(keep)
+        shown = (
+            self.headers if self._keep is None else ["row", *(self.headers[i] for i in self._keep)]
+        )
         names = RESULT_COLUMNS if attempts_column else RESULT_COLUMNS[:4]
         # Without result columns the file is a sheet of input rows, fit to run again.
-        self.columns = [*self.headers, *(names if result_columns else ())]
+        self.columns = [*shown, *(names if result_columns else ())]
+        self._inputs = len(shown)
         self.attempts_column = attempts_column
         self._position: dict[str, int] = {}
-        for index, header in enumerate(self.headers):
-            self._position.setdefault(header.strip().casefold(), index)
+        for index, header in enumerate(shown):
+            if self._keep is None or index > 0:
+                self._position.setdefault(header.strip().casefold(), index)
         self._sink: _CsvSink | _XlsxSink
         if self.path.suffix.lower() == ".csv":
             self._sink = _CsvSink(self.path)
@@ -117,6 +133,8 @@ class ResultsWriter:
         if problems:
             error_type = error_type or ", ".join(dict.fromkeys(p.code for p in problems))
             message = message or "; ".join(problem_text(p) for p in problems)
+        if self._keep is not None:
+            cells = [str(row), *(cells[i] if i < len(cells) else "" for i in self._keep)]
         values = [*cells, status, lead_id, error_type, message]
         if self.attempts_column:
             values.append("" if attempts is None else str(attempts))
@@ -126,8 +144,8 @@ class ResultsWriter:
             index = self._position.get(problem.column.strip().casefold())
             if problem.column and index is not None:
                 notes.setdefault(index, []).append(f"{problem.code}: {problem.message}")
-        if (problems or status in HIGHLIGHTED) and len(self.columns) > len(self.headers):
-            notes.setdefault(len(self.headers), [])  # highlight result_status too
+        if (problems or status in HIGHLIGHTED) and len(self.columns) > self._inputs:
+            notes.setdefault(self._inputs, [])  # highlight result_status too
         self._sink.row(row, values, notes)
 
     def close(self, summary: Mapping[str, object] | None = None) -> None:
@@ -231,12 +249,16 @@ def _write_plain(sheet: Any, row: int, col: int, value: object) -> None:
 
 
 def open_results(
-    path: Path, headers: Sequence[str], *, attempts_column: bool = False
+    path: Path,
+    headers: Sequence[str],
+    *,
+    attempts_column: bool = False,
+    keep: Sequence[int] | None = None,
 ) -> ResultsWriter | BackgroundResultsWriter:
     """A results writer for `path`: XLSX is rendered in a child process, CSV right here."""
     if Path(path).suffix.lower() == ".csv":
-        return ResultsWriter(path, headers, attempts_column=attempts_column)
-    return BackgroundResultsWriter(path, headers, attempts_column=attempts_column)
+        return ResultsWriter(path, headers, attempts_column=attempts_column, keep=keep)
+    return BackgroundResultsWriter(path, headers, attempts_column=attempts_column, keep=keep)
 
 
 class BackgroundResultsWriter:
@@ -252,9 +274,15 @@ class BackgroundResultsWriter:
     _QUEUED_BATCHES = 16
 
     def __init__(
-        self, path: Path, headers: Sequence[str], *, attempts_column: bool = False
+        self,
+        path: Path,
+        headers: Sequence[str],
+        *,
+        attempts_column: bool = False,
+        keep: Sequence[int] | None = None,
     ) -> None:
         self.path = Path(path)
+        keep = None if keep is None else list(keep)
         os.close(_create_private(self.path))  # fail here, in one line, if it is unwritable
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _finish)
         self._child = subprocess.Popen(
@@ -268,7 +296,7 @@ class BackgroundResultsWriter:
         self._queue: queue.Queue[bytes | None] = queue.Queue(self._QUEUED_BATCHES)
         self._pump = threading.Thread(target=self._pump_pipe, daemon=True)
         self._pump.start()
-        self._send(("open", (str(self.path), list(headers), attempts_column)))
+        self._send(("open", (str(self.path), list(headers), attempts_column, keep)))
 
     def add(
         self,
@@ -353,8 +381,8 @@ class BackgroundResultsWriter:
 def _child() -> None:
     """The child's side: unpickle messages from the parent (trusted: it started us)."""
     stdin = sys.stdin.buffer
-    kind, (path, headers, attempts) = pickle.load(stdin)
-    writer = ResultsWriter(Path(path), headers, attempts_column=attempts)
+    kind, (path, headers, attempts, keep) = pickle.load(stdin)
+    writer = ResultsWriter(Path(path), headers, attempts_column=attempts, keep=keep)
     while True:
         try:
             kind, payload = pickle.load(stdin)

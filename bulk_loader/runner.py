@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import IO
 
 from bulk_loader.report import Problem, Report
-from bulk_loader.results import BackgroundResultsWriter, ResultsWriter, open_results
+from bulk_loader.results import (
+    BackgroundResultsWriter,
+    ResultsWriter,
+    key_columns,
+    open_results,
+)
 from bulk_loader.sheets import Chunk, Sheet, open_sheet
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
@@ -89,15 +94,21 @@ def dry_run(
     mode: Mode | None = None,
     results_path: Path | None = None,
     progress: Progress | None = None,
+    keys_only: bool = False,
 ) -> RunSummary:
-    """Validate every row of a sheet and write the results file; sends nothing."""
+    """Validate every row of a sheet and write the results file; sends nothing.
+
+    `keys_only`: the results hold the row number, the email/id columns and the outcome,
+    not whole rows.
+    """
     out = default_results_path(sheet_path, results_path)
     report = Report()
     with open_sheet(Path(sheet_path), sheet_name) as sheet:
         validator = prepare(sheet, template_path, mode)
         try:
             spool = _Spool() if "new_email" in validator.by_target else None
-            with open_results(out, sheet.headers) as writer:
+            keep = key_columns(sheet.headers, key_headers(validator)) if keys_only else None
+            with open_results(out, sheet.headers, keep=keep) as writer:
                 for chunk, _leads, problems in validated_chunks(sheet, validator, progress):
                     report.add_rows(len(chunk.rows))
                     report.add_problems(problems)
@@ -114,6 +125,12 @@ def dry_run(
         finally:
             validator.close()
     return RunSummary(Path(sheet_path), out, template_path, validator.mode, report)
+
+
+def key_headers(validator: Validator) -> list[str]:
+    """The sheet headers that identify a lead: those mapped to email, id and new_email."""
+    targets = ("email", "id", "new_email")
+    return [validator.by_target[t].header for t in targets if t in validator.by_target]
 
 
 def summary_table(
