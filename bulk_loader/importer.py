@@ -12,7 +12,6 @@ every problem of the sheet first and the estimate counts only the rows that will
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import signal
 import tempfile
@@ -184,11 +183,11 @@ def run_import(
             lookup_only=options.lookup,
         )
         account = fetch_account(sender.lookup, client)
-        identity = _identity(options, template, mode, client)
+        identity = _identity(options, client)
         template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
         journal = Journal.open(
             _journal_location(options, identity),
-            {**identity, "template_path": template_name},
+            {**identity, "template_path": template_name, "mode": mode},
             restart=options.restart,
         )
         summary = ImportSummary(
@@ -231,17 +230,16 @@ def _template(options: ImportOptions, sheet: Sheet) -> Template:
     return default_template(sheet.headers)
 
 
-def _identity(
-    options: ImportOptions, template: Template, mode: Mode, client: KartraClient
-) -> dict[str, str]:
-    """What makes a journal this run's: sheet, template and account (never the secrets)."""
-    template_text = template.path.read_bytes() if template.path else b"default"
+def _identity(options: ImportOptions, client: KartraClient) -> dict[str, str]:
+    """Which journal is this run's: the sheet and the Kartra account (never the secrets).
+
+    Not the template nor the mode: a run after fixing the template, or switching from
+    create to upsert, must still know what earlier runs wrote. Those go into each row's
+    digest instead, so the rows they change are sent again.
+    """
     return {
         "sheet": str(options.sheet.resolve()),
         "worksheet": options.sheet_name or "",
-        "template": hashlib.sha256(template_text).hexdigest()[:16],
-        # One journal per mode: rows that failed as creates must go again as upserts.
-        "mode": mode,
         **client.account_identity(),
     }
 
@@ -278,7 +276,7 @@ def _scan(
                 (number, cells, by_row.get(number, ()), _key(leads.get(number)))
                 for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
             )
-            journal.add_leads((row.key, _payload(row)) for row in leads.values())
+            journal.add_leads((row.key, _payload(row, mode)) for row in leads.values())
             report.add_rows(len(chunk.rows))
             report.add_problems(problems)
         late = validator.finish()
@@ -300,8 +298,9 @@ def _key(row: LeadRow | None) -> str | None:
     return row.key if row else None
 
 
-def _payload(row: LeadRow) -> dict[str, Any]:
-    return {"lead": row.lead, "tags": list(row.tags), "lists": list(row.lists)}
+def _payload(row: LeadRow, mode: Mode) -> dict[str, Any]:
+    """What the row asks of Kartra; its digest decides whether a re-run sends it again."""
+    return {"lead": row.lead, "tags": list(row.tags), "lists": list(row.lists), "mode": mode}
 
 
 def _send(

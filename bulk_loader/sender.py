@@ -177,6 +177,7 @@ class _Tally:
     calls: int = 0
     attempts: int = 0
     maybe_written: bool = False  # some answer was lost: Kartra may have acted
+    resumed: bool = False  # an earlier run may have sent this row (its content since changed)
 
 
 @dataclass
@@ -227,19 +228,19 @@ class RowSender:
         lost the answer; EXISTS, an earlier run wrote this lead and the row has changed
         since, so an edit (not a create) brings Kartra up to date.
         """
-        tally = _Tally()
+        tally = _Tally(maybe_written=history == SETTLE, resumed=history == SETTLE)
         try:
             if self.lookup_only:
                 return self._predict(row, tally)
-            if history == SETTLE and self.mode != "edit":
-                return self._settle(row, tally)
-            if history == EXISTS and self.mode != "edit":
-                edited = self._edit(row, tally, fallback=True)
-                return edited or _required(self._create(row, tally))
-            if self.mode == "create":
-                return _required(self._create(row, tally))
             if self.mode == "edit":
                 return _required(self._edit(row, tally))
+            if history == EXISTS or (self.mode == "upsert" and _addresses_existing(row)):
+                return self._edit(row, tally, fallback=True) or _required(self._create(row, tally))
+            if self.mode == "create":
+                return _required(self._create(row, tally))
+            if history == SETTLE:  # upsert: settle the earlier create first
+                created = self._create(row, tally, fallback=True)
+                return created or _required(self._edit(row, tally))
             return self._upsert(row, tally)
         except _Stopped:
             if tally.maybe_written:
@@ -247,9 +248,7 @@ class RowSender:
                 return self._outcome(row, tally, "unknown", message=message)
             return self._outcome(row, tally, "not_sent", message="not sent: the run was stopped")
         except _Unresolved as exc:
-            message = (
-                f"answer lost and the search that should settle it failed: {exc.result.message}"
-            )
+            message = f"answer lost, and the search to settle it failed: {exc.result.message}"
             return self._outcome(row, tally, "unknown", "", exc.result.kartra_type or "", message)
 
     def lookup(self, func: Callable[[], CallResult]) -> CallResult:
@@ -267,25 +266,20 @@ class RowSender:
 
     def _predict(self, row: LeadRow, tally: _Tally) -> RowOutcome:
         """What sending would do, asked of search_lead (read-only): would_create etc."""
-        found = self._search(row, tally, as_created=False)
+        try:
+            found = self._find(tally, **_addressed(row.lead))
+        except _Unresolved as exc:
+            if exc.result.kartra_type != LEAD_DELETED:
+                raise
+            return self._outcome(row, tally, "would_fail", "", LEAD_DELETED, "Lead is deleted")
         if found is None:
-            if self.mode == "edit":
-                return self._outcome(row, tally, "would_fail", "", NO_LEAD, "no lead found")
+            if self.mode == "edit" or (row.lead.get("id") and not row.lead.get("email")):
+                return self._outcome(row, tally, "would_fail", "", NO_LEAD, "No lead found")
             return self._outcome(row, tally, "would_create")
         if self.mode == "create":
             message = "the lead already exists (create mode fails it; upsert would update it)"
             return self._outcome(row, tally, "would_fail", found, LEAD_EXISTS, message)
         return self._outcome(row, tally, "would_update", found)
-
-    def _settle(self, row: LeadRow, tally: _Tally) -> RowOutcome:
-        """A create or upsert that may have landed in an earlier run: ask before sending."""
-        found = self._search(row, tally)
-        if found is None:
-            return _required(self._create(row, tally))
-        if self.mode == "create":
-            then = _chained_actions(row)
-            return self._found_after_lost_create(row, tally, found, then, refresh=True)
-        return _required(self._edit(row, tally))
 
     def _upsert(self, row: LeadRow, tally: _Tally) -> RowOutcome:
         if self.strategy.edit_first():
@@ -303,16 +297,23 @@ class RowSender:
         return _required(self._edit(row, tally))
 
     def _create(self, row: LeadRow, tally: _Tally, fallback: bool = False) -> RowOutcome | None:
-        """create_lead; with `fallback`, None on 244 so that the caller edits instead."""
+        """create_lead; with `fallback`, None on 244 so that the caller edits instead.
+
+        Once any attempt for this row may have landed, a 244 may be our own lead: a
+        search decides, so that such a row is never reported failed.
+        """
         lead = _create_payload(row.lead)
         then = _chained_actions(row)
         for _ in range(self.policy.unknown_attempts):
+            if tally.maybe_written:
+                found = self._find_created(row, tally)
+                if found is not None:
+                    return self._found_after_lost_create(row, tally, found, tally.resumed)
             result = self._call(tally, self.client.create_lead, lead, then)
             if result.outcome is Outcome.UNKNOWN:
-                found = self._search(row, tally)
-                if found is None:
-                    continue  # the first attempt did not land: sending again is safe
-                return self._found_after_lost_create(row, tally, found, then)
+                continue  # the search at the top of the loop settles it
+            if result.kartra_type == LEAD_EXISTS and tally.maybe_written:
+                continue  # our own earlier attempt may have landed late: search again
             if fallback and result.kartra_type == LEAD_EXISTS:
                 return None
             return self._finish(row, tally, result, "created")
@@ -320,7 +321,18 @@ class RowSender:
 
     def _edit(self, row: LeadRow, tally: _Tally, fallback: bool = False) -> RowOutcome | None:
         """edit_lead; with `fallback`, None on 243 so that the caller creates instead."""
-        result = self._edit_call(tally, row.lead, _chained_actions(row))
+        then = _chained_actions(row)
+        renamed_to = row.lead.get("new_email")
+        if renamed_to and tally.maybe_written:
+            found = self._find(tally, email=renamed_to)  # the rename may have landed already
+            if found is not None:
+                return self._finish(row, tally, self._edit_by_id(tally, row.lead, found, then),
+                                    "updated")  # fmt: skip
+        result = self._edit_call(tally, row.lead, then)
+        if result.kartra_type == NO_LEAD and renamed_to and tally.maybe_written:
+            found = self._find(tally, email=renamed_to)
+            if found is not None:
+                result = self._edit_by_id(tally, row.lead, found, then)
         if fallback and result.kartra_type == NO_LEAD:
             return None
         return self._finish(row, tally, result, "updated")
@@ -328,27 +340,43 @@ class RowSender:
     def _edit_call(
         self, tally: _Tally, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]]
     ) -> CallResult:
-        """edit_lead, sent again when its answer was lost and every action is idempotent."""
+        """edit_lead; a lost answer is settled before anything is sent again.
+
+        Tags and lists are idempotent: such an edit is simply sent again. An edit that
+        renames the lead (new_email) is not: a search for the new address decides.
+        """
         result = self._call(tally, self.client.edit_lead, lead, then)
         for _ in range(self.policy.unknown_attempts - 1):
             if result.outcome is not Outcome.UNKNOWN or not _idempotent(then):
                 break
+            if lead.get("new_email"):
+                found = self._find(tally, email=str(lead["new_email"]))
+                if found is not None:
+                    return self._edit_by_id(tally, lead, found, then)
             result = self._call(tally, self.client.edit_lead, lead, then)
         return result
 
-    def _search(self, row: LeadRow, tally: _Tally, *, as_created: bool = True) -> str | None:
-        """The id of the row's lead if Kartra has it, else None (read-only, safe to retry).
+    def _edit_by_id(
+        self,
+        tally: _Tally,
+        lead: Mapping[str, Any],
+        lead_id: str,
+        then: Sequence[Mapping[str, Any]],
+    ) -> CallResult:
+        """The row's fields and actions again, for the lead with this id (idempotent)."""
+        fields = {k: v for k, v in lead.items() if k not in ("email", *EDIT_ONLY_FIELDS)}
+        return self._edit_call(tally, {**fields, "id": lead_id}, then)
 
-        `as_created`: look for the lead a create of this row makes (by its email);
-        otherwise for the lead an edit addresses (its id when given, else its email).
+    def _find_created(self, row: LeadRow, tally: _Tally) -> str | None:
+        """The lead a create of this row would have made, found by its email."""
+        self.stats.bump("reconciliations")
+        return self._find(tally, email=_create_payload(row.lead).get("email"))
+
+    def _find(self, tally: _Tally, **who: Any) -> str | None:
+        """search_lead: the lead's id, or None when Kartra has no such lead (243).
+
+        Read-only, so a lost answer is asked again; anything else is _Unresolved.
         """
-        if as_created:
-            self.stats.bump("reconciliations")
-            who = {"email": _create_payload(row.lead).get("email")}
-        elif row.lead.get("id"):
-            who = {"id": str(row.lead["id"])}
-        else:
-            who = {"email": row.lead.get("email")}
         for _ in range(self.policy.unknown_attempts):
             result = self._call(tally, self.client.search_lead, **who)
             if result.outcome is Outcome.OK:
@@ -360,31 +388,27 @@ class RowSender:
         raise _Unresolved(result)
 
     def _found_after_lost_create(
-        self,
-        row: LeadRow,
-        tally: _Tally,
-        lead_id: str,
-        then: Sequence[Mapping[str, Any]],
-        refresh: bool = False,
+        self, row: LeadRow, tally: _Tally, lead_id: str, refresh: bool = False
     ) -> RowOutcome:
-        """The lost create landed: apply the chained actions, which may not have run.
+        """A create whose answer was lost landed (search found the lead).
 
-        `refresh`: the row may have changed since that create (a resumed run), so its
-        fields are sent again too, by an edit of the lead found.
+        create mode, as issue 4 says: the row is created, and its chained actions,
+        which may not have run, are applied by an edit. upsert: the lead may also have
+        existed before (a lost 244), so the whole row goes again as an edit.
+        `refresh`: a resumed run, whose row may have changed since: fields go too.
         """
-        if then or refresh:
-            lead = {k: v for k, v in row.lead.items() if k not in ("email", *EDIT_ONLY_FIELDS)}
-            edit = {**(lead if refresh else {}), "id": lead_id}
-            result = self._edit_call(tally, edit, then)
-            if not result.lead_saved:
-                message = f"lead created, but its tags and lists may be missing: {result.message}"
-                return self._outcome(
-                    row, tally, "partial", lead_id, result.kartra_type or "", message
-                )
-            return self._finish(row, tally, result, "created", lead_id=lead_id)
-        return self._outcome(
-            row, tally, "created", lead_id=lead_id, message="answer lost; lead found by search"
-        )
+        then = _chained_actions(row)
+        if self.mode == "upsert" or refresh:
+            result = self._edit_by_id(tally, row.lead, lead_id, then)
+        elif then:
+            result = self._edit_call(tally, {"id": lead_id}, then)
+        else:
+            message = "answer lost; lead found by search"
+            return self._outcome(row, tally, "created", lead_id=lead_id, message=message)
+        if not result.lead_saved:
+            message = f"lead created, but this row may be only partly applied: {result.message}"
+            return self._outcome(row, tally, "partial", lead_id, result.kartra_type or "", message)
+        return self._finish(row, tally, result, "created", lead_id=lead_id)
 
     # -- one call ------------------------------------------------------------------
 
@@ -464,6 +488,19 @@ class RowSender:
         return RowOutcome(
             row.row, status, lead_id, error_type, message, tally.attempts, tally.calls, retryable
         )
+
+
+def _addresses_existing(row: LeadRow) -> bool:
+    """A row naming a lead id, or renaming one, is about an existing lead: edit first.
+
+    Creating first would make a second lead (from the email, or the new address).
+    """
+    return bool(row.lead.get("id") or row.lead.get("new_email"))
+
+
+def _addressed(lead: Mapping[str, Any]) -> dict[str, str]:
+    """How an edit of `lead` finds it: by id when given (Kartra prefers it), else email."""
+    return {"id": str(lead["id"])} if lead.get("id") else {"email": str(lead.get("email"))}
 
 
 def _create_payload(lead: Mapping[str, Any]) -> dict[str, Any]:

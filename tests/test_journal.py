@@ -49,8 +49,9 @@ def run(client: KartraClient, sheet: Path, mode: str = "create", **more: Any) ->
 def outcomes(summary: ImportSummary) -> list[tuple[str, str]]:
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
-    rows = list(book["Results"].iter_rows(values_only=True))[1:]
-    return [(row[0], row[2]) for row in rows]
+    header, *rows = book["Results"].iter_rows(values_only=True)
+    status = header.index("result_status")
+    return [(row[0], row[status]) for row in rows]
 
 
 def test_changed_row_is_sent_again_and_unchanged_rows_are_not(
@@ -81,12 +82,32 @@ def test_rows_are_known_by_their_lead_not_their_row_number(
     assert again.resumed == 1
 
 
-def test_each_mode_keeps_its_own_journal(tmp_path: Path, client: KartraClient) -> None:
-    """A create that failed (lead exists) is sent again as an upsert: a new journal."""
-    sheet = write(tmp_path / "s.csv", [["maria.lopez@example.com", "Maria"]])
-    assert outcomes(run(client, sheet, "create")) == [("maria.lopez@example.com", "failed")]
-    assert outcomes(run(client, sheet, "upsert")) == [("maria.lopez@example.com", "updated")]
-    assert len(find_journals(sheet)) == 2
+def test_a_new_mode_sends_the_rows_again(tmp_path: Path, client: KartraClient) -> None:
+    """A create that failed (lead exists) goes again as an upsert, in the same journal."""
+    sheet = write(
+        tmp_path / "s.csv", [["maria.lopez@example.com", "Maria"], ["n@example.com", "N"]]
+    )
+    assert [s for _, s in outcomes(run(client, sheet, "create"))] == ["failed", "created"]
+    assert [s for _, s in outcomes(run(client, sheet, "upsert"))] == ["updated", "updated"]
+    assert len(find_journals(sheet)) == 1
+
+
+def test_a_fixed_template_keeps_what_earlier_runs_did(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Mapping one more column after a run: the rows go as edits, not as failing creates."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,first_name,City\na@example.com,A,Oslo\n")
+    first = tmp_path / "first.toml"
+    first.write_text('[fields]\nemail = "email"\nfirst_name = "first_name"\n')
+    second = tmp_path / "second.toml"
+    second.write_text('[fields]\nemail = "email"\nfirst_name = "first_name"\ncity = "City"\n')
+    run(client, sheet, "create", template_path=first)
+    assert outcomes(run(client, sheet, "create", template_path=second)) == [
+        ("a@example.com", "updated")
+    ]
+    lead = sandbox.state.find(email="a@example.com")
+    assert lead is not None and lead.fields["city"] == "Oslo"
 
 
 def test_restart_forgets_what_was_done(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -47,26 +48,28 @@ class ScriptedClient:
     def __init__(self, **scripts: list[CallResult]) -> None:
         self.scripts = {cmd: list(answers) for cmd, answers in scripts.items()}
         self.calls: list[str] = []
+        self.sent: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
 
-    def _next(self, cmd: str) -> CallResult:
+    def _next(self, cmd: str, payload: Mapping[str, Any] | None = None) -> CallResult:
         with self.lock:
             self.calls.append(cmd)
+            self.sent.append((cmd, dict(payload or {})))
             script = self.scripts.get(cmd) or [answer()]
             return script.pop(0) if len(script) > 1 else script[0]
 
     def create_lead(
         self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
     ) -> CallResult:
-        return self._next("create_lead")
+        return self._next("create_lead", lead)
 
     def edit_lead(
         self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
     ) -> CallResult:
-        return self._next("edit_lead")
+        return self._next("edit_lead", lead)
 
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
-        return self._next("search_lead")
+        return self._next("search_lead", {"email": email} if email else {"id": id})
 
 
 ROW = LeadRow(
@@ -124,6 +127,65 @@ def test_lost_create_that_did_not_land_is_sent_again() -> None:
     outcome = sender_for(client, "create").send(ROW)
     assert (outcome.status, outcome.lead_id) == ("created", "9")
     assert client.calls == ["create_lead", "search_lead", "create_lead"]
+
+
+def test_upsert_lost_create_found_sends_the_whole_row_as_an_edit() -> None:
+    """The lead may have existed (a lost 244): the row's fields go again, by id."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+    )
+    row = replace(ROW, lead={"email": "ann@example.com", "city": "Oslo"})
+    outcome = sender_for(client, "upsert").send(row)
+    assert outcome.lead_id == "41" and outcome.status in ("created", "updated")
+    assert client.sent[-1] == ("edit_lead", {"city": "Oslo", "id": "41"})
+
+
+def test_a_244_after_a_lost_answer_is_our_own_lead_not_a_failure() -> None:
+    """Lost answer, search misses (not committed yet), resend says 244: search again."""
+    lost = answer(Outcome.UNKNOWN, lead_saved=False)
+    client = ScriptedClient(
+        create_lead=[lost, answer(Outcome.REJECTED, "244")],
+        search_lead=[answer(Outcome.REJECTED, "243", lead_saved=False), answer(lead_id="41")],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.lead_id) == ("created", "41")
+
+
+@pytest.mark.parametrize(
+    "lead",
+    [
+        {"email": "ann@example.com", "new_email": "ann@new.example.com"},
+        {"id": "41", "email": "ann@example.com"},
+    ],
+    ids=["new_email", "id"],
+)
+def test_upsert_of_a_row_about_an_existing_lead_edits_first(lead: dict[str, str]) -> None:
+    """A rename or an id names an existing lead: creating first would make a second one."""
+    client = ScriptedClient()
+    outcome = sender_for(client, "upsert").send(replace(ROW, lead=lead))
+    assert outcome.status == "updated" and client.calls == ["edit_lead"]
+
+
+def test_lost_rename_is_settled_by_searching_the_new_address() -> None:
+    """An edit with new_email is not repeatable (the old address is gone): search first."""
+    client = ScriptedClient(
+        edit_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(lead_id="41")],
+        search_lead=[answer(lead_id="41")],
+    )
+    row = replace(ROW, lead={"email": "ann@example.com", "new_email": "ann@new.example.com"})
+    outcome = sender_for(client, "edit").send(row)
+    assert (outcome.status, outcome.lead_id) == ("updated", "41")
+    assert client.sent[1] == ("search_lead", {"email": "ann@new.example.com"})
+    assert client.sent[2] == ("edit_lead", {"id": "41"})
+
+
+def test_lookup_reports_a_deleted_lead_as_would_fail() -> None:
+    """--lookup on a deleted lead: would_fail 245, not an unexplained unknown."""
+    client = ScriptedClient(search_lead=[answer(Outcome.REJECTED, "245", lead_saved=False)])
+    sender = RowSender(client, RateLimiter(None), mode="upsert", lookup_only=True)
+    outcome = sender.send(ROW)
+    assert (outcome.status, outcome.error_type) == ("would_fail", "245")
 
 
 def test_lost_edit_with_idempotent_actions_is_sent_again() -> None:
