@@ -96,10 +96,13 @@ class AccountSnapshot:
 
     @staticmethod
     def _option_id(info: CustomFieldInfo, label: Any) -> int | None:
-        """Labels map through the account; ids must be ids the account has."""
-        if isinstance(label, int) or str(label).isdigit():
-            return int(label) if int(label) in info.options.values() else None
-        return info.options.get(str(label).strip().lower())
+        """An id the template already mapped stays an id; a cell's text is a label first
+        (labels may be numbers, such as shoe sizes), then an option id."""
+        if not isinstance(label, int):
+            by_label = info.options.get(str(label).strip().lower())
+            if by_label is not None or not str(label).strip().isdigit():
+                return by_label
+        return int(label) if int(label) in info.options.values() else None
 
 
 def _missing(row: int, column: str, kind: str, name: str, known: Iterable[str]) -> Problem:

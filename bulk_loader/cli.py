@@ -179,6 +179,8 @@ def run(
     """
     if lookup and not dry_run:
         raise click.UsageError("--lookup goes with --dry-run")
+    if sandbox and api_url:
+        raise click.UsageError("--sandbox starts its own API: leave out --api-url")
     keys_only = results_columns == "keys"
     if dry_run and not lookup:
         _run_dry(sheet, template_path, sheet_name, mode, results_path, keys_only)
@@ -207,7 +209,7 @@ def run(
     with _template_errors(), _kartra(sandbox, sandbox_account, api_url, insecure) as client:
         summary = _import(options, client)
     _print_import_summary(summary)
-    if summary.interrupted:
+    if summary.interrupted and not sandbox:
         click.echo(f"to resume: {_this_command()}", err=True)
     sys.exit(summary.exit_code)
 
@@ -382,9 +384,8 @@ def _print_import_summary(summary: ImportSummary) -> None:
         "not_sent",
     ):
         if summary.statuses[status]:
-            click.echo(
-                f"{status.replace('_', ' ').capitalize() + ':':<11}{summary.statuses[status]}"
-            )
+            label = status.replace("_", " ").capitalize() + ":"
+            click.echo(f"{label:<10} {summary.statuses[status]}")
     if summary.resumed or summary.reconciled:
         click.echo(
             f"Resumed:   {summary.resumed} rows done by an earlier run; "

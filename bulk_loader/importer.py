@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from bulk_loader.account import AccountSnapshot, fetch_account
-from bulk_loader.errors import ConfigError, Interrupted, KartraFatalError
+from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
 from bulk_loader.journal import Journal, PendingLead, find_journals, journal_path
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.report import Problem, Report
@@ -56,6 +55,7 @@ __all__ = [
     "run_import",
 ]
 
+REPEAT_SIGNAL_GRACE = 1.0  # seconds within which a second signal is the first one again
 BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
 SAMPLE_ACCOUNT = Path(__file__).with_name("data") / "sample_account.toml"
 # Row statuses that end a row as the person wanted (would_*: a --lookup dry run).
@@ -158,7 +158,7 @@ class ImportSummary:
             "calls made": self.calls,
             "calls per row": round(self.row_calls / rows_sent, 3),
             "achieved rate (calls/s)": round(self.calls / max(self.send_seconds, 1e-9), 2),
-            "journal": str(self.journal),
+            "journal": str(self.journal) if self.journal_kept else "temporary (deleted)",
         }
         lines.update({f"status: {k}": v for k, v in sorted(self.statuses.items())})
         lines.update({f"error type: {k}": v for k, v in sorted(self.errors.items())})
@@ -172,49 +172,35 @@ def run_import(
 ) -> ImportSummary:
     """Import `options.sheet` into Kartra through `client`; see the module docstring."""
     progress = progress or SilentProgress()
+    results = default_results_path(options.sheet, options.results_path)
     with open_sheet(options.sheet, options.sheet_name) as sheet:
         template = _template(options, sheet)
         mode: Mode = options.mode or template.mode
-        sender = RowSender(
-            client,
-            RateLimiter(options.rate),
-            mode=mode,
-            policy=options.policy,
-            lookup_only=options.lookup,
-        )
-        account = fetch_account(sender.lookup, client)
-        identity = _identity(options, client)
-        template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
-        journal = Journal.open(
-            _journal_location(options, identity),
-            {**identity, "template_path": template_name, "mode": mode},
-            restart=options.restart,
-        )
-        summary = ImportSummary(
-            sheet=options.sheet,
-            mode=mode,
-            template=template_name,
-            api_host=urlsplit(client.api_url).netloc,
-            report=Report(),
-            journal=journal.path,
-            journal_kept=not options.ephemeral_journal,
-        )
-        if summary.journal_kept:
-            progress.message(f"journal: {journal.path}")
+        validator = Validator(template, sheet, mode)  # a header missing: before any call
         try:
-            _scan(sheet, template, mode, account, journal, summary.report)
-            _send(journal, sender, options, summary, progress)
-        except KeyboardInterrupt:
-            # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
-            # journal and are settled by the next run; the results can be rebuilt.
-            journal.close()
-            raise Interrupted(
-                f"stopped at once; what was done is in the journal {journal.path}"
-            ) from None
+            sender = RowSender(
+                client,
+                RateLimiter(options.rate),
+                mode=mode,
+                policy=options.policy,
+                lookup_only=options.lookup,
+            )
+            account = fetch_account(sender.lookup, client)
+            journal, summary = _open_journal(options, client, template, mode)
+            if summary.journal_kept:
+                progress.message(f"journal: {journal.path}")
+            try:
+                _scan(sheet, validator, template, account, journal, summary.report)
+                _send(journal, sender, options, summary, progress)
+            except KeyboardInterrupt:
+                # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
+                # journal and are settled by the next run; the results can be rebuilt.
+                journal.close()
+                raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
+        finally:
+            validator.close()
         summary.calls = client.calls_made
         summary.ended = time.time()
-        journal.flush()
-        results = default_results_path(options.sheet, options.results_path)
         _write_results(
             results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
         )
@@ -222,6 +208,29 @@ def run_import(
     if options.ephemeral_journal:
         shutil.rmtree(journal.path.parent, ignore_errors=True)
     return summary
+
+
+def _open_journal(
+    options: ImportOptions, client: KartraClient, template: Template, mode: Mode
+) -> tuple[Journal, ImportSummary]:
+    """The run's journal (kept beside the sheet, or a temporary one) and its summary."""
+    identity = _identity(options, client)
+    template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
+    journal = Journal.open(
+        _journal_location(options, identity),
+        {**identity, "template_path": template_name, "mode": mode},
+        restart=options.restart,
+    )
+    summary = ImportSummary(
+        sheet=options.sheet,
+        mode=mode,
+        template=template_name,
+        api_host=client.api_host,
+        report=Report(),
+        journal=journal.path,
+        journal_kept=not options.ephemeral_journal,
+    )
+    return journal, summary
 
 
 def _template(options: ImportOptions, sheet: Sheet) -> Template:
@@ -253,14 +262,14 @@ def _journal_location(options: ImportOptions, identity: dict[str, str]) -> Path:
 
 def _scan(
     sheet: Sheet,
+    validator: Validator,
     template: Template,
-    mode: Mode,
     account: AccountSnapshot,
     journal: Journal,
     report: Report,
 ) -> None:
     """Read and validate every row into the journal before anything is sent."""
-    validator = Validator(template, sheet, mode)
+    mode = validator.mode
     journal.begin_scan(sheet.headers, key_headers(validator))
     try:
         for chunk in sheet.chunks():
@@ -280,10 +289,10 @@ def _scan(
             report.add_rows(len(chunk.rows))
             report.add_problems(problems)
         late = validator.finish()
-        journal.invalidate(_group(late))
+        already_invalid = journal.invalidate(_group(late))
         report.add_problems(late)
+        report.rows_invalid -= already_invalid  # counted once per row, not twice
     finally:
-        validator.close()
         journal.finish_scan()
 
 
@@ -376,18 +385,25 @@ def _estimate(rows: int, rate: float | None) -> str:
 
 @contextmanager
 def _stop_on_signals(sender: RowSender, progress: Progress) -> Iterator[None]:
-    """First Ctrl-C or SIGTERM: start no new row; the second: send nothing more at all."""
+    """First Ctrl-C or SIGTERM: start no new row; another one: send nothing more at all.
+
+    A repeat within a second is the same request (`timeout` and shells may deliver one
+    signal to the process and its group): only a later one means "stop at once".
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    first: list[float] = []
 
     def handler(signum: int, frame: object) -> None:
-        if sender.stop.is_set():
-            sender.halt.set()
-            raise KeyboardInterrupt
-        else:
+        now = time.monotonic()
+        if not first:
+            first.append(now)
             sender.stop.set()
             progress.message("stopping: finishing the calls in flight (Ctrl-C again to stop now)")
+        elif now - first[0] >= REPEAT_SIGNAL_GRACE:
+            sender.halt.set()
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -446,6 +462,8 @@ def _write_results(
     """
     failed_file = failed_file and not keys_only
     failed = failed_rows_path(summary.sheet)
+    if failed_file and _same(failed, results):
+        raise InputError(f"--results {results} is where the failed rows go; name another file")
     if failed_file:
         failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
     headers = journal.headers()
@@ -478,6 +496,10 @@ def _write_results(
                 retry.add(retry_rows, row.cells, row.status)
         out.close(summary.as_rows())
     summary.results = results
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
 
 
 def failed_rows_path(sheet: Path) -> Path:

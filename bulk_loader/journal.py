@@ -192,12 +192,23 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return list(json.loads(row[0])) if row else []
 
-    def invalidate(self, problems: Mapping[int, Sequence[Problem]]) -> None:
-        """Rows found invalid after they were recorded (a clash with a later row)."""
-        self._db.executemany(
-            "UPDATE rows SET problems = ?, lead_key = NULL WHERE row = ?",
-            ((_dump_problems(found), row) for row, found in problems.items()),
-        )
+    def invalidate(self, problems: Mapping[int, Sequence[Problem]]) -> int:
+        """Rows found invalid after they were recorded (a clash with a later row).
+
+        Their problems join any they had; returns how many of them were invalid already.
+        """
+        already = 0
+        for row, found in problems.items():
+            (before,) = self._db.execute(
+                "SELECT problems FROM rows WHERE row = ?", (row,)
+            ).fetchone()
+            already += before is not None
+            merged = _load_problems(row, before) + list(found)
+            self._db.execute(
+                "UPDATE rows SET problems = ?, lead_key = NULL WHERE row = ?",
+                (_dump_problems(merged), row),
+            )
+        return already
 
     def add_rows(
         self, rows: Iterable[tuple[int, Sequence[str], Sequence[Problem], str | None]]

@@ -146,6 +146,12 @@ class KartraClient:
     def __repr__(self) -> str:
         return f"KartraClient(api_url={self.api_url!r}, app_id={self._credentials.app_id!r})"
 
+    @property
+    def api_host(self) -> str:
+        """host[:port] of the API URL, never the user:password a URL may carry."""
+        parts = urlsplit(self.api_url)
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
     def account_identity(self) -> dict[str, str]:
         """Which App and key this client speaks for, without the secrets themselves.
 
@@ -157,7 +163,7 @@ class KartraClient:
         return {
             "app_id": creds.app_id,
             "api_key_digest": digest.hexdigest()[:16],
-            "api_host": urlsplit(self.api_url).netloc,
+            "api_host": self.api_host,
         }
 
     @property

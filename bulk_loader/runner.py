@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bulk_loader.errors import InputError
 from bulk_loader.report import Problem, Report
 from bulk_loader.results import (
     BackgroundResultsWriter,
@@ -57,11 +58,23 @@ class RunSummary:
 
 
 def default_results_path(sheet_path: Path, results_path: Path | None = None) -> Path:
-    """`--results` if given, else `<sheet>.results.xlsx` beside the input."""
-    if results_path is not None:
-        return Path(results_path)
+    """`--results` if given, else `<sheet>.results.xlsx` beside the input.
+
+    Never the input itself: writing results over the sheet would destroy it.
+    """
     sheet_path = Path(sheet_path)
-    return sheet_path.with_name(f"{sheet_path.stem}.results.xlsx")
+    if results_path is None:
+        return sheet_path.with_name(f"{sheet_path.stem}.results.xlsx")
+    if _same_file(Path(results_path), sheet_path):
+        raise InputError(f"--results {results_path} is the input sheet; name another file")
+    return Path(results_path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def prepare(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:

@@ -333,9 +333,16 @@ def _converter(column: _Column, clear: str | None) -> Converter:
         split = lru_cache(4096)(lambda value: tuple(split_values(value, separator)))
         return column.index, _ACTION, target, split
     if spec is None:
-        if target in ("email", "new_email", "phone_country_code"):
-            # never cleared (email, new_email): there the marker fails the email check
+        if target in ("email", "new_email"):
+            # never cleared: there the marker fails the email check
             return column.index, _FIELD, target, lambda value: _field_value(target, value)
+        if target == "phone_country_code":  # the marker clears it; it is not a code to "+"
+            return (
+                column.index,
+                _FIELD,
+                target,
+                lambda value: "" if value == clear else _field_value(target, value),
+            )
         if clear is None:
             return column.index, _FIELD, target, str  # as is: str() of a str is itself
         return column.index, _FIELD, target, lambda value: "" if value == clear else value

@@ -112,19 +112,39 @@ def test_interrupted_run_prints_the_command_that_resumes(
     assert sheet.with_name("leads.results.xlsx").exists()
 
 
+def test_one_signal_delivered_twice_is_still_a_graceful_stop(
+    sheet: Path, sandbox: RunningSandbox
+) -> None:
+    """Two signals a few ms apart (a shell signalling the process group): results written."""
+    process = start_import(sheet, sandbox)
+    deadline = time.monotonic() + 60
+    while sandbox.stats.by_cmd["create_lead"] < 100 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 4
+    assert "to resume: bulk-loader run" in err.decode()
+
+
 def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
     sheet: Path, sandbox: RunningSandbox
 ) -> None:
-    """Two Ctrl-C: no waiting for the calls in flight; the next run settles them."""
+    """Two Ctrl-C: no waiting for slow calls in flight; the next run settles them."""
     process = start_import(sheet, sandbox)
     deadline = time.monotonic() + 60
     while sandbox.stats.by_cmd["create_lead"] < 200 and time.monotonic() < deadline:
         time.sleep(0.005)
+    sandbox.configure(latency_ms=5000)  # the calls in flight now take 5 s to answer
     process.send_signal(signal.SIGINT)
-    time.sleep(0.02)
+    first = time.monotonic()
+    time.sleep(1.2)  # a repeat within a second counts as the same Ctrl-C
+    assert process.poll() is None, "still waiting for the slow calls after one Ctrl-C"
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
-    assert process.returncode == 4
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - first < 4
+    assert process.returncode == 4 and "stopped at once" in err.decode()
+    sandbox.configure(latency_ms=0)
     final = start_import(sheet, sandbox)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()

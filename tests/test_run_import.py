@@ -306,3 +306,41 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
     assert (tmp_path / "leads.results.xlsx").exists()
     assert (tmp_path / "leads.failed.xlsx").exists()
     assert not list(tmp_path.glob("*.journal.sqlite"))
+
+
+def test_numeric_option_labels_are_labels_first(tmp_path: Path) -> None:
+    """A drop-down whose labels are numbers (sizes 38, 40): '38' is the label, not id 38."""
+    text = ACCOUNT.read_text() + (
+        '\n[custom_fields.size]\ntype = "drop_down"\noptions = { 38 = 700, 40 = 701 }\n'
+    )
+    account = tmp_path / "account.toml"
+    account.write_text(text)
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[fields]\nemail = "email"\n[custom_fields.size]\ncolumn = "Size"\ntype = "drop_down"\n'
+    )
+    path = sheet(tmp_path, [["a@example.com", "38"], ["b@example.com", "701"]],
+                 header=("email", "Size"))  # fmt: skip
+    with (
+        serve_in_thread(account, rate=None) as running,
+        KartraClient(GOOD, api_url=running.url) as kartra,
+    ):
+        summary = run(kartra, path, "create", template_path=template)
+        assert statuses(summary) == ["created", "created"]
+        leads = [running.state.find(email=e) for e in ("a@example.com", "b@example.com")]
+        assert [lead.custom["size"] for lead in leads if lead] == [[700], [701]]
+
+
+def test_a_clash_found_further_down_keeps_the_earlier_row_from_being_sent(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """A new_email that a later row uses as its email: the renaming row is never sent."""
+    path = sheet(
+        tmp_path,
+        [["maria.lopez@example.com", "taken@example.com", "M"], ["taken@example.com", "", "T"]],
+        header=("email", "new_email", "first_name"),
+    )
+    summary = run(client, path, "upsert")
+    assert statuses(summary) == ["invalid", "created"]
+    assert summary.report.rows_invalid == 1
+    assert sandbox.stats.by_cmd["edit_lead"] == 0

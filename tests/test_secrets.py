@@ -195,3 +195,11 @@ def test_results_columns_keys_copies_no_whole_row(folder: Path, sandbox: Running
                        "result_message", "result_attempts"]  # fmt: skip
     assert rows[-1][:3] == ["22", "maria.lopez@example.com", "failed"]
     assert not list(folder.glob("leads.failed.*"))
+
+
+def test_credentials_in_the_api_url_are_not_shown(folder: Path, sandbox: RunningSandbox) -> None:
+    """A proxy password inside the URL stays out of output, results and journal."""
+    url = sandbox.url.replace("http://", f"http://gateway:{PASSWORD}@")
+    printed = run_cli(folder, *RUN, url=url)
+    assert "Created:   20" in printed
+    assert_no_secret(folder, printed)

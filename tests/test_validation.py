@@ -71,6 +71,18 @@ def codes(problems: Sequence[Problem]) -> list[tuple[int, str]]:
     return [(p.row, p.code) for p in problems]
 
 
+def test_clear_marker_clears_the_phone_country_code(tmp_path: Path) -> None:
+    """The marker is not a code to prefix with "+": it clears the field."""
+    leads, problems = run(
+        tmp_path,
+        ["Email", "Code"],
+        [["a@example.com", "#clear"], ["b@example.com", "40"]],
+        template=TEMPLATE.format(extra='phone_country_code = "Code"'),
+    )
+    assert problems == []
+    assert [lead.lead["phone_country_code"] for lead in leads] == ["", "+40"]
+
+
 @pytest.mark.parametrize(
     ("header", "value", "code"),
     [
