@@ -123,6 +123,9 @@ class ImportSummary:
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     row_calls: int = 0  # calls made for rows, retries included (not the look-ups)
+    retries: int = 0  # transient failures sent again
+    rate_limited: int = 0  # 429 answers
+    reconciliations: int = 0  # searches that settled a lost answer
     resumed: int = 0
     reconciled: int = 0
     calls: int = 0
@@ -157,6 +160,9 @@ class ImportSummary:
             "rows reconciled": self.reconciled,
             "calls made": self.calls,
             "calls per row": round(self.row_calls / rows_sent, 3),
+            "retries after transient failures": self.retries,
+            "429 answers": self.rate_limited,
+            "lost answers settled by search": self.reconciliations,
             "achieved rate (calls/s)": round(self.calls / max(self.send_seconds, 1e-9), 2),
             "journal": str(self.journal) if self.journal_kept else "temporary (deleted)",
         }
@@ -343,6 +349,9 @@ def _send(
     journal.flush()
     progress.close()
     summary.send_seconds = time.monotonic() - started
+    summary.retries = sender.stats.retries
+    summary.rate_limited = sender.stats.rate_limited
+    summary.reconciliations = sender.stats.reconciliations
     if sender.fatal is not None:
         summary.fatal = _fatal_text(sender.fatal)
     summary.interrupted = sender.stop.is_set() and summary.fatal is None

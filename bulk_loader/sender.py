@@ -369,7 +369,6 @@ class RowSender:
 
     def _find_created(self, row: LeadRow, tally: _Tally) -> str | None:
         """The lead a create of this row would have made, found by its email."""
-        self.stats.bump("reconciliations")
         return self._find(tally, email=_create_payload(row.lead).get("email"))
 
     def _find(self, tally: _Tally, **who: Any) -> str | None:
@@ -377,6 +376,8 @@ class RowSender:
 
         Read-only, so a lost answer is asked again; anything else is _Unresolved.
         """
+        if tally.maybe_written:
+            self.stats.bump("reconciliations")  # settling what a lost answer may have done
         for _ in range(self.policy.unknown_attempts):
             result = self._call(tally, self.client.search_lead, **who)
             if result.outcome is Outcome.OK:

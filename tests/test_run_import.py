@@ -344,3 +344,21 @@ def test_a_clash_found_further_down_keeps_the_earlier_row_from_being_sent(
     assert statuses(summary) == ["invalid", "created"]
     assert summary.report.rows_invalid == 1
     assert sandbox.stats.by_cmd["edit_lead"] == 0
+
+
+@pytest.mark.slow
+def test_every_status_is_right_through_all_faults_at_once(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """5% 5xx, 5% lost answers, 2% resets and jitter: created, then updated, exactly."""
+    sandbox.configure(faults=FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, seed=9), jitter_ms=3)
+    path = sheet(tmp_path, new_leads(400))
+    assert statuses(run(client, path, "create")) == ["created"] * 400
+    path.write_text(path.read_text().replace(",VIP,", ",VIP;Customer,"))
+    edited = run(client, path, "edit")
+    assert statuses(edited) == ["updated"] * 400
+    for row in result_rows(edited):
+        lead = sandbox.state.find(email=row["email"])
+        assert lead is not None and lead.id == row["result_lead_id"]
+        assert sorted(lead.tags) == ["Customer", "VIP"]
+    assert len(sandbox.state.leads) == 400 + 3  # the account's own three
