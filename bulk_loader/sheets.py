@@ -319,9 +319,15 @@ def _row_at(path: Path, encoding: str, char_offset: int) -> int:
             if seen > char_offset:
                 return
 
+    records = 0
     with path.open(encoding=encoding, errors="replace", newline="") as file:
         reader = csv.reader(lines_up_to_offset(file), delimiter=delimiter)
-        return max(1, sum(1 for _ in reader))
+        try:
+            for _ in reader:
+                records += 1
+        except csv.Error:  # e.g. an unclosed quote before the bad byte: it is in this record
+            records += 1
+    return max(1, records)
 
 
 def _sniff_delimiter(path: Path, encoding: str, errors: str = "strict") -> str:
