@@ -42,7 +42,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import WorkSheetParser
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import Records, Sheet, _column_letter, clean_headers
+from bulk_loader.sheets import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
 
 __all__ = [
     "MAX_CELL_CHARS",
@@ -61,9 +61,8 @@ __all__ = [
 ]
 
 _MB = 1024 * 1024
-# Excel's own limits: no workbook Excel wrote goes beyond them.
+# Excel's own limits (and MAX_COLUMNS, column XFD): no workbook Excel wrote goes beyond them.
 MAX_ROWS = 1_048_576
-MAX_COLUMNS = 16_384  # column XFD
 MAX_CELL_CHARS = 32_767
 # What the zip may unpack to. Worksheets stream (memory stays flat), so their bound is
 # time: a 1,000,000 x 20 export is about 0.6-1 GB of XML. Real parts compress 10-25x;

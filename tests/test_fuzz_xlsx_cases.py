@@ -517,3 +517,10 @@ def test_an_unclosed_quote_before_a_bad_byte_is_a_clean_error(tmp_path: Path) ->
     path = tmp_path / "leads.csv"
     path.write_bytes(b'Email,Name\na@example.com,"' + b"x" * 140_000 + b"\0\n")
     refused(path, r"row 2: the file contains NUL bytes")
+
+
+def test_a_csv_row_wider_than_excel_allows_is_refused_with_its_row(tmp_path: Path) -> None:
+    """20,000 delimiters on one line: not a sheet a person made; the row is named."""
+    path = tmp_path / "leads.csv"
+    path.write_text("Email,Name\na@example.com,Ana\n" + "," * 20_000 + "\n", encoding="utf-8")
+    refused(path, r"row 3: this row has 20,001 cells, more than Excel's 16,384 columns")
