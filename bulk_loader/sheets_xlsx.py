@@ -230,10 +230,11 @@ def _count_shared_strings(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path:
     tail = b""
     with archive.open(part) as stream:
         while block := stream.read(_READ_BYTES):
+            # The last 3 bytes go round again: "<si>" cut in two is found whole next
+            # time, and no 4-byte match fits in 3 bytes to be counted twice.
             data = tail + block
-            count += data.count(b"<si>") + data.count(b"<si ")
-            tail = data[-3:]  # "<si" cut in two: the next block finds it whole
-            count -= tail.count(b"<si")  # ... so it is not counted twice
+            count += data.count(b"<si>") + data.count(b"<si ") + data.count(b"<si/")
+            tail = data[-3:]
             if count > MAX_SHARED_STRINGS:
                 raise SheetError(
                     f"the workbook holds more than {MAX_SHARED_STRINGS:,} distinct texts "

@@ -524,3 +524,19 @@ def test_a_csv_row_wider_than_excel_allows_is_refused_with_its_row(tmp_path: Pat
     path = tmp_path / "leads.csv"
     path.write_text("Email,Name\na@example.com,Ana\n" + "," * 20_000 + "\n", encoding="utf-8")
     refused(path, r"row 3: this row has 20,001 cells, more than Excel's 16,384 columns")
+
+
+@pytest.mark.parametrize(("limit", "allowed"), [(1002, True), (1001, False)])
+def test_shared_strings_are_counted_exactly_across_read_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, allowed: bool
+) -> None:
+    """Read 7 bytes at a time, "<si>" is cut at every position and still counted once."""
+    monkeypatch.setattr(sheets_xlsx, "MAX_PART_BYTES", 1000)
+    monkeypatch.setattr(sheets_xlsx, "_READ_BYTES", 7)
+    monkeypatch.setattr(sheets_xlsx, "MAX_SHARED_STRINGS", limit)
+    table = shared(1000).replace(b"</sst>", b"<si/><si><t>z</t></si></sst>")  # 1,002 in all
+    path = one_sheet(tmp_path, worksheet(HEADER), shared_strings=table)
+    if allowed:
+        assert read(path)[0] == ["Email"]
+    else:
+        refused(path, "more than 1,001 distinct texts")
