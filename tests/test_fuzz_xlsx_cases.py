@@ -52,8 +52,12 @@ def build(
     sheets: Sequence[tuple[str, bytes, str]],
     shared_strings: bytes | None = None,
     parts: Mapping[str, bytes] | None = None,
+    skip_sheets: bool = False,
 ) -> Path:
-    """A workbook of (title, worksheet XML, state) sheets, parts given by hand."""
+    """A workbook of (title, worksheet XML, state) sheets, parts given by hand.
+
+    `skip_sheets` declares the sheets but leaves their parts for the caller to add.
+    """
     overrides = f'<Override PartName="/xl/workbook.xml" ContentType="{BOOK_TYPE}"/>'
     entries = rels = ""
     for i, (title, _, state) in enumerate(sheets, start=1):
@@ -82,7 +86,7 @@ def build(
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in contents.items():
             archive.writestr(name, text)
-        for i, (_, xml, _) in enumerate(sheets, start=1):
+        for i, (_, xml, _) in enumerate([] if skip_sheets else sheets, start=1):
             archive.writestr(f"xl/worksheets/sheet{i}.xml", xml)
         if shared_strings is not None:
             archive.writestr("xl/sharedStrings.xml", shared_strings)
@@ -113,26 +117,31 @@ def refused(path: Path, match: str, sheet: str | None = None) -> SheetError:
     return caught.value
 
 
-def add_repeated_part(archive: zipfile.ZipFile, name: str, unit: bytes, repeats: int) -> None:
-    """A deflated part holding `unit` * `repeats`, written without compressing it all.
+def add_repeated_part(
+    archive: zipfile.ZipFile, name: str, parts: tuple[bytes, bytes, bytes], repeats: int
+) -> None:
+    """A deflated part holding head + body * `repeats` + tail, never compressed whole.
 
-    After a full flush deflate starts afresh, so every block of `unit` compresses to the
-    same bytes: compress once, write it `repeats` times. The CRC is computed honestly.
+    After a full flush deflate starts afresh, so every copy of `body` compresses to the
+    same bytes: compress it once, write it `repeats` times. The CRC is computed honestly.
     """
+    head, body, tail = parts
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = compressor.compress(unit) + compressor.flush(zlib.Z_FULL_FLUSH)
-    end = compressor.flush()
-    crc = 0
+    start = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(body) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.compress(tail) + compressor.flush()
+    crc = zlib.crc32(head)
     for _ in range(repeats):
-        crc = zlib.crc32(unit, crc)
+        crc = zlib.crc32(body, crc)
     info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
-    info.file_size = len(unit) * repeats
-    info.compress_size = len(block) * repeats + len(end)
-    info.CRC = crc
+    info.file_size = len(head) + len(body) * repeats + len(tail)
+    info.compress_size = len(start) + len(block) * repeats + len(end)
+    info.CRC = zlib.crc32(tail, crc)
     assert archive.fp is not None
     info.header_offset = archive.fp.tell()
     archive.fp.write(info.FileHeader(zip64=info.file_size > zipfile.ZIP64_LIMIT))
+    archive.fp.write(start)
     for _ in range(repeats):
         archive.fp.write(block)
     archive.fp.write(end)
@@ -143,12 +152,14 @@ def add_repeated_part(archive: zipfile.ZipFile, name: str, unit: bytes, repeats:
 
 
 def zip_bomb(tmp_path: Path, gigabytes: int) -> Path:
-    """A workbook whose sheet XML unpacks to `gigabytes` GB from a file of a few MB."""
-    path = build(tmp_path / "bomb.xlsx", [("Leads", worksheet(HEADER), "visible")])
+    """A workbook whose only worksheet is well-formed XML of `gigabytes` GB, in a few MB."""
+    path = build(tmp_path / "bomb.xlsx", [("Leads", b"", "visible")], skip_sheets=True)
+    head = f'<worksheet xmlns="{MAIN}"><sheetData>{HEADER}'.encode()
+    body = b"<row><c><v>1</v></c></row>" * 40_000  # about 1 MB of rows
     with zipfile.ZipFile(path, "a") as archive:
-        unit = b"<row><c><v>1</v></c></row>" * 40_000  # about 1 MB
+        parts = (head, body, b"</sheetData></worksheet>")
         add_repeated_part(
-            archive, "xl/worksheets/sheet2.xml", unit, gigabytes * 1024**3 // len(unit)
+            archive, "xl/worksheets/sheet1.xml", parts, gigabytes * 1024**3 // len(body)
         )
     return path
 
@@ -267,7 +278,8 @@ def test_an_enormous_compressible_shared_strings_table_is_refused(tmp_path: Path
     path = one_sheet(tmp_path, worksheet(HEADER))
     with zipfile.ZipFile(path, "a") as archive:
         # replaces nothing: a second table would be ambiguous, so name it as Excel does
-        add_repeated_part(archive, "xl/sharedStrings.xml", b"<si><t>x</t></si>" * 60_000, 200)
+        body = b"<si><t>x</t></si>" * 60_000
+        add_repeated_part(archive, "xl/sharedStrings.xml", (b"<sst>", body, b"</sst>"), 200)
     refused(path, "sharedStrings.xml' would unpack")
 
 
