@@ -23,9 +23,20 @@ from types import TracebackType
 from bulk_loader.errors import SheetError
 from bulk_loader.report import Problem
 
-__all__ = ["CHUNK_ROWS", "ERROR_TEXTS", "Chunk", "Sheet", "find_column", "open_sheet"]
+__all__ = [
+    "CHUNK_ROWS",
+    "ERROR_TEXTS",
+    "MAX_COLUMNS",
+    "Chunk",
+    "Sheet",
+    "find_column",
+    "open_sheet",
+]
 
 CHUNK_ROWS = 2000
+# Excel's last column is XFD. A CSV row wider than that is not a sheet a person made:
+# usually a binary file read as text, or a runaway line of delimiters.
+MAX_COLUMNS = 16_384
 
 # What Excel shows in an error cell; such a cell keeps its text and becomes a problem.
 ERROR_TEXTS = frozenset(
@@ -238,6 +249,13 @@ def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
+            if len(cells) > MAX_COLUMNS:
+                raise SheetError(
+                    f"this row has {len(cells):,} cells, more than Excel's {MAX_COLUMNS:,} "
+                    "columns; is it really a CSV, and is the delimiter right?",
+                    path,
+                    row=number,
+                )
             yield number, cells
     except (csv.Error, UnicodeDecodeError) as exc:
         message = f"cannot read this row as CSV: {exc}"
@@ -319,9 +337,15 @@ def _row_at(path: Path, encoding: str, char_offset: int) -> int:
             if seen > char_offset:
                 return
 
+    records = 0
     with path.open(encoding=encoding, errors="replace", newline="") as file:
         reader = csv.reader(lines_up_to_offset(file), delimiter=delimiter)
-        return max(1, sum(1 for _ in reader))
+        try:
+            for _ in reader:
+                records += 1
+        except csv.Error:  # e.g. an unclosed quote before the bad byte: it is in this record
+            records += 1
+    return max(1, records)
 
 
 def _sniff_delimiter(path: Path, encoding: str, errors: str = "strict") -> str:

@@ -13,27 +13,76 @@ What a cell becomes:
   (downstream wants numbers), scientific and fraction formats read as General;
 - dates and times in ISO form (`2024-03-05`, `2024-03-05 14:30:00`, `14:30:00`);
 - booleans as TRUE / FALSE; error cells as their text (#N/A), which `Sheet` reports.
+
+A workbook is a zip of XML parts, so a small file can stand for gigabytes. Before
+openpyxl sees it, `check_workbook_zip` refuses parts that decompress absurdly (zip
+bombs), parts that openpyxl would parse whole beyond a few tens of MB, and any XML with
+a DOCTYPE (entity expansion: "billion laughs"). While rows stream, rows and columns
+beyond Excel's own limits and cells longer than Excel allows are refused. The limits are
+module constants (`MAX_*`): generous enough for a 1,048,576-row export, finite always.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+import xml.etree.ElementTree as ElementTree
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import Any, cast
 
 from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import WorkSheetParser
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import Records, Sheet, clean_headers
+from bulk_loader.sheets import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
 
-__all__ = ["cell_text", "number_text", "open_workbook_sheet"]
+__all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_COLUMNS",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_PARTS",
+    "MAX_PART_BYTES",
+    "MAX_ROWS",
+    "MAX_SHARED_STRINGS",
+    "MAX_SHARED_STRINGS_BYTES",
+    "MAX_WORKBOOK_BYTES",
+    "cell_text",
+    "check_workbook_zip",
+    "number_text",
+    "open_workbook_sheet",
+]
+
+_MB = 1024 * 1024
+# Excel's own limits (and MAX_COLUMNS, column XFD): no workbook Excel wrote goes beyond them.
+MAX_ROWS = 1_048_576
+MAX_CELL_CHARS = 32_767
+# What the zip may unpack to. Worksheets stream (memory stays flat), so their bound is
+# time: a 1,000,000 x 20 export is about 0.6-1 GB of XML. Real parts compress 10-25x;
+# deflate bombs 1,000x. Parts openpyxl parses whole (styles, workbook, relationships)
+# are kilobytes in real files. Shared strings are held in memory, one entry per
+# distinct text: 20 million is a 1,000,000 x 20 sheet where no two cells repeat.
+MAX_WORKBOOK_BYTES = 8 * 1024 * _MB
+MAX_COMPRESSION_RATIO = 100
+RATIO_FLOOR_BYTES = 1 * _MB  # smaller parts may compress as well as they like
+MAX_PART_BYTES = 64 * _MB
+MAX_SHARED_STRINGS_BYTES = 1024 * _MB
+MAX_SHARED_STRINGS = 20_000_000
+MAX_PARTS = 10_000
+
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_STRINGS_PART = "xl/sharedstrings.xml"
+_WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
+_PROLOG_BYTES = 64 * 1024
+_READ_BYTES = 1 * _MB
 
 # openpyxl warns on stderr about features it drops (data validation, default styles)
 # that don't matter to reading values; an ops person would only be confused by them.
@@ -43,7 +92,8 @@ NumberText = Callable[[int | float], str]
 
 
 def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
-    """Open worksheet `sheet` (default: the first) read-only and read its header row."""
+    """Open worksheet `sheet` (default: the first visible) read-only and read its header."""
+    check_workbook_zip(path)
     # A file object, not the path: openpyxl refuses names not ending in .xlsx and the
     # content already told us this is a zip.
     file = path.open("rb")
@@ -59,10 +109,7 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
 
     try:
         worksheet = _pick_worksheet(workbook, sheet, path)
-        # Writers often record a wrong dimension; trusting it pads every row to it or
-        # iterates a million empty rows. Without it, rows are as long as their cells.
-        worksheet.reset_dimensions()
-        records = _records(path, worksheet)
+        records = _records(path, workbook, worksheet)
         first = next(records, None)
         if first is None:
             raise SheetError(f"no header row: worksheet {worksheet.title!r} is empty", path)
@@ -73,54 +120,311 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
     return Sheet(path, headers, records, close)
 
 
+def check_workbook_zip(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack to absurd sizes or hold a DOCTYPE.
+
+    Python's zipfile never yields more than a part's declared size (it fails the CRC
+    check instead), so the declared sizes are a true bound on what openpyxl can read.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            if len(parts) > MAX_PARTS:
+                raise SheetError(
+                    f"the workbook holds {len(parts):,} parts (at most {MAX_PARTS:,}); "
+                    "it is not a workbook Excel wrote",
+                    path,
+                )
+            total = sum(part.file_size for part in parts)
+            if total > MAX_WORKBOOK_BYTES:
+                raise SheetError(
+                    f"the workbook would unpack to {_size(total)} (at most "
+                    f"{_size(MAX_WORKBOOK_BYTES)}); split it, or save it as .csv",
+                    path,
+                )
+            types = _content_types(archive, path)
+            for part in parts:
+                _check_part(archive, part, types.get(part.filename.casefold(), set()), path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise SheetError(
+            "this is not an XLSX workbook (not a valid zip file); is it corrupt?", path
+        ) from exc
+    except (OSError, RuntimeError, NotImplementedError, ValueError) as exc:
+        raise SheetError(_unreadable(exc), path) from exc
+
+
+def _check_part(
+    archive: zipfile.ZipFile, part: zipfile.ZipInfo, types: set[str], path: Path
+) -> None:
+    size, name = part.file_size, part.filename
+    ratio = size / max(part.compress_size, 1)
+    if size > RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
+        raise SheetError(
+            f"the workbook part {name!r} would unpack {ratio:,.0f} times larger, to "
+            f"{_size(size)}: a zip bomb, not a workbook Excel wrote",
+            path,
+        )
+    lowered = name.casefold()
+    if types == {_WORKSHEET_TYPE} and _WORKSHEET_PART.fullmatch(lowered):
+        limit = MAX_WORKBOOK_BYTES  # streamed row by row
+    elif types == {_STRINGS_TYPE} and lowered == _STRINGS_PART:
+        limit = MAX_SHARED_STRINGS_BYTES
+    else:
+        limit = MAX_PART_BYTES  # openpyxl parses these whole
+    if size > limit:
+        raise SheetError(
+            f"the workbook part {name!r} would unpack to {_size(size)} "
+            f"(at most {_size(limit)} for this part); save the workbook again from Excel",
+            path,
+        )
+    if lowered.endswith((".xml", ".rels")):
+        _refuse_doctype(archive, part, path)
+    if limit == MAX_SHARED_STRINGS_BYTES and size > MAX_PART_BYTES:
+        _count_shared_strings(archive, part, path)
+
+
+def _content_types(archive: zipfile.ZipFile, path: Path) -> dict[str, set[str]]:
+    """Lower-cased part name -> every content type [Content_Types].xml declares for it."""
+    try:
+        info = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        return {}  # openpyxl says so in its own words
+    if info.file_size > MAX_PART_BYTES:
+        raise SheetError(f"[Content_Types].xml would unpack to {_size(info.file_size)}", path)
+    _refuse_doctype(archive, info, path)
+    try:
+        root = ElementTree.fromstring(archive.read(info))
+    except ElementTree.ParseError:
+        return {}
+    types: dict[str, set[str]] = {}
+    for node in root:
+        if node.tag.endswith("}Override"):
+            name = node.get("PartName", "").lstrip("/").casefold()
+            types.setdefault(name, set()).add(node.get("ContentType", ""))
+    return types
+
+
+def _refuse_doctype(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
+    """No part of a real workbook declares a DTD; one that does may expand entities.
+
+    Only the prolog can hold a DOCTYPE: the bytes before the first element. Python's
+    expat also caps entity expansion, so this is the belt to its braces.
+    """
+    with archive.open(part) as stream:
+        head = stream.read(_PROLOG_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+    element = re.search(rb"<[A-Za-z_]", head)
+    prolog = head[: element.start()] if element else head
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise SheetError(
+            f"the workbook part {part.filename!r} declares a DOCTYPE, which no workbook "
+            "Excel wrote does (it can expand entities without end); refused",
+            path,
+        )
+
+
+def _count_shared_strings(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
+    """openpyxl keeps every shared string in memory: bound how many there are."""
+    count = 0
+    tail = b""
+    with archive.open(part) as stream:
+        while block := stream.read(_READ_BYTES):
+            # The last 3 bytes go round again: "<si>" cut in two is found whole next
+            # time, and no 4-byte match fits in 3 bytes to be counted twice.
+            data = tail + block
+            count += data.count(b"<si>") + data.count(b"<si ") + data.count(b"<si/")
+            tail = data[-3:]
+            if count > MAX_SHARED_STRINGS:
+                raise SheetError(
+                    f"the workbook holds more than {MAX_SHARED_STRINGS:,} distinct texts "
+                    "(its shared-strings table); split it, or save it as .csv",
+                    path,
+                )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024**3:.1f} GB" if size >= 1024**3 else f"{size / _MB:,.0f} MB"
+
+
 def _unreadable(exc: Exception) -> str:
     if isinstance(exc, zipfile.BadZipFile):
         return "this is not an XLSX workbook (not a valid zip file); is it corrupt?"
+    detail = " ".join(str(exc).split())  # one line, whatever the foreign message held
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
     return (
-        f"this workbook cannot be read ({type(exc).__name__}: {exc}); "
+        f"this workbook cannot be read ({type(exc).__name__}: {detail}); "
         "open it in Excel and save it again as .xlsx, or as .csv"
     )
 
 
 def _pick_worksheet(workbook: Workbook, name: str | None, path: Path) -> ReadOnlyWorksheet:
-    """The worksheet called `name` (exact, else trimmed any-case), or the first one."""
+    """The worksheet called `name` (exact, else trimmed any-case), or the first visible one.
+
+    A hidden worksheet is read only when named: it is usually a lookup table, and by
+    default a person means the sheet Excel shows them when the file opens.
+    """
     sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
     if not sheets:
         raise SheetError("the workbook has no worksheet", path)
     if name is None:
-        return sheets[0]
+        visible = [ws for ws in sheets if ws.sheet_state == "visible"]
+        return (visible or sheets)[0]
     wanted = name.strip().casefold()
     exact = [ws for ws in sheets if ws.title == name]
     loose = [ws for ws in sheets if ws.title.strip().casefold() == wanted]
     for found in (exact, loose):
         if len(found) == 1:
             return found[0]
-    titles = ", ".join(repr(ws.title) for ws in sheets)
+    titles = ", ".join(
+        repr(ws.title) + ("" if ws.sheet_state == "visible" else " (hidden)") for ws in sheets
+    )
     raise SheetError(f"no worksheet named {name!r}; the workbook has: {titles}", path)
 
 
-def _records(path: Path, worksheet: ReadOnlyWorksheet) -> Records:
-    """Every row from row 1 with its number; missing rows come as empty lists."""
+def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Records:
+    """Every row that holds cells, with its number; row 1 first even when it is absent.
+
+    openpyxl's own `iter_rows` pads each row out to its last cell and yields every
+    missing row: a single cell in column XFD, or a row numbered in the billions, would
+    cost time without end. Cells come here sparse, and only up to the last one that
+    holds text is a row filled in; Excel's row and column limits are enforced.
+    """
     number = 0
+    fmt = _format_lookup(workbook)
+    book: Any = workbook
+    ws: Any = worksheet
     try:
-        rows: Iterator[tuple[Any, ...]] = cast(Any, worksheet).iter_rows()  # stubs mistype it
-        for number, cells in enumerate(rows, start=1):
-            yield number, [_text_of(cell) for cell in cells]
+        with ws._get_source() as source:
+            parser = WorkSheetParser(
+                source,
+                ws._shared_strings,
+                data_only=True,
+                epoch=book.epoch,
+                date_formats=book._date_formats,
+                timedelta_formats=book._timedelta_formats,
+            )
+            previous = 0
+            width: int | None = None
+            for number, cells in parser.parse():
+                _check_row_number(path, number, previous)
+                if previous == 0 and number != 1:
+                    yield 1, []  # row 1 is missing: the header row is empty
+                    width = 0
+                previous = number
+                texts = _row_text(path, number, cells, fmt, width)
+                if width is None:
+                    width = _header_width(texts)
+                yield number, texts
     except SheetError:
         raise
     except Exception as exc:  # a damaged sheet part shows only while parsing it
         raise SheetError(_unreadable(exc), path, row=number + 1) from exc
 
 
-def _text_of(cell: Any) -> str:
-    """The visible text of a read-only cell; text, the common case, goes first."""
-    value = cell.value
+def _check_row_number(path: Path, number: int, previous: int) -> None:
+    if not 1 <= number <= MAX_ROWS:
+        raise SheetError(
+            f"row number {number:,} is outside Excel's 1 to {MAX_ROWS:,}; the worksheet "
+            "is damaged: open it in Excel and save it again",
+            path,
+            row=previous + 1,
+        )
+    if number <= previous:
+        raise SheetError(
+            f"row {number:,} comes after row {previous:,} in the file: the rows are out "
+            "of order and the worksheet is damaged; open it in Excel and save it again",
+            path,
+            row=number,
+        )
+
+
+def _header_width(texts: list[str]) -> int:
+    """Columns up to the last non-blank header, as `clean_headers` counts them."""
+    width = len(texts)
+    while width and not texts[width - 1].strip():
+        width -= 1
+    return width
+
+
+def _row_text(
+    path: Path,
+    number: int,
+    cells: list[dict[str, Any]],
+    fmt: Callable[[int], str],
+    width: int | None,
+) -> list[str]:
+    """A row's texts, filled in up to `width` (None: to its last cell holding text).
+
+    Cells beyond `width` that hold text come after it, packed together: `Sheet` only
+    counts them, and a value in column XFD should not cost 16,384 cells in every row.
+    """
+    texts: list[str] = []
+    extra: list[str] = []
+    for cell in cells:
+        column: int = cell["column"]
+        if column > MAX_COLUMNS:
+            raise SheetError(
+                f"a cell lies in column {column:,}, beyond Excel's last column XFD "
+                f"({MAX_COLUMNS:,}); the worksheet is damaged",
+                path,
+                row=number,
+            )
+        text = _text_of(cell["value"], cell["style_id"], fmt)
+        if not text:
+            continue
+        if len(text) > MAX_CELL_CHARS:
+            raise SheetError(
+                f"a cell holds {len(text):,} characters, more than Excel's "
+                f"{MAX_CELL_CHARS:,}; the worksheet is damaged",
+                path,
+                row=number,
+                column=_column_letter(column - 1),
+            )
+        if width is not None and column > width:
+            extra.append(text)
+            continue
+        if column > len(texts):
+            texts.extend([""] * (column - len(texts)))
+        texts[column - 1] = text
+    if extra:
+        texts.extend([""] * (cast(int, width) - len(texts)))
+        texts.extend(extra)
+    return texts
+
+
+def _format_lookup(workbook: Workbook) -> Callable[[int], str]:
+    """style id -> number format, as openpyxl's ReadOnlyCell finds it; General if unknown."""
+    book: Any = workbook
+    styles, custom = book._cell_styles, book._number_formats
+    cache: dict[int, str] = {}
+
+    def number_format(style_id: int) -> str:
+        found = cache.get(style_id)
+        if found is None:
+            try:
+                format_id = styles[style_id].numFmtId
+                if format_id < BUILTIN_FORMATS_MAX_SIZE:
+                    found = BUILTIN_FORMATS.get(format_id, "General")
+                else:
+                    found = custom[format_id - BUILTIN_FORMATS_MAX_SIZE]
+            except (IndexError, TypeError):  # a damaged style reference: show it plainly
+                found = "General"
+            cache[style_id] = found = str(found)
+        return found
+
+    return number_format
+
+
+def _text_of(value: Any, style_id: int, number_format: Callable[[int], str]) -> str:
+    """The visible text of a cell's value; text, the common case, goes first."""
     if type(value) is str:
         return value
     if value is None:
         return ""
     if type(value) is int or type(value) is float:
-        fmt = cell.number_format
+        fmt = number_format(style_id)
         converter = _CONVERTERS.get(fmt)
         if converter is None:
             converter = _CONVERTERS[fmt] = number_converter(fmt)

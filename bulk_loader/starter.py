@@ -82,6 +82,11 @@ def toml_string(text: str) -> str:
     return "".join(out)
 
 
+def _comment_text(text: str) -> str:
+    """`text` safe inside a TOML comment: a file name may hold a newline, which would end it."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04X}" for c in text)
+
+
 def _identifier(header: str) -> str:
     slug = re.sub(r"[^0-9a-z]+", "_", header.casefold()).strip("_")
     return slug or "field"
@@ -103,7 +108,8 @@ def starter_template(headers: Sequence[str], source: str = "") -> str:
         else:
             unplaced.append(header)
     lines = [
-        f"# Starter template{' for ' + source if source else ''}, by `bulk-loader template init`.",
+        f"# Starter template{' for ' + _comment_text(source) if source else ''}, "
+        "by `bulk-loader template init`.",
         "# Check every line; see templates/example.toml for what each key means.",
         "",
         "[template]",

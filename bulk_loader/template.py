@@ -10,6 +10,7 @@ first draft for a given sheet.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,12 +23,14 @@ __all__ = [
     "CHOICE_TYPES",
     "CUSTOM_FIELD_TYPES",
     "KARTRA_FIELDS",
+    "MAX_TEMPLATE_BYTES",
     "ActionColumn",
     "CustomFieldMap",
     "Match",
     "Mode",
     "Template",
     "default_template",
+    "key_text",
     "load_template",
     "normalise_header",
     "starter_template",
@@ -50,6 +53,9 @@ CHOICE_TYPES = ("drop_down", "radio_button", "checkbox")
 TEXT_TYPES = ("input_field", "text_area")
 ACTIONS = ("tags", "lists")
 DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
+
+# A template is a few KB; anything far larger is not one (or is /dev/zero).
+MAX_TEMPLATE_BYTES = 1024 * 1024
 
 _TOP_KEYS = ("template", "fields", "custom_fields", "actions")
 _TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
@@ -92,8 +98,10 @@ class Template:
 
     def columns(self) -> list[tuple[str, str]]:
         """Every (dotted key, sheet header) the template uses, in file order."""
-        out = [(f"fields.{name}", header) for name, header in self.fields.items()]
-        out += [(f"custom_fields.{c.identifier}.column", c.column) for c in self.custom_fields]
+        out = [(f"fields.{key_text(name)}", header) for name, header in self.fields.items()]
+        out += [
+            (f"custom_fields.{key_text(c.identifier)}.column", c.column) for c in self.custom_fields
+        ]
         for name in ACTIONS:
             action = cast(ActionColumn | None, getattr(self, name))
             if action is not None:
@@ -109,7 +117,20 @@ def normalise_header(header: str) -> str:
 def load_template(path: Path) -> Template:
     """Read and check a template file; TemplateError lists every problem found."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_TEMPLATE_BYTES + 1)
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                path,
+                [
+                    TemplateProblem(
+                        "",
+                        f"a template is at most {MAX_TEMPLATE_BYTES // 1024} KB; "
+                        "is this the right file?",
+                    )
+                ],
+            )
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(
             path, [TemplateProblem("", f"cannot read the template: {exc}")]
@@ -118,11 +139,41 @@ def load_template(path: Path) -> Template:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(path, [TemplateProblem("", f"not valid TOML: {exc}")]) from exc
+    except RecursionError as exc:  # tomllib recurses once per level of [ or {
+        raise TemplateError(
+            path, [TemplateProblem("", "not valid TOML: arrays or tables nested too deeply")]
+        ) from exc
     checker = _Checker()
     template = checker.check(doc, Path(path))
     if checker.problems:
         raise TemplateError(path, checker.problems)
     return template
+
+
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def key_text(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted with escapes.
+
+    Problems are printed one per line, so a quoted key holding a newline (legal TOML)
+    must not print as one.
+    """
+    if re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        return key
+    out = ['"']
+    for char in key:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
+    out.append('"')
+    return "".join(out)
 
 
 def default_template(headers: Sequence[str]) -> Template:
@@ -171,7 +222,7 @@ class _Checker:
     def unknown_keys(self, table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
         for key in table:
             if key not in allowed:
-                dotted = f"{where}.{key}" if where else key
+                dotted = f"{where}.{key_text(key)}" if where else key_text(key)
                 self.problem(dotted, f"unknown key{_suggest(key, allowed)}")
 
     def text(self, table: Mapping[str, Any], key: str, where: str, required: bool) -> str | None:
@@ -222,7 +273,7 @@ class _Checker:
     def fields(self, raw: Any) -> dict[str, str]:
         fields: dict[str, str] = {}
         for name, header in self.table(raw, "fields").items():
-            key = f"fields.{name}"
+            key = f"fields.{key_text(name)}"
             if name not in KARTRA_FIELDS:
                 hint = _suggest(name, KARTRA_FIELDS)
                 if name in ACTIONS:
@@ -237,7 +288,7 @@ class _Checker:
     def custom_fields(self, raw: Any) -> tuple[CustomFieldMap, ...]:
         maps = []
         for identifier, spec in self.table(raw, "custom_fields").items():
-            where = f"custom_fields.{identifier}"
+            where = f"custom_fields.{key_text(identifier)}"
             if not isinstance(spec, dict):
                 self.problem(where, "must be a table with column and type")
                 continue
@@ -269,10 +320,13 @@ class _Checker:
         for label, option_id in raw.items():
             if type(option_id) is not int or option_id < 0:
                 self.problem(
-                    f"{key}.{label}", f"option id must be a whole number, not {option_id!r}"
+                    f"{key}.{key_text(label)}",
+                    f"option id must be a whole number, not {option_id!r}",
                 )
             elif label.strip().casefold() in options:
-                self.problem(f"{key}.{label}", "the same label twice (labels ignore case)")
+                self.problem(
+                    f"{key}.{key_text(label)}", "the same label twice (labels ignore case)"
+                )
             else:
                 options[label.strip().casefold()] = option_id
         return options
