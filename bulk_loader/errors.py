@@ -65,7 +65,8 @@ class SheetError(InputError):
         self.column = column
 
     def __str__(self) -> str:
-        where = str(self.path)
+        # A file name may hold a newline: keep the message on one line all the same.
+        where = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(self.path))
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
