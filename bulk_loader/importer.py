@@ -163,7 +163,7 @@ class ImportSummary:
             "retries after transient failures": self.retries,
             "429 answers": self.rate_limited,
             "lost answers settled by search": self.reconciliations,
-            "achieved rate (calls/s)": round(self.calls / max(self.send_seconds, 1e-9), 2),
+            "achieved rate (calls/s)": round(self.row_calls / max(self.send_seconds, 1e-9), 2),
             "journal": str(self.journal) if self.journal_kept else "temporary (deleted)",
         }
         lines.update({f"status: {k}": v for k, v in sorted(self.statuses.items())})

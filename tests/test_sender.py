@@ -230,15 +230,18 @@ def test_upsert_switches_to_edit_first_when_most_leads_exist() -> None:
     assert sender.send(ROW).status == "updated" and client.calls == ["edit_lead"]
 
 
-def test_upsert_strategy_follows_the_majority() -> None:
-    """Edit goes first only when existing leads have outnumbered new ones."""
-    strategy = UpsertStrategy()
+def test_upsert_strategy_follows_the_recent_majority() -> None:
+    """Edit goes first only while existing leads outnumber new ones among recent rows."""
+    strategy = UpsertStrategy(window=4)
     assert not strategy.edit_first()
     strategy.observe(existed=True)
     assert strategy.edit_first()
-    strategy.observe(existed=False)
-    strategy.observe(existed=False)
+    for _ in range(4):
+        strategy.observe(existed=False)
     assert not strategy.edit_first()
+    for _ in range(3):
+        strategy.observe(existed=True)
+    assert strategy.edit_first()  # the old run of new leads has left the window
 
 
 def test_rate_limited_call_is_sent_again() -> None:
@@ -295,15 +298,34 @@ class FakeTime(threading.Event):
         return False
 
 
-def test_rate_limiter_spaces_calls_evenly() -> None:
-    """Calls go out 1/rate apart, so no sliding second ever holds more than `rate` calls."""
+def test_rate_limiter_spaces_calls_evenly_just_under_the_limit() -> None:
+    """Calls go out evenly, 2% slower than `rate`: a sliding second never holds rate + 1."""
     time = FakeTime()
     limiter = RateLimiter(20, clock=lambda: time.now)
     sent_at = []
-    for _ in range(5):
+    for _ in range(21):
         assert limiter.acquire(time)
         sent_at.append(time.now)
-    assert sent_at == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
+    assert sent_at[1] == pytest.approx(1 / 19.6)
+    assert sent_at[20] - sent_at[0] == pytest.approx(1.0 / 0.98)
+
+
+def test_rate_limiter_pause_holds_back_slots_already_handed_out() -> None:
+    """A caller whose slot falls inside a pause that began while it slept waits it out."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    limiter.acquire(time)
+    slept = threading.Event()
+
+    class PauseWhileSleeping(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            if not slept.is_set():
+                slept.set()
+                limiter.pause(1.0)  # a 429 elsewhere, while this caller sleeps
+            return time.wait(timeout)
+
+    assert limiter.acquire(PauseWhileSleeping())
+    assert time.now >= 1.0
 
 
 def test_rate_limiter_pause_holds_back_every_caller() -> None:
