@@ -163,6 +163,7 @@ class ImportSummary:
             "retries after transient failures": self.retries,
             "429 answers": self.rate_limited,
             "lost answers settled by search": self.reconciliations,
+            "sending time (s)": round(self.send_seconds, 3),
             "achieved rate (calls/s)": round(self.row_calls / max(self.send_seconds, 1e-9), 2),
             "journal": str(self.journal) if self.journal_kept else "temporary (deleted)",
         }
