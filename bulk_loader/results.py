@@ -48,13 +48,21 @@ RESULT_COLUMNS = (
 # Statuses a person must look at: their result_status cell is highlighted.
 HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent"})
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_LOOKS_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}  # Excel's own "Bad" cell style
 
 
 def escape_csv_cell(value: str) -> str:
-    """OWASP CSV-injection escaping that leaves plain numbers such as +14155550100 alone."""
+    """OWASP CSV-injection escaping that leaves plain numbers such as +14155550100 alone.
+
+    A value that already looks escaped (`'=...`) gets one more `'`, so that reading
+    strips exactly one (sheets.unescape_csv_cell) and a failed-rows CSV fed back into
+    a run sends exactly what the original sheet held.
+    """
     if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    if value.startswith("'") and _LOOKS_ESCAPED.match(value):
         return "'" + value
     return value
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,12 +257,29 @@ def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
                     path,
                     row=number,
                 )
+            if any(cell[:1] == "'" for cell in cells):
+                cells = [unescape_csv_cell(cell) for cell in cells]
             yield number, cells
     except (csv.Error, UnicodeDecodeError) as exc:
         message = f"cannot read this row as CSV: {exc}"
         if "field larger than field limit" in str(exc):
-            message = 'a cell runs on for pages: probably a quote (") that is never closed'
+            message = (
+                f"a cell is longer than {csv.field_size_limit():,} characters: probably a "
+                'quote (") that is never closed'
+            )
         raise SheetError(message, path, row=number + 1) from exc
+
+
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+
+
+def unescape_csv_cell(cell: str) -> str:
+    """Undo the OWASP escaping our own CSV files carry (results.escape_csv_cell).
+
+    `'=SUM(A1)` reads as `=SUM(A1)`: the quote only kept a spreadsheet from running it.
+    Cells already as they should be are left alone.
+    """
+    return cell[1:] if _ESCAPED.match(cell) else cell
 
 
 def _csv_encoding(path: Path) -> str:

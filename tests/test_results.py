@@ -20,6 +20,7 @@ from bulk_loader.results import (
     escape_csv_cell,
     open_results,
 )
+from bulk_loader.sheets import unescape_csv_cell
 
 FORMULA = '=HYPERLINK("https://evil.example.com","click")'
 HEADERS = ["Email", "First Name", "Phone"]
@@ -178,3 +179,9 @@ def test_escaped_csv_cells_never_start_a_formula(value: str) -> None:
     assert escaped in (value, "'" + value)
     if escaped.startswith(("=", "+", "-", "@", "\t", "\r")):
         assert re.fullmatch(r"[+-][0-9.]+(?:[eE][+-]?[0-9]+)?", escaped)
+
+
+@given(st.text())
+def test_reading_an_escaped_cell_gives_back_the_value(value: str) -> None:
+    """What the CSV writer escapes, the CSV reader unescapes: failed rows run again as is."""
+    assert unescape_csv_cell(escape_csv_cell(value)) == value

@@ -18,6 +18,7 @@ from bulk_loader.importer import ImportOptions, ImportSummary, run_import
 from bulk_loader.kartra import Credentials, KartraClient
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
 from bulk_loader.sender import RetryPolicy
+from bulk_loader.sheets import open_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = ROOT / "samples" / "account.toml"
@@ -362,3 +363,27 @@ def test_every_status_is_right_through_all_faults_at_once(
         assert lead is not None and lead.id == row["result_lead_id"]
         assert sorted(lead.tags) == ["Customer", "VIP"]
     assert len(sandbox.state.leads) == 400 + 3  # the account's own three
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "\tTAB", "'=already quoted"]
+
+
+def test_failed_rows_csv_feeds_back_exactly_what_the_sheet_held(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Formula-looking names are escaped in the failed-rows CSV and come back unchanged."""
+    rows = [[f"f{n}@example.com", name, "Gold", ""] for n, name in enumerate(FORMULAS)]
+    original = sheet(tmp_path, [*rows, ["p@example.com", "+14155550100", "VIP", ""]])
+    with open_sheet(original) as opened:
+        held = [cells[1].strip() for chunk in opened.chunks() for cells in chunk.rows][:-1]
+    first = run(client, original, "create")
+    assert first.failed is not None  # the unknown tag 'Gold' keeps them back
+    text = first.failed.read_text(encoding="utf-8-sig")
+    assert "\n=" not in text and "\n@" not in text and ",+1+1" not in text
+    fixed = first.failed.with_name("fixed.csv")
+    fixed.write_text(text.replace("Gold", "VIP"), encoding="utf-8-sig")
+    assert statuses(run(client, fixed, "create")) == ["created"] * len(FORMULAS)
+    names = [sandbox.state.find(email=f"f{n}@example.com") for n in range(len(FORMULAS))]
+    assert [lead.fields["first_name"] for lead in names if lead] == held
+    lead = sandbox.state.find(email="p@example.com")
+    assert lead is not None and lead.fields["first_name"] == "+14155550100"
