@@ -29,18 +29,12 @@ from bulk_loader.account import AccountSnapshot, fetch_account
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
 from bulk_loader.journal import Journal, PendingLead, find_journals, journal_path
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
+from bulk_loader.pacing import RateLimiter, RetryPolicy
+from bulk_loader.pool import send_all
 from bulk_loader.report import Problem, Report
 from bulk_loader.results import ResultsWriter, key_columns
 from bulk_loader.runner import default_results_path, key_headers
-from bulk_loader.sender import (
-    EXISTS,
-    SETTLE,
-    RateLimiter,
-    RetryPolicy,
-    RowOutcome,
-    RowSender,
-    send_all,
-)
+from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
 from bulk_loader.sheets import Sheet, open_sheet
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator

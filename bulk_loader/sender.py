@@ -10,34 +10,22 @@ place that knows Kartra's sharp edges:
 - a rate-limited call waits at least a second and is sent again; a transient failure
   (the server did not act) backs off with jitter, a bounded number of times.
 
-Every call, look-ups and retries included, passes through one shared `RateLimiter`.
-`send_all` runs a fixed pool of worker threads over a bounded queue.
+Every call, look-ups and retries included, passes through one shared `RateLimiter`
+(pacing.py); pool.py runs a fixed pool of worker threads over a bounded window.
 """
 
 from __future__ import annotations
 
-import queue
-import random
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, Protocol
 
 from bulk_loader.kartra import ActionResult, CallResult, Outcome
+from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.validation import LeadRow
 
-__all__ = [
-    "RateLimiter",
-    "RetryPolicy",
-    "RowOutcome",
-    "RowSender",
-    "SendStats",
-    "UpsertStrategy",
-    "send_all",
-]
+__all__ = ["EXISTS", "SETTLE", "RowOutcome", "RowSender", "SendStats"]
 
 NO_LEAD = "243"
 LEAD_EXISTS = "244"
@@ -66,71 +54,6 @@ class LeadClient(Protocol):
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
 
 
-class RateLimiter:
-    """Spaces calls evenly so that the App never exceeds `rate` calls per second.
-
-    Thread-safe: each caller reserves the next free slot under a lock and sleeps
-    outside it. Even spacing (rather than bursts) keeps Kartra's sliding one-second
-    window from ever seeing more than `rate` calls. `pause()` holds back every call,
-    slots already handed out included, which is what a 429 asks of the whole App.
-    """
-
-    # Calls reach Kartra a few ms early or late (threads, the GIL, the network): at
-    # exactly `rate` the 21st call lands inside the 1st call's second often enough to
-    # be refused (measured: 3.5% of calls, then 1 s pauses: 12.6 calls/s). 2% under the
-    # limit leaves 20 ms of slack per second: no 429 in 4,000 calls, 19.6 calls/s.
-    HEADROOM = 0.98
-
-    def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic):
-        self.interval = 1.0 / (rate * self.HEADROOM) if rate else 0.0
-        self._clock = clock
-        self._next = 0.0
-        self._resume = 0.0  # no call before this (a pause)
-        self._lock = threading.Lock()
-        self.calls = 0
-
-    def acquire(self, stop: threading.Event) -> bool:
-        """Wait for a slot; False when `stop` was set while waiting (nothing sent)."""
-        with self._lock:
-            self.calls += 1
-        while True:
-            with self._lock:
-                slot = max(self._clock(), self._next, self._resume)
-                self._next = slot + self.interval
-            delay = slot - self._clock()
-            if delay > 0 and stop.wait(delay):
-                return False
-            with self._lock:
-                if slot >= self._resume:  # no pause began while this caller slept
-                    return not stop.is_set()
-
-    def pause(self, seconds: float) -> None:
-        """No call from this App until `seconds` from now, slots already handed out too."""
-        with self._lock:
-            self._resume = max(self._resume, self._clock() + seconds)
-            self._next = max(self._next, self._resume)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long and how often to retry; `instant()` makes tests fast."""
-
-    transient_attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    rate_limit_wait: float = 1.0
-    rate_limited_attempts: int = 30
-    unknown_attempts: int = 5  # lost answers settled per row before reporting unknown
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff before transient retry number `attempt`."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-
-    @classmethod
-    def instant(cls) -> RetryPolicy:
-        return cls(base_delay=0.0, max_delay=0.0, rate_limit_wait=0.0)
-
-
 @dataclass(frozen=True, slots=True)
 class RowOutcome:
     """The final word on one sent row, as the results workbook shows it."""
@@ -145,29 +68,6 @@ class RowOutcome:
     # Failed for a passing reason (the server never acted, or the run was stopped by a
     # fatal answer): a resumed run sends the row again.
     retryable: bool = False
-
-
-class UpsertStrategy:
-    """Chooses create-first or edit-first from the rows this run has seen lately.
-
-    Create-first costs one call for a new lead and two for an existing one; edit-first
-    the reverse. Whichever kind was more common among the last `window` rows goes
-    first: sheets come in runs (old customers, then new sign-ups), and a whole-run
-    count would take as many rows to turn as it took to lean the other way (measured:
-    1.504 calls per row on a sorted 50/50 sheet, 1.012 with the window).
-    """
-
-    def __init__(self, window: int = 32) -> None:
-        self._lock = threading.Lock()
-        self._recent: deque[bool] = deque(maxlen=window)
-
-    def edit_first(self) -> bool:
-        with self._lock:
-            return 2 * sum(self._recent) > len(self._recent)
-
-    def observe(self, existed: bool) -> None:
-        with self._lock:
-            self._recent.append(existed)
 
 
 class _Stopped(Exception):
@@ -550,67 +450,3 @@ def _first_failed_action(result: CallResult) -> ActionResult | None:
         if action.status != "Success":
             return action
     return None
-
-
-def send_all(
-    rows: Iterable[LeadRow],
-    sender: RowSender,
-    *,
-    workers: int,
-    before_send: Callable[[list[str]], None] | None = None,
-    history: Mapping[int, str] | None = None,
-) -> Iterator[tuple[LeadRow, RowOutcome]]:
-    """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
-
-    The caller's thread feeds the pool and consumes outcomes, so the journal is only
-    ever touched from that thread: `before_send(keys)` runs there for each batch just
-    before it is queued (the journal commits the intent). At most 2 x `workers` rows are
-    queued or in flight, so rows are read no faster than they are sent. Rows whose
-    number is in `history` come with what an earlier run left (see RowSender.send).
-    Once `sender.stop` is set, rows not yet started come back as not_sent.
-    """
-    window = 2 * workers
-    past = history or {}
-    todo: queue.Queue[LeadRow | None] = queue.Queue()
-    done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
-
-    def work() -> None:
-        while (row := todo.get()) is not None:
-            if sender.stop.is_set():
-                done.put((row, _not_sent(row)))
-            else:
-                done.put((row, sender.send(row, history=past.get(row.row, ""))))
-
-    threads = [
-        threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)
-        for n in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    source = iter(rows)
-    in_flight = 0
-    try:
-        while True:
-            # Refill only once half the window is free: fewer, larger batches, so the
-            # journal commits its intents a handful of times per second, not per row.
-            if not sender.stop.is_set() and in_flight <= workers:
-                batch = list(islice(source, window - in_flight))
-                if batch:
-                    if before_send is not None:
-                        before_send([row.key for row in batch])
-                    for row in batch:
-                        todo.put(row)
-                    in_flight += len(batch)
-            if in_flight == 0:
-                break
-            yield done.get()
-            in_flight -= 1
-        for row in source:  # stopped: the rest were never sent
-            yield row, _not_sent(row)
-    finally:
-        for _ in threads:
-            todo.put(None)
-
-
-def _not_sent(row: LeadRow) -> RowOutcome:
-    return RowOutcome(row.row, "not_sent", message="not sent: the run was stopped")

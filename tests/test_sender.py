@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from bulk_loader.kartra import ActionResult, CallResult, Outcome
-from bulk_loader.sender import RateLimiter, RetryPolicy, RowSender, UpsertStrategy, send_all
+from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
+from bulk_loader.pool import send_all
+from bulk_loader.sender import RowSender
 from bulk_loader.validation import LeadRow
 
 

@@ -1,0 +1,77 @@
+"""The worker pool: a fixed number of threads sending rows, fed from the caller's thread."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
+
+from bulk_loader.sender import RowOutcome, RowSender
+from bulk_loader.validation import LeadRow
+
+__all__ = ["send_all"]
+
+
+def send_all(
+    rows: Iterable[LeadRow],
+    sender: RowSender,
+    *,
+    workers: int,
+    before_send: Callable[[list[str]], None] | None = None,
+    history: Mapping[int, str] | None = None,
+) -> Iterator[tuple[LeadRow, RowOutcome]]:
+    """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
+
+    The caller's thread feeds the pool and consumes outcomes, so the journal is only
+    ever touched from that thread: `before_send(keys)` runs there for each batch just
+    before it is queued (the journal commits the intent). At most 2 x `workers` rows are
+    queued or in flight, so rows are read no faster than they are sent. Rows whose
+    number is in `history` come with what an earlier run left (see RowSender.send).
+    Once `sender.stop` is set, rows not yet started come back as not_sent.
+    """
+    window = 2 * workers
+    past = history or {}
+    todo: queue.Queue[LeadRow | None] = queue.Queue()
+    done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
+
+    def work() -> None:
+        while (row := todo.get()) is not None:
+            if sender.stop.is_set():
+                done.put((row, _not_sent(row)))
+            else:
+                done.put((row, sender.send(row, history=past.get(row.row, ""))))
+
+    threads = [
+        threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    source = iter(rows)
+    in_flight = 0
+    try:
+        while True:
+            # Refill only once half the window is free: fewer, larger batches, so the
+            # journal commits its intents a handful of times per second, not per row.
+            if not sender.stop.is_set() and in_flight <= workers:
+                batch = list(islice(source, window - in_flight))
+                if batch:
+                    if before_send is not None:
+                        before_send([row.key for row in batch])
+                    for row in batch:
+                        todo.put(row)
+                    in_flight += len(batch)
+            if in_flight == 0:
+                break
+            yield done.get()
+            in_flight -= 1
+        for row in source:  # stopped: the rest were never sent
+            yield row, _not_sent(row)
+    finally:
+        for _ in threads:
+            todo.put(None)
+
+
+def _not_sent(row: LeadRow) -> RowOutcome:
+    return RowOutcome(row.row, "not_sent", message="not sent: the run was stopped")
