@@ -25,10 +25,11 @@ from bulk_loader.errors import BulkLoaderError, Interrupted, TemplateError
 from bulk_loader.results import problem_text
 
 if TYPE_CHECKING:
-    from bulk_loader.importer import ImportOptions, ImportSummary
+    from bulk_loader.importer import ImportOptions
     from bulk_loader.kartra import KartraClient
     from bulk_loader.runner import RunSummary
     from bulk_loader.sender import RowOutcome
+    from bulk_loader.summary import ImportSummary
     from bulk_loader.template import Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -430,7 +431,7 @@ def _print_import_summary(summary: ImportSummary) -> None:
 @_guarded
 def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
-    from bulk_loader.importer import rebuild_results
+    from bulk_loader.summary import rebuild_results
 
     summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
     _print_import_summary(summary)

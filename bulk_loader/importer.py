@@ -17,45 +17,31 @@ import signal
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from bulk_loader.account import AccountSnapshot, fetch_account
-from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
-from bulk_loader.journal import Journal, PendingLead, find_journals, journal_path
+from bulk_loader.errors import Interrupted
+from bulk_loader.journal import Journal, PendingLead, journal_path
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.pacing import RateLimiter, RetryPolicy
 from bulk_loader.pool import send_all
 from bulk_loader.report import Problem, Report
-from bulk_loader.results import ResultsWriter, key_columns
 from bulk_loader.runner import default_results_path, key_headers
 from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
 from bulk_loader.sheets import Sheet, open_sheet
+from bulk_loader.summary import ImportSummary, write_run_files
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
 
-__all__ = [
-    "ImportOptions",
-    "ImportSummary",
-    "Progress",
-    "bundled_sandbox",
-    "failed_rows_path",
-    "rebuild_results",
-    "run_import",
-]
+__all__ = ["ImportOptions", "Progress", "bundled_sandbox", "run_import"]
 
 REPEAT_SIGNAL_GRACE = 1.0  # seconds within which a second signal is the first one again
 BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
 SAMPLE_ACCOUNT = Path(__file__).with_name("data") / "sample_account.toml"
-# Row statuses that end a row as the person wanted (would_*: a --lookup dry run).
-GOOD_STATUSES = ("created", "updated", "would_create", "would_update")
-# Row statuses that need a person: they go to the failed-rows file.
-NEEDS_ATTENTION = ("invalid", "failed", "partial", "unknown", "not_sent")
 
 
 @dataclass(frozen=True)
@@ -101,73 +87,6 @@ class SilentProgress:
         pass
 
 
-@dataclass
-class ImportSummary:
-    """What a run did, for the terminal and the Summary sheet."""
-
-    sheet: Path
-    mode: str
-    template: str
-    api_host: str
-    report: Report
-    journal: Path
-    results: Path | None = None
-    failed: Path | None = None
-    statuses: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    sent: int = 0
-    row_calls: int = 0  # calls made for rows, retries included (not the look-ups)
-    retries: int = 0  # transient failures sent again
-    rate_limited: int = 0  # 429 answers
-    reconciliations: int = 0  # searches that settled a lost answer
-    resumed: int = 0
-    reconciled: int = 0
-    calls: int = 0
-    started: float = field(default_factory=time.time)
-    ended: float = 0.0
-    send_seconds: float = 0.0
-    fatal: str | None = None
-    interrupted: bool = False
-    journal_kept: bool = True  # False for a temporary journal (sandbox, --lookup)
-
-    @property
-    def exit_code(self) -> int:
-        if self.fatal:
-            return KartraFatalError.exit_code
-        if self.interrupted:
-            return Interrupted.exit_code
-        good = sum(self.statuses[status] for status in GOOD_STATUSES)
-        return 0 if good == sum(self.statuses.values()) else 1
-
-    def as_rows(self) -> dict[str, object]:
-        """The Summary sheet's key/value lines (never credentials)."""
-        rows_sent = max(self.sent, 1)  # calls per row: what sending the rows cost
-        lines: dict[str, object] = {
-            "mode": self.mode,
-            "template": self.template,
-            "api host": self.api_host,
-            "started": _stamp(self.started),
-            "ended": _stamp(self.ended),
-            "rows read": self.report.rows_read,
-            "rows sent this run": self.sent,
-            "rows resumed from the journal": self.resumed,
-            "rows reconciled": self.reconciled,
-            "calls made": self.calls,
-            "calls per row": round(self.row_calls / rows_sent, 3),
-            "retries after transient failures": self.retries,
-            "429 answers": self.rate_limited,
-            "lost answers settled by search": self.reconciliations,
-            "sending time (s)": round(self.send_seconds, 3),
-            "achieved rate (calls/s)": round(self.row_calls / max(self.send_seconds, 1e-9), 2),
-            "journal": str(self.journal) if self.journal_kept else "temporary (deleted)",
-        }
-        lines.update({f"status: {k}": v for k, v in sorted(self.statuses.items())})
-        lines.update({f"error type: {k}": v for k, v in sorted(self.errors.items())})
-        if self.fatal:
-            lines["stopped by"] = self.fatal
-        return lines
-
-
 def run_import(
     options: ImportOptions, client: KartraClient, progress: Progress | None = None
 ) -> ImportSummary:
@@ -202,7 +121,7 @@ def run_import(
             validator.close()
         summary.calls = client.calls_made
         summary.ended = time.time()
-        _write_results(
+        write_run_files(
             results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
         )
         journal.close()
@@ -417,101 +336,6 @@ def _stop_on_signals(sender: RowSender, progress: Progress) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def rebuild_results(
-    sheet: Path, results_path: Path | None = None, *, keys_only: bool = False
-) -> ImportSummary:
-    """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
-
-    Works at any time, also while a run writes the journal from another process: the
-    rows that run has not settled yet show as not_sent or unknown.
-    """
-    journals = find_journals(sheet)
-    if not journals:
-        raise ConfigError(
-            f"{sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there"
-        )
-    journal = Journal.open_readonly(journals[0])
-    try:
-        meta = journal.meta()
-        summary = ImportSummary(
-            sheet=sheet,
-            mode=meta.get("mode", ""),
-            template=meta.get("template_path", ""),
-            api_host=meta.get("api_host", ""),
-            report=Report(),
-            journal=journal.path,
-            started=0.0,
-        )
-        results = default_results_path(sheet, results_path)
-        _write_results(results, journal, summary, keys_only=keys_only)
-    finally:
-        journal.close()
-    summary.report.rows_read = summary.statuses.total()
-    summary.report.rows_invalid = summary.statuses["invalid"]
-    return summary
-
-
-def _write_results(
-    results: Path,
-    journal: Journal,
-    summary: ImportSummary,
-    *,
-    failed_file: bool = True,
-    keys_only: bool = False,
-) -> None:
-    """The results workbook and the failed-rows file, both rebuilt from the journal.
-
-    With `keys_only` no file copies whole rows: the results keep the key columns, and
-    there is no failed-rows file (it would be whole rows).
-    """
-    failed_file = failed_file and not keys_only
-    failed = failed_rows_path(summary.sheet)
-    if failed_file and _same(failed, results):
-        raise InputError(f"--results {results} is where the failed rows go; name another file")
-    if failed_file:
-        failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
-    headers = journal.headers()
-    keep = key_columns(headers, journal.key_headers()) if keys_only else None
-    retry: ResultsWriter | None = None
-    retry_rows = 1  # the failed-rows file's own row numbers: header, then 2, 3, ...
-    with ExitStack() as files:
-        out = files.enter_context(ResultsWriter(results, headers, attempts_column=True, keep=keep))
-        for row in journal.rows():
-            summary.statuses[row.status] += 1
-            for code in [row.error_type] if row.error_type else {p.code for p in row.problems}:
-                summary.errors[code] += 1
-            out.add(
-                row.row,
-                row.cells,
-                row.status,
-                row.lead_id,
-                row.error_type,
-                row.message,
-                row.problems,
-                row.attempts,
-            )
-            if row.status in NEEDS_ATTENTION and failed_file:
-                if retry is None:
-                    retry = files.enter_context(
-                        ResultsWriter(failed, headers, result_columns=False)
-                    )
-                    summary.failed = failed
-                retry_rows += 1
-                retry.add(retry_rows, row.cells, row.status)
-        out.close(summary.as_rows())
-    summary.results = results
-
-
-def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def failed_rows_path(sheet: Path) -> Path:
-    """`<sheet>.failed.<ext>` beside the input, in the input's own format."""
-    suffix = sheet.suffix.lower() if sheet.suffix.lower() in (".csv", ".xlsx") else ".csv"
-    return sheet.with_name(f"{sheet.stem}.failed{suffix}")
-
-
 @contextmanager
 def bundled_sandbox(account: Path | None = None) -> Iterator[tuple[str, Credentials]]:
     """A sandbox with the sample account on 127.0.0.1, for this run only: (URL, credentials)."""
@@ -520,9 +344,3 @@ def bundled_sandbox(account: Path | None = None) -> Iterator[tuple[str, Credenti
     loaded = load_account(account or SAMPLE_ACCOUNT)
     with serve_in_thread(loaded) as running:
         yield running.url, Credentials(loaded.app_id, loaded.api_key, loaded.api_password)
-
-
-def _stamp(seconds: float) -> str:
-    if not seconds:
-        return ""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

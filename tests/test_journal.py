@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from bulk_loader.cli import cli
-from bulk_loader.importer import ImportOptions, ImportSummary, rebuild_results, run_import
+from bulk_loader.importer import ImportOptions, run_import
 from bulk_loader.journal import find_journals
 from bulk_loader.kartra import Credentials, KartraClient
 from bulk_loader.pacing import RetryPolicy
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.summary import ImportSummary, rebuild_results
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")

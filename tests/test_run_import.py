@@ -14,11 +14,12 @@ from click.testing import CliRunner
 
 from bulk_loader.cli import cli
 from bulk_loader.errors import KartraFatalError
-from bulk_loader.importer import ImportOptions, ImportSummary, run_import
+from bulk_loader.importer import ImportOptions, run_import
 from bulk_loader.kartra import Credentials, KartraClient
 from bulk_loader.pacing import RetryPolicy
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
 from bulk_loader.sheets import open_sheet
+from bulk_loader.summary import ImportSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = ROOT / "samples" / "account.toml"
