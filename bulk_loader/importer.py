@@ -3,8 +3,8 @@
     run_import(options, client, progress)
       1. preflight: the account's custom fields, tags and lists (a fatal answer stops here)
       2. scan: every row read, validated and checked against the account, into the journal
-      3. send: each valid row not yet settled, through `sender.send_all`
-      4. results: the workbook and the failed-rows file, rebuilt from the journal
+      3. send: each valid row not yet settled, through `pool.send_all`
+      4. results: the workbook and the failed-rows file (summary.py), from the journal
 
 Nothing is sent before every row has been validated, so the person running it sees
 every problem of the sheet first and the estimate counts only the rows that will go.
