@@ -8,7 +8,7 @@
     calls/row), and shuffled 95/5 mixes either way (1.1). The existing leads are
     created first by a separate create run of just those rows.
 (c) Create, sandbox limit off and 20 ms latency, --rate 0: at least 400 rows/s with the
-    chosen --workers; the default 8 workers is reported too.
+    chosen --workers (16, the default when --rate is 0); 8 workers is reported too.
 
 Usage: .venv/bin/python bench/bench_import.py [--quick] [--rows 2000] [--workers 16]
 
@@ -292,7 +292,7 @@ def judge_b(fig: Figures, limit: float) -> str:
 
 def judge_c(fig: Figures, chosen: bool) -> str:
     if not chosen:
-        return "(info) default workers; goal 400 rows/s"
+        return "(info) 8 workers, the default at Kartra's rate; goal 400 rows/s"
     return _verdict([fig.rows_per_s >= 400], ">=400 rows/s")
 
 

@@ -14,21 +14,16 @@ What a cell becomes:
 - dates and times in ISO form (`2024-03-05`, `2024-03-05 14:30:00`, `14:30:00`);
 - booleans as TRUE / FALSE; error cells as their text (#N/A), which `Sheet` reports.
 
-A workbook is a zip of XML parts, so a small file can stand for gigabytes. Before
-openpyxl sees it, `check_workbook_zip` refuses parts that decompress absurdly (zip
-bombs), parts that openpyxl would parse whole beyond a few tens of MB, and any XML with
-a DOCTYPE (entity expansion: "billion laughs"). While rows stream, rows and columns
-beyond Excel's own limits and cells longer than Excel allows are refused. The limits are
-module constants (`MAX_*`): generous enough for a 1,048,576-row export, finite always.
+Before openpyxl sees a workbook, workbook_guard.check_workbook_zip refuses zip bombs,
+giant parts and DOCTYPEs. While rows stream, rows and columns beyond Excel's own limits
+and cells longer than Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`,
+`MAX_CELL_CHARS`).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-import xml.etree.ElementTree as ElementTree
-import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -43,19 +38,13 @@ from openpyxl.worksheet._reader import WorkSheetParser
 
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
+from bulk_loader.workbook_guard import check_workbook_zip, unreadable
 
 __all__ = [
     "MAX_CELL_CHARS",
     "MAX_COLUMNS",
-    "MAX_COMPRESSION_RATIO",
-    "MAX_PARTS",
-    "MAX_PART_BYTES",
     "MAX_ROWS",
-    "MAX_SHARED_STRINGS",
-    "MAX_SHARED_STRINGS_BYTES",
-    "MAX_WORKBOOK_BYTES",
     "cell_text",
-    "check_workbook_zip",
     "number_text",
     "open_workbook_sheet",
 ]
@@ -64,26 +53,6 @@ _MB = 1024 * 1024
 # Excel's own limits (and MAX_COLUMNS, column XFD): no workbook Excel wrote goes beyond them.
 MAX_ROWS = 1_048_576
 MAX_CELL_CHARS = 32_767
-# What the zip may unpack to. Worksheets stream (memory stays flat), so their bound is
-# time: a 1,000,000 x 20 export is about 0.6-1 GB of XML. Real parts compress 10-25x;
-# deflate bombs 1,000x. Parts openpyxl parses whole (styles, workbook, relationships)
-# are kilobytes in real files. Shared strings are held in memory, one entry per
-# distinct text: 20 million is a 1,000,000 x 20 sheet where no two cells repeat.
-MAX_WORKBOOK_BYTES = 8 * 1024 * _MB
-MAX_COMPRESSION_RATIO = 100
-RATIO_FLOOR_BYTES = 1 * _MB  # smaller parts may compress as well as they like
-MAX_PART_BYTES = 64 * _MB
-MAX_SHARED_STRINGS_BYTES = 1024 * _MB
-MAX_SHARED_STRINGS = 20_000_000
-MAX_PARTS = 10_000
-
-_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-_STRINGS_PART = "xl/sharedstrings.xml"
-_WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
-_PROLOG_BYTES = 64 * 1024
-_READ_BYTES = 1 * _MB
-
 # openpyxl warns on stderr about features it drops (data validation, default styles)
 # that don't matter to reading values; an ops person would only be confused by them.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
@@ -101,7 +70,7 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
         workbook = load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # the seam: zipfile, XML and openpyxl errors of all kinds
         file.close()
-        raise SheetError(_unreadable(exc), path) from exc
+        raise SheetError(unreadable(exc), path) from exc
 
     def close() -> None:
         workbook.close()
@@ -118,145 +87,6 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
         close()
         raise
     return Sheet(path, headers, records, close)
-
-
-def check_workbook_zip(path: Path) -> None:
-    """Refuse a workbook whose parts would unpack to absurd sizes or hold a DOCTYPE.
-
-    Python's zipfile never yields more than a part's declared size (it fails the CRC
-    check instead), so the declared sizes are a true bound on what openpyxl can read.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
-            if len(parts) > MAX_PARTS:
-                raise SheetError(
-                    f"the workbook holds {len(parts):,} parts (at most {MAX_PARTS:,}); "
-                    "it is not a workbook Excel wrote",
-                    path,
-                )
-            total = sum(part.file_size for part in parts)
-            if total > MAX_WORKBOOK_BYTES:
-                raise SheetError(
-                    f"the workbook would unpack to {_size(total)} (at most "
-                    f"{_size(MAX_WORKBOOK_BYTES)}); split it, or save it as .csv",
-                    path,
-                )
-            types = _content_types(archive, path)
-            for part in parts:
-                _check_part(archive, part, types.get(part.filename.casefold(), set()), path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
-        raise SheetError(
-            "this is not an XLSX workbook (not a valid zip file); is it corrupt?", path
-        ) from exc
-    except (OSError, RuntimeError, NotImplementedError, ValueError) as exc:
-        raise SheetError(_unreadable(exc), path) from exc
-
-
-def _check_part(
-    archive: zipfile.ZipFile, part: zipfile.ZipInfo, types: set[str], path: Path
-) -> None:
-    size, name = part.file_size, part.filename
-    ratio = size / max(part.compress_size, 1)
-    if size > RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
-        raise SheetError(
-            f"the workbook part {name!r} would unpack {ratio:,.0f} times larger, to "
-            f"{_size(size)}: a zip bomb, not a workbook Excel wrote",
-            path,
-        )
-    lowered = name.casefold()
-    if types == {_WORKSHEET_TYPE} and _WORKSHEET_PART.fullmatch(lowered):
-        limit = MAX_WORKBOOK_BYTES  # streamed row by row
-    elif types == {_STRINGS_TYPE} and lowered == _STRINGS_PART:
-        limit = MAX_SHARED_STRINGS_BYTES
-    else:
-        limit = MAX_PART_BYTES  # openpyxl parses these whole
-    if size > limit:
-        raise SheetError(
-            f"the workbook part {name!r} would unpack to {_size(size)} "
-            f"(at most {_size(limit)} for this part); save the workbook again from Excel",
-            path,
-        )
-    if lowered.endswith((".xml", ".rels")):
-        _refuse_doctype(archive, part, path)
-    if limit == MAX_SHARED_STRINGS_BYTES and size > MAX_PART_BYTES:
-        _count_shared_strings(archive, part, path)
-
-
-def _content_types(archive: zipfile.ZipFile, path: Path) -> dict[str, set[str]]:
-    """Lower-cased part name -> every content type [Content_Types].xml declares for it."""
-    try:
-        info = archive.getinfo("[Content_Types].xml")
-    except KeyError:
-        return {}  # openpyxl says so in its own words
-    if info.file_size > MAX_PART_BYTES:
-        raise SheetError(f"[Content_Types].xml would unpack to {_size(info.file_size)}", path)
-    _refuse_doctype(archive, info, path)
-    try:
-        root = ElementTree.fromstring(archive.read(info))
-    except ElementTree.ParseError:
-        return {}
-    types: dict[str, set[str]] = {}
-    for node in root:
-        if node.tag.endswith("}Override"):
-            name = node.get("PartName", "").lstrip("/").casefold()
-            types.setdefault(name, set()).add(node.get("ContentType", ""))
-    return types
-
-
-def _refuse_doctype(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
-    """No part of a real workbook declares a DTD; one that does may expand entities.
-
-    Only the prolog can hold a DOCTYPE: the bytes before the first element. Python's
-    expat also caps entity expansion, so this is the belt to its braces.
-    """
-    with archive.open(part) as stream:
-        head = stream.read(_PROLOG_BYTES)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
-    element = re.search(rb"<[A-Za-z_]", head)
-    prolog = head[: element.start()] if element else head
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-        raise SheetError(
-            f"the workbook part {part.filename!r} declares a DOCTYPE, which no workbook "
-            "Excel wrote does (it can expand entities without end); refused",
-            path,
-        )
-
-
-def _count_shared_strings(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
-    """openpyxl keeps every shared string in memory: bound how many there are."""
-    count = 0
-    tail = b""
-    with archive.open(part) as stream:
-        while block := stream.read(_READ_BYTES):
-            # The last 3 bytes go round again: "<si>" cut in two is found whole next
-            # time, and no 4-byte match fits in 3 bytes to be counted twice.
-            data = tail + block
-            count += data.count(b"<si>") + data.count(b"<si ") + data.count(b"<si/")
-            tail = data[-3:]
-            if count > MAX_SHARED_STRINGS:
-                raise SheetError(
-                    f"the workbook holds more than {MAX_SHARED_STRINGS:,} distinct texts "
-                    "(its shared-strings table); split it, or save it as .csv",
-                    path,
-                )
-
-
-def _size(size: int) -> str:
-    return f"{size / 1024**3:.1f} GB" if size >= 1024**3 else f"{size / _MB:,.0f} MB"
-
-
-def _unreadable(exc: Exception) -> str:
-    if isinstance(exc, zipfile.BadZipFile):
-        return "this is not an XLSX workbook (not a valid zip file); is it corrupt?"
-    detail = " ".join(str(exc).split())  # one line, whatever the foreign message held
-    if len(detail) > 200:
-        detail = detail[:200] + "..."
-    return (
-        f"this workbook cannot be read ({type(exc).__name__}: {detail}); "
-        "open it in Excel and save it again as .xlsx, or as .csv"
-    )
 
 
 def _pick_worksheet(workbook: Workbook, name: str | None, path: Path) -> ReadOnlyWorksheet:
@@ -320,7 +150,7 @@ def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Re
     except SheetError:
         raise
     except Exception as exc:  # a damaged sheet part shows only while parsing it
-        raise SheetError(_unreadable(exc), path, row=number + 1) from exc
+        raise SheetError(unreadable(exc), path, row=number + 1) from exc
 
 
 def _check_row_number(path: Path, number: int, previous: int) -> None:
@@ -420,7 +250,7 @@ def _format_lookup(workbook: Workbook) -> Callable[[int], str]:
 def _text_of(value: Any, style_id: int, number_format: Callable[[int], str]) -> str:
     """The visible text of a cell's value; text, the common case, goes first."""
     if type(value) is str:
-        return value
+        return _unescape_ooxml(value) if "_x" in value else value
     if value is None:
         return ""
     if type(value) is int or type(value) is float:
@@ -433,6 +263,18 @@ def _text_of(value: Any, style_id: int, number_format: Callable[[int], str]) -> 
         except (ArithmeticError, ValueError):  # inf/NaN from a foreign writer: no format fits
             return number_text(value)
     return cell_text(value)
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape_ooxml(text: str) -> str:
+    """Decode `_xHHHH_`, how XLSX stores characters XML cannot hold (a CR is _x000D_).
+
+    Excel shows the character; openpyxl hands over the escape. `_x005F_` escapes an
+    underscore, so a literal "_x000D_" typed in Excel comes back as itself.
+    """
+    return _OOXML_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
 def cell_text(value: object) -> str:

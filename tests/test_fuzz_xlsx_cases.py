@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_loader import sheets_xlsx
+from bulk_loader import workbook_guard
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets import open_sheet
 
@@ -202,7 +202,7 @@ def test_a_workbook_over_the_total_size_limit_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """MAX_WORKBOOK_BYTES bounds everything together, however well it compresses."""
-    monkeypatch.setattr(sheets_xlsx, "MAX_WORKBOOK_BYTES", 1000)
+    monkeypatch.setattr(workbook_guard, "MAX_WORKBOOK_BYTES", 1000)
     path = one_sheet(tmp_path, worksheet(HEADER + text_row(2, "x" * 2000)))
     refused(path, r"the workbook would unpack to 0 MB \(at most 0 MB\)")
 
@@ -211,7 +211,7 @@ def test_a_part_parsed_whole_is_bounded_tighter_than_a_streamed_sheet(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """styles.xml is parsed in one piece by openpyxl: MAX_PART_BYTES, not the sheet's limit."""
-    monkeypatch.setattr(sheets_xlsx, "MAX_PART_BYTES", 10_000)
+    monkeypatch.setattr(workbook_guard, "MAX_PART_BYTES", 10_000)
     styles = b"<styleSheet>" + b"<!-- padding -->" * 1000 + b"</styleSheet>"
     big_sheet = worksheet(HEADER + "".join(text_row(n, f"a{n}@example.com") for n in range(2, 400)))
     assert len(big_sheet) > 10_000
@@ -225,7 +225,7 @@ def test_a_sheet_part_claiming_another_content_type_gets_no_sheet_allowance(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Size allowances follow [Content_Types].xml, so a part can't pose as a worksheet."""
-    monkeypatch.setattr(sheets_xlsx, "MAX_PART_BYTES", 1000)
+    monkeypatch.setattr(workbook_guard, "MAX_PART_BYTES", 1000)
     path = one_sheet(tmp_path, worksheet(HEADER + text_row(2, "x" * 2000)))
     with zipfile.ZipFile(path) as archive:
         parts = {name: archive.read(name) for name in archive.namelist()}
@@ -288,8 +288,8 @@ def test_a_shared_strings_table_with_too_many_entries_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """openpyxl holds every shared string in memory: their number is bounded too."""
-    monkeypatch.setattr(sheets_xlsx, "MAX_PART_BYTES", 1000)
-    monkeypatch.setattr(sheets_xlsx, "MAX_SHARED_STRINGS", 500)
+    monkeypatch.setattr(workbook_guard, "MAX_PART_BYTES", 1000)
+    monkeypatch.setattr(workbook_guard, "MAX_SHARED_STRINGS", 500)
     rows = '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
     path = one_sheet(tmp_path, worksheet(rows), shared_strings=shared(501))
     refused(path, "more than 500 distinct texts")
@@ -544,9 +544,9 @@ def test_shared_strings_are_counted_exactly_across_read_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, allowed: bool
 ) -> None:
     """Read 7 bytes at a time, "<si>" is cut at every position and still counted once."""
-    monkeypatch.setattr(sheets_xlsx, "MAX_PART_BYTES", 1000)
-    monkeypatch.setattr(sheets_xlsx, "_READ_BYTES", 7)
-    monkeypatch.setattr(sheets_xlsx, "MAX_SHARED_STRINGS", limit)
+    monkeypatch.setattr(workbook_guard, "MAX_PART_BYTES", 1000)
+    monkeypatch.setattr(workbook_guard, "_READ_BYTES", 7)
+    monkeypatch.setattr(workbook_guard, "MAX_SHARED_STRINGS", limit)
     table = shared(1000).replace(b"</sst>", b"<si/><si><t>z</t></si></sst>")  # 1,002 in all
     path = one_sheet(tmp_path, worksheet(HEADER), shared_strings=table)
     if allowed:

@@ -1,0 +1,157 @@
+"""How the CLI shows things: progress on stderr, summaries on stdout, template problems.
+
+The command functions in cli.py parse options and call the library; this module
+renders what comes back. Like cli.py, and unlike the library, it may use click.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bulk_loader.errors import TemplateError
+from bulk_loader.results import problem_text
+
+if TYPE_CHECKING:
+    from bulk_loader.runner import RunSummary
+    from bulk_loader.sender import RowOutcome
+    from bulk_loader.summary import ImportSummary
+
+__all__ = ["ImportProgress", "dry_run_progress", "print_import_summary", "print_summary",
+           "template_errors"]  # fmt: skip
+
+
+@contextmanager
+def template_errors() -> Iterator[None]:
+    """Every template problem on its own line, then exit 3: fix them all in one go."""
+    try:
+        yield
+    except TemplateError as exc:
+        if click.get_current_context().find_root().params.get("debug"):
+            raise
+        count = len(exc.problems)
+        name = str(exc.path) if exc.path else "template"
+        click.echo(f"error: {name}: {count} problem{'s' if count != 1 else ''}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@contextmanager
+def dry_run_progress() -> Iterator[Callable[[int], None]]:
+    """A row counter on stderr; tqdm turns itself off when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(unit=" rows", disable=None, leave=False, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def print_summary(summary: RunSummary) -> None:
+    report = summary.report
+    click.echo(f"Rows read: {report.rows_read}")
+    click.echo(f"Valid:     {report.rows_valid}")
+    click.echo(f"Invalid:   {report.rows_invalid}")
+    top = report.top(10)
+    if top:
+        click.echo("Top problems:")
+        width = max(len(code) for code, *_ in top)
+        for code, count, rows, example in top:
+            more = len(rows) >= report.keep_rows and count > len(rows)
+            where = ", ".join(map(str, rows)) + (", ..." if more else "")
+            label = "row" if len(rows) == 1 else "rows"
+            click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
+            click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
+    click.echo(f"Results:   {summary.results_path}")
+
+
+class ImportProgress:
+    """The import's progress on stderr: messages, then a tqdm bar (off when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._counts: Counter[str] = Counter()
+
+    def __enter__(self) -> ImportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def message(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+        else:
+            click.echo(text, err=True)
+
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total, unit=" rows", disable=None, file=sys.stderr, dynamic_ncols=True
+        )
+
+    def advance(self, outcome: RowOutcome) -> None:
+        self._counts[outcome.status] += 1
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        if self._bar.n % 50 == 0 or self._bar.n == self._bar.total:
+            counts = self._counts
+            self._bar.set_postfix_str(
+                f"created {counts['created']}, updated {counts['updated']}, "
+                f"failed {counts['failed'] + counts['partial'] + counts['unknown']}",
+                refresh=False,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def print_import_summary(summary: ImportSummary) -> None:
+    """What happened, in the order a person checks it: rows, outcomes, files."""
+    report = summary.report
+    click.echo(f"Rows read: {report.rows_read}")
+    click.echo(f"Valid:     {report.rows_valid}")
+    click.echo(f"Invalid:   {report.rows_invalid}")
+    for status in (
+        "created",
+        "updated",
+        "would_create",
+        "would_update",
+        "would_fail",
+        "partial",
+        "failed",
+        "unknown",
+        "not_sent",
+    ):
+        if summary.statuses[status]:
+            label = status.replace("_", " ").capitalize() + ":"
+            click.echo(f"{label:<10} {summary.statuses[status]}")
+    if summary.resumed or summary.reconciled:
+        click.echo(
+            f"Resumed:   {summary.resumed} rows done by an earlier run; "
+            f"{summary.reconciled} settled by search first"
+        )
+    if summary.calls:
+        rate = summary.sent / summary.send_seconds if summary.send_seconds else 0.0
+        click.echo(
+            f"Sent:      {summary.sent} rows this run, {rate:.1f} rows/s; "
+            f"{summary.calls} calls to {summary.api_host}"
+        )
+    if summary.errors:
+        top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
+        click.echo(f"Problems:  {top}")
+    click.echo(f"Results:   {summary.results}")
+    if summary.failed:
+        click.echo(f"To fix or retry: {summary.failed} (run it like the original sheet)")
+    if summary.journal_kept:
+        click.echo(f"Journal:   {summary.journal}")
+    if summary.fatal:
+        click.echo(f"error: stopped: {summary.fatal}", err=True)

@@ -1,0 +1,113 @@
+"""Formula safety across every output a person may open in a spreadsheet.
+
+The classic payloads stay inert text in the results and failed-rows files, in XLSX and
+in CSV, and in the starter template; phone numbers and negative numbers stay as typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from bulk_loader.cli import cli
+from bulk_loader.importer import ImportOptions, run_import
+from bulk_loader.kartra import Credentials, KartraClient
+from bulk_loader.pacing import RetryPolicy
+from bulk_loader.sandbox import serve_in_thread
+from bulk_loader.sheets import open_sheet
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOADS = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "\t=1+1", "\r=1+1"]
+NUMBERS = ["+14155550100", "-5"]
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture
+def client() -> Iterator[KartraClient]:
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox:
+        credentials = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
+        with KartraClient(credentials, api_url=sandbox.url) as kartra:
+            yield kartra
+
+
+def write_sheet(path: Path) -> Path:
+    """One row per payload, in the company column; an unknown tag keeps each one back."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "company", "phone", "tags"])
+        for n, value in enumerate(PAYLOADS + NUMBERS):
+            writer.writerow([f"p{n}@example.com", value, NUMBERS[n % 2], "NoSuchTag"])
+    return path
+
+
+def import_to(client: KartraClient, sheet: Path, results: Path) -> Path:
+    """Run the import; return the failed-rows file (every row fails preflight)."""
+    options = ImportOptions(sheet=sheet, mode="create", rate=None, results_path=results,
+                            policy=RetryPolicy.instant())  # fmt: skip
+    summary = run_import(options, client)
+    assert summary.failed is not None
+    return summary.failed
+
+
+def xlsx_cells(path: Path) -> list[openpyxl.cell.cell.Cell]:
+    book = openpyxl.load_workbook(path)
+    return [cell for row in book.worksheets[0].iter_rows() for cell in row]
+
+
+@pytest.mark.parametrize("sheet_suffix", ["xlsx", "csv"])
+def test_xlsx_outputs_hold_payloads_as_text_never_formulas(
+    tmp_path: Path, client: KartraClient, sheet_suffix: str
+) -> None:
+    """Results and failed rows in XLSX: every payload a text cell, exactly as typed."""
+    sheet = write_sheet(tmp_path / "in.csv")
+    if sheet_suffix == "xlsx":  # an XLSX input gives an XLSX failed-rows file
+        book = openpyxl.Workbook()
+        for row in csv.reader(sheet.open(encoding="utf-8")):
+            book.active.append(row)
+        for row in book.active.iter_rows():
+            for cell in row:
+                cell.data_type = "s"  # typed text, as Excel keeps a cell typed with '
+        sheet = tmp_path / "in.xlsx"
+        book.save(sheet)
+    failed = import_to(client, sheet, tmp_path / "results.xlsx")
+    for path in [tmp_path / "results.xlsx", *([failed] if failed.suffix == ".xlsx" else [])]:
+        cells = xlsx_cells(path)
+        assert all(cell.data_type == "s" for cell in cells if cell.value is not None), path
+        with open_sheet(path) as opened:  # what Excel shows, and what a re-run reads
+            values = {value for chunk in opened.chunks() for row in chunk.rows for value in row}
+        # openpyxl saved the XLSX input's carriage return raw, and XML reads it as a line
+        # feed; from a CSV input it survives (as _x000D_ on disk).
+        expected = {v.replace("\r", "\n") if sheet_suffix == "xlsx" else v for v in PAYLOADS}
+        assert expected | set(NUMBERS) <= values, path
+
+
+def test_csv_outputs_escape_payloads_and_leave_numbers_alone(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """Results and failed rows in CSV: payloads start with a quote, numbers stay as typed."""
+    failed = import_to(client, write_sheet(tmp_path / "in.csv"), tmp_path / "results.csv")
+    for path in (tmp_path / "results.csv", failed):
+        with path.open(newline="", encoding="utf-8-sig") as out:
+            cells = [cell for row in csv.reader(out) for cell in row]
+        for cell in cells:
+            if cell.startswith(DANGEROUS):
+                assert cell in NUMBERS, (path.name, cell)
+        assert {"'" + payload for payload in PAYLOADS} <= set(cells), path.name
+        assert set(NUMBERS) <= set(cells), path.name
+
+
+def test_template_init_keeps_payload_headers_inside_toml_strings(tmp_path: Path) -> None:
+    """Headers that look like formulas come out quoted; no line starts with one."""
+    sheet = tmp_path / "headers.csv"
+    sheet.write_text(",".join(['"' + p.replace('"', '""') + '"' for p in PAYLOADS]) + "\n")
+    result = CliRunner().invoke(cli, ["template", "init", str(sheet)])
+    assert result.exit_code == 0, result.output
+    for line in result.stdout.splitlines():
+        assert not line.startswith(DANGEROUS), line
+    tomllib.loads(result.stdout)  # valid as printed
