@@ -8,10 +8,11 @@ when the template leaves `options` out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bulk_loader.checks import split_values
 from bulk_loader.errors import ConfigError, KartraFatalError
 from bulk_loader.kartra import CallResult, Outcome, answer_field
 from bulk_loader.report import Problem
@@ -58,17 +59,39 @@ class AccountSnapshot:
                 problem.append(Problem(row.row, column, _text(value), "custom_field_type", message))
             problems += problem
             fields.append({"field_identifier": identifier, "field_value": value})
-        for kind, names, known, action in (
-            ("tag", row.tags, self.tags, template.tags),
-            ("list", row.lists, self.lists, template.lists),
+        for kind, names, action in (
+            ("tag", row.tags, template.tags),
+            ("list", row.lists, template.lists),
         ):
-            column = action.column if action else kind
-            problems += [
-                _missing(row.row, column, kind, name, known) for name in names if name not in known
-            ]
+            problems += self.missing_names(row.row, action.column if action else kind, kind, names)
         if not fields:
             return row, problems
         return replace(row, lead={**row.lead, "custom_fields": fields}), problems
+
+    def missing_names(
+        self, row: int, column: str, kind: str, names: Iterable[str]
+    ) -> list[Problem]:
+        """A problem for each tag or list (`kind`) the account does not have."""
+        known = self.tags if kind == "tag" else self.lists
+        return [_missing(row, column, kind, name, known) for name in names if name not in known]
+
+    def check_cells(self, row: int, cells: Sequence[str], columns: Iterable[Any]) -> list[Problem]:
+        """What the account lacks for a row that failed validation, read from its cells.
+
+        Such a row has no payload, yet its person should learn every problem at once:
+        the names of tags and lists, and custom fields the account does not have.
+        """
+        problems: list[Problem] = []
+        for column in columns:
+            value = cells[column.index].strip() if column.index < len(cells) else ""
+            if not value:
+                continue
+            if column.target in ("tags", "lists"):
+                names = split_values(value, column.separator or ";")
+                problems += self.missing_names(row, column.header, column.target[:-1], names)
+            elif column.custom is not None and column.target not in self.custom_fields:
+                problems += self._custom_value(row, column.header, column.target, value)[1]
+        return problems
 
     def _custom_value(
         self, row: int, column: str, identifier: str, value: Any

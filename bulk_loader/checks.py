@@ -12,8 +12,10 @@ import difflib
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -41,7 +43,8 @@ EMAIL_RE = (
 )
 ID_RE = r"^[0-9]{1,20}$"
 NUMBER_RE = r"^[0-9]{1,20}$"
-COUNTRY_CODE_RE = r"^\+?[0-9]{1,4}$"
+# +40, 40, or 0040 (the international prefix); codes never start with 0.
+COUNTRY_CODE_RE = r"^(?:\+|00)?[1-9][0-9]{0,3}$"
 URL_RE = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#.][^\s]*$"
 URL_FIELDS = ("website", "lead_picture", "facebook", "twitter", "linkedin")
 
@@ -65,12 +68,33 @@ def time_zones() -> tuple[str, ...]:
 
 
 def closest_time_zone(value: str) -> str | None:
+    """The Kartra time zone to suggest for `value`.
+
+    A real IANA zone (Europe/Paris) gets one of Kartra's with the same clock all year
+    round, from the same region when there is one (Europe/Brussels); anything else gets
+    the closest spelling.
+    """
     zones = time_zones()
     by_case = {z.casefold(): z for z in zones}
     if value.casefold() in by_case:
         return by_case[value.casefold()]
-    close = difflib.get_close_matches(value, zones, n=1, cutoff=0.0)
-    return close[0] if close else None
+    clock = _clock(value)
+    same_clock = [zone for zone in zones if clock is not None and _clock(zone) == clock]
+    region = value.split("/")[0].casefold()
+    same_region = [zone for zone in same_clock if zone.split("/")[0].casefold() == region]
+    candidates = same_region or same_clock or list(zones)
+    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.0)
+    return close[0] if close else candidates[0]
+
+
+@lru_cache(maxsize=512)
+def _clock(zone: str) -> tuple[timedelta | None, ...] | None:
+    """UTC offsets in January and July (so DST rules count), or None if not a zone."""
+    try:
+        info = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return tuple(datetime(2025, month, 15, 12, tzinfo=info).utcoffset() for month in (1, 7))
 
 
 def normalise_email(value: str) -> str:

@@ -199,6 +199,10 @@ def _scan(
                 row, account_problems = account.check(row, template)
                 problems += account_problems
                 checked.append(row)
+            valid_rows = {row.row for row in valid}
+            for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+                if number not in valid_rows:  # every problem at once, the account's too
+                    problems += account.check_cells(number, cells, validator.columns)
             by_row = _group(problems)
             leads = {row.row: row for row in checked if row.row not in by_row}
             journal.add_rows(

@@ -137,7 +137,7 @@ class RowSender:
 
         `history`, from the journal: SETTLE, an earlier run may have sent this row and
         lost the answer; EXISTS, an earlier run wrote this lead and the row has changed
-        since, so an edit (not a create) brings Kartra up to date.
+        since, so in upsert mode an edit (not a create) brings Kartra up to date.
         """
         tally = _Tally(maybe_written=history == SETTLE, resumed=history == SETTLE)
         try:
@@ -145,7 +145,9 @@ class RowSender:
                 return self._predict(row, tally)
             if self.mode == "edit":
                 return _required(self._edit(row, tally))
-            if history == EXISTS or (self.mode == "upsert" and _addresses_existing(row)):
+            # Create mode only ever creates: a changed row whose lead exists fails with 244.
+            upsert_existing = history == EXISTS or _addresses_existing(row)
+            if self.mode == "upsert" and upsert_existing:
                 return self._edit(row, tally, fallback=True) or _required(self._create(row, tally))
             if self.mode == "create":
                 return _required(self._create(row, tally))

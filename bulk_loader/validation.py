@@ -360,7 +360,7 @@ def _field_value(field: str, value: str) -> str:
     if field in ("email", "new_email"):
         return normalise_email(value)
     if field == "phone_country_code" and not value.startswith("+"):
-        return f"+{value}"
+        return f"+{value[2:] if value.startswith('00') else value}"  # 0040 -> +40
     return value
 
 

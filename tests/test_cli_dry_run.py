@@ -26,7 +26,7 @@ Top problems:
   invalid_email           1  row 9
                              e.g. row 9: Email: 'hugo.hartfield@example' is not a valid email address
   unknown_time_zone       1  row 14
-                             e.g. row 14: Time zone: 'Europe/Paris' is not one of Kartra's 76 time zones; closest: Europe/Bucharest
+                             e.g. row 14: Time zone: 'Europe/Paris' is not one of Kartra's 76 time zones; closest: Europe/Sarajevo
   invalid_url             1  row 32
                              e.g. row 32: Website: a web address starting with https:// or http://
   duplicate_lead          1  row 43

@@ -96,19 +96,31 @@ def test_a_new_mode_sends_the_rows_again(tmp_path: Path, client: KartraClient) -
 def test_a_fixed_template_keeps_what_earlier_runs_did(
     tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
 ) -> None:
-    """Mapping one more column after a run: the rows go as edits, not as failing creates."""
+    """Mapping one more column after a run: upsert edits the leads it wrote, in one call."""
     sheet = tmp_path / "s.csv"
     sheet.write_text("email,first_name,City\na@example.com,A,Oslo\n")
     first = tmp_path / "first.toml"
     first.write_text('[fields]\nemail = "email"\nfirst_name = "first_name"\n')
     second = tmp_path / "second.toml"
     second.write_text('[fields]\nemail = "email"\nfirst_name = "first_name"\ncity = "City"\n')
-    run(client, sheet, "create", template_path=first)
-    assert outcomes(run(client, sheet, "create", template_path=second)) == [
+    run(client, sheet, "upsert", template_path=first)
+    before = sandbox.stats.calls_total
+    assert outcomes(run(client, sheet, "upsert", template_path=second)) == [
         ("a@example.com", "updated")
     ]
+    assert sandbox.stats.calls_total - before == 3 + 1  # look-ups, then one edit
     lead = sandbox.state.find(email="a@example.com")
     assert lead is not None and lead.fields["city"] == "Oslo"
+
+
+def test_create_mode_never_edits_a_lead_an_earlier_run_wrote(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Switching to create after an upsert: existing leads fail with 244, none is edited."""
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    run(client, sheet, "upsert")
+    assert outcomes(run(client, sheet, "create")) == [("a@example.com", "failed")]
+    assert sandbox.stats.by_cmd["edit_lead"] == 0
 
 
 def test_restart_forgets_what_was_done(

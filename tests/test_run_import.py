@@ -388,3 +388,13 @@ def test_failed_rows_csv_feeds_back_exactly_what_the_sheet_held(
     assert [lead.fields["first_name"] for lead in names if lead] == held
     lead = sandbox.state.find(email="p@example.com")
     assert lead is not None and lead.fields["first_name"] == "+14155550100"
+
+
+def test_a_row_s_every_problem_is_reported_at_once_the_account_s_too(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """A bad email and an unknown tag on one row: both problems, in one run."""
+    summary = run(client, sheet(tmp_path, [["not-an-email", "X", "Ghost Tag", ""]]), "create")
+    row = result_rows(summary)[0]
+    assert row["result_status"] == "invalid"
+    assert set(row["result_error_type"].split(", ")) == {"invalid_email", "unknown_tag"}

@@ -76,11 +76,11 @@ def test_clear_marker_clears_the_phone_country_code(tmp_path: Path) -> None:
     leads, problems = run(
         tmp_path,
         ["Email", "Code"],
-        [["a@example.com", "#clear"], ["b@example.com", "40"]],
+        [["a@example.com", "#clear"], ["b@example.com", "40"], ["c@example.com", "0040"]],
         template=TEMPLATE.format(extra='phone_country_code = "Code"'),
     )
     assert problems == []
-    assert [lead.lead["phone_country_code"] for lead in leads] == ["", "+40"]
+    assert [lead.lead["phone_country_code"] for lead in leads] == ["", "+40", "+40"]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,8 @@ def test_clear_marker_clears_the_phone_country_code(tmp_path: Path) -> None:
         ("lead_picture", "ftp://example.com/x.png", "invalid_url"),
         ("facebook", "https://exa mple.com", "invalid_url"),
         ("phone_country_code", "+40a", "invalid_phone_country_code"),
+        ("phone_country_code", "+040", "invalid_phone_country_code"),
+        ("phone_country_code", "0", "invalid_phone_country_code"),
         ("business_type", "2.5", "invalid_business_type"),
         ("first_name", "x" * 256, "too_long"),
     ],
@@ -332,3 +334,18 @@ def test_all_problems_of_a_row_at_once(tmp_path: Path) -> None:
     """Lazy validation: every bad cell of a row is reported, in column order."""
     _, problems = run(tmp_path, ["email", "website", "ip"], [["bad", "nope", "1.2.3"]])
     assert codes(problems) == [(2, "invalid_email"), (2, "invalid_url"), (2, "invalid_ip")]
+
+
+@pytest.mark.parametrize(
+    ("zone", "suggested"),
+    [
+        ("Europe/Paris", "Europe/Sarajevo"),
+        ("America/Denver", "America/Boise"),
+        ("Mars/Olympus", "Asia/Kuala_Lumpur"),
+    ],
+)
+def test_time_zone_suggestion_keeps_the_clock(zone: str, suggested: str) -> None:
+    """A real zone Kartra lacks gets one with the same offsets all year; others by spelling."""
+    from bulk_loader.checks import closest_time_zone
+
+    assert closest_time_zone(zone) == suggested
