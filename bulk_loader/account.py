@@ -53,7 +53,7 @@ class AccountSnapshot:
             info = self.custom_fields.get(identifier)
             if mapped and info and info.type != mapped.type:
                 message = (
-                    f"the template says {identifier!r} is a {mapped.type}, "
+                    f"the template says {identifier!r} is of type {mapped.type}, "
                     f"the account says {info.type}"
                 )
                 problem.append(Problem(row.row, column, _text(value), "custom_field_type", message))

@@ -90,7 +90,9 @@ def cli(debug: bool) -> None:
     default=None,
     help="Column-mapping template (TOML). Default: headers named like Kartra fields.",
 )
-@click.option("--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first).")
+@click.option(
+    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
+)
 @click.option(
     "--mode",
     type=click.Choice(["create", "edit", "upsert"]),
@@ -192,10 +194,12 @@ def run(
 
     if rate > 20:
         click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
-    if restart and not yes and not sandbox:
-        click.confirm(
-            "Forget what earlier runs of this sheet did, and send every row?", abort=True, err=True
-        )
+    from bulk_loader.journal import find_journals
+
+    if restart and not yes and not sandbox and find_journals(sheet):
+        question = "Forget what earlier runs of this sheet did, and send every row again?"
+        if not click.confirm(question, err=True):
+            raise Interrupted("nothing sent: --restart was not confirmed")
     options = ImportOptions(
         sheet=sheet,
         sheet_name=sheet_name,
@@ -307,16 +311,19 @@ def results(sheet: Path, results_path: Path | None, results_columns: str) -> Non
 
     summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
     print_import_summary(summary)
+    sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
 
 
 @cli.group()
 def template() -> None:
-    """Write and check column-mapping templates."""
+    """Column-mapping templates: `template init` writes a starter one."""
 
 
 @template.command("init")
 @click.argument("sheet", type=click.Path(path_type=Path))
-@click.option("--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first).")
+@click.option(
+    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
+)
 @_guarded
 def template_init(sheet: Path, sheet_name: str | None) -> None:
     """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""

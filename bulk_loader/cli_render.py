@@ -39,6 +39,8 @@ def template_errors() -> Iterator[None]:
         click.echo(f"error: {name}: {count} problem{'s' if count != 1 else ''}", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
+        if exc.hint:
+            click.echo(f"  ({exc.hint})", err=True)
         sys.exit(exc.exit_code)
 
 
@@ -140,10 +142,16 @@ def print_import_summary(summary: ImportSummary) -> None:
             f"{summary.reconciled} settled by search first"
         )
     if summary.calls:
-        rate = summary.sent / summary.send_seconds if summary.send_seconds else 0.0
+        # A rate over less than a second says nothing (the first calls go at once).
+        rate = (
+            f", {summary.sent / summary.send_seconds:.1f} rows/s"
+            if (summary.send_seconds >= 1)
+            else ""
+        )
+        verb = "Looked up:" if summary.mode_lookup else "Sent:     "
+        done = "rows (read-only)" if summary.mode_lookup else "rows this run"
         click.echo(
-            f"Sent:      {summary.sent} rows this run, {rate:.1f} rows/s; "
-            f"{summary.calls} calls to {summary.api_host}"
+            f"{verb} {summary.sent} {done}{rate}; {summary.calls} calls to {summary.api_host}"
         )
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))

@@ -88,9 +88,15 @@ class TemplateProblem:
 class TemplateError(InputError):
     """The template is unusable; `problems` lists everything found, not just the first."""
 
-    def __init__(self, path: Path | str | None, problems: Sequence[TemplateProblem]) -> None:
+    def __init__(
+        self,
+        path: Path | str | None,
+        problems: Sequence[TemplateProblem],
+        hint: str | None = None,
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.problems = tuple(problems)
+        self.hint = hint  # what would help fix them, e.g. the headers the sheet has
         name = str(self.path) if self.path else "template"
         first = str(self.problems[0]) if self.problems else "invalid"
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""

@@ -149,6 +149,7 @@ def _open_journal(
         report=Report(),
         journal=journal.path,
         journal_kept=not options.ephemeral_journal,
+        mode_lookup=options.lookup,
     )
     return journal, summary
 
@@ -247,7 +248,7 @@ def _send(
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - len(pending)
     summary.reconciled = sum(1 for lead in pending if lead.unsettled)
-    progress.message(_estimate(len(pending), options.rate))
+    progress.message(_estimate(len(pending), options.rate, options.lookup))
     progress.start(len(pending))
     started = time.monotonic()
     rows = (_lead_row(lead) for lead in pending)
@@ -295,8 +296,10 @@ def _fatal_text(result: CallResult) -> str:
     return f"Kartra error {result.kartra_type}: {result.message}"
 
 
-def _estimate(rows: int, rate: float | None) -> str:
+def _estimate(rows: int, rate: float | None, lookup: bool = False) -> str:
     if not rows:
+        if lookup:
+            return "nothing to look up: no valid row"
         return "nothing to send: every valid row is done (see the journal)"
     if not rate:
         return f"{rows:,} rows to send, no rate limit"

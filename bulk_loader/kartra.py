@@ -84,7 +84,8 @@ class Credentials:
         missing = [name for name in names if not env.get(name)]
         if missing:
             raise ConfigError(
-                f"missing environment variable {', '.join(missing)}: set it to your "
+                f"missing environment variable {', '.join(missing)}: set "
+                f"{'it' if len(missing) == 1 else 'them'} to your "
                 "Kartra App's credentials (My Integrations > API)"
             )
         return cls(*(env[name] for name in names))

@@ -121,8 +121,8 @@ class ResultsWriter:
         self._sink: _CsvSink | _XlsxSink
         if self.path.suffix.lower() == ".csv":
             self._sink = _CsvSink(self.path)
-        else:
-            self._sink = _XlsxSink(self.path)
+        else:  # a file of rows to run again gets no results sheet name and no Summary
+            self._sink = _XlsxSink(self.path, "Results" if result_columns else "Rows")
         self._sink.header(self.columns)
         self._closed = False
 
@@ -197,7 +197,7 @@ class _CsvSink:
 
 
 class _XlsxSink:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, title: str = "Results") -> None:
         import xlsxwriter
 
         os.close(_create_private(path))  # xlsxwriter then rewrites the file, mode kept
@@ -210,7 +210,7 @@ class _XlsxSink:
                 "strings_to_urls": False,
             },
         )
-        self._sheet = self._book.add_worksheet("Results")
+        self._sheet = self._book.add_worksheet(title)
         self._bold = self._book.add_format({"bold": True})
         self._bad = self._book.add_format(_BAD)
 
@@ -231,6 +231,9 @@ class _XlsxSink:
                 write(r, col, value)
 
     def close(self, summary: Mapping[str, object]) -> None:
+        if not summary:
+            self._book.close()
+            return
         sheet = self._book.add_worksheet("Summary")
         sheet.set_column(0, 0, 24)
         sheet.set_column(1, 4, 16)

@@ -52,6 +52,7 @@ class ImportSummary:
     send_seconds: float = 0.0
     fatal: str | None = None
     interrupted: bool = False
+    mode_lookup: bool = False  # a --dry-run --lookup: nothing was written
     journal_kept: bool = True  # False for a temporary journal (sandbox, --lookup)
 
     @property
@@ -100,6 +101,8 @@ def rebuild_results(
     Works at any time, also while a run writes the journal from another process: the
     rows that run has not settled yet show as not_sent or unknown.
     """
+    if not sheet.exists():
+        raise ConfigError(f"{sheet}: no such file")
     journals = find_journals(sheet)
     if not journals:
         raise ConfigError(
@@ -139,6 +142,8 @@ def write_run_files(
     With `keys_only` no file copies whole rows: the results keep the key columns, and
     there is no failed-rows file (it would be whole rows).
     """
+    if keys_only:  # a full-row file left by an earlier run would defeat the purpose
+        failed_rows_path(summary.sheet).unlink(missing_ok=True)
     failed_file = failed_file and not keys_only
     failed = failed_rows_path(summary.sheet)
     if failed_file and _same(failed, results):

@@ -132,8 +132,11 @@ def load_template(path: Path) -> Template:
             )
         text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else exc
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            reason = exc.strerror or exc
         raise TemplateError(
-            path, [TemplateProblem("", f"cannot read the template: {exc}")]
+            path, [TemplateProblem("", f"cannot read the template: {reason}")]
         ) from exc
     try:
         doc = tomllib.loads(text)

@@ -173,7 +173,11 @@ class Validator:
                 message = f"{why} needs an {field} column{hint}"
                 problems.append(TemplateProblem(f"fields.{field}", message))
         if problems:
-            raise TemplateError(template.path, problems)
+            shown = ", ".join(repr(h) for h in sheet.headers[:12] if h)
+            more = ", ..." if len(sheet.headers) > 12 else ""
+            hint = f"{sheet.path.name} row 1 holds the headers: {shown}{more}"
+            # The built-in template has no file: name the sheet it was matched against.
+            raise TemplateError(template.path or sheet.path, problems, hint=hint)
         return columns
 
     def _schema_for(self) -> DataFrameSchema:

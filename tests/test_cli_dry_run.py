@@ -198,15 +198,16 @@ def test_a_late_new_email_clash_is_counted_and_written(tmp_path: Path) -> None:
 
 
 def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:
-    """Without a template, a sheet lacking an email column says how to fix it."""
+    """Without a template, a sheet lacking an email column: the file, the fix, its headers."""
     sheet = tmp_path / "s.csv"
     sheet.write_text("Name\nAna\n")
     result = invoke("run", str(sheet), "--dry-run")
     assert result.exit_code == 3
     assert result.stderr == (
-        "error: template: 1 problem\n"
+        f"error: {sheet}: 1 problem\n"
         "  fields.email: upsert mode needs an email column: "
         "name a column 'email', or pass --template\n"
+        "  (s.csv row 1 holds the headers: 'Name')\n"
     )
 
 
