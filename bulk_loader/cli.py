@@ -74,6 +74,27 @@ def _guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Options that more than one command takes, written once.
+_results_option = click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+)
+_results_columns_option = click.option(
+    "--results-columns",
+    type=click.Choice(["all", "keys"]),
+    default="all",
+    show_default=True,
+    help="keys: the results hold only the row number, email/id and outcome columns "
+    "(no failed-rows file), for teams that must not copy whole rows around.",
+)
+_sheet_option = click.option(
+    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="bulk-loader")
@@ -90,9 +111,7 @@ def cli(debug: bool) -> None:
     default=None,
     help="Column-mapping template (TOML). Default: headers named like Kartra fields.",
 )
-@click.option(
-    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
-)
+@_sheet_option
 @click.option(
     "--mode",
     type=click.Choice(["create", "edit", "upsert"]),
@@ -106,21 +125,8 @@ def cli(debug: bool) -> None:
     help="With --dry-run: check the account and ask Kartra (read-only) which rows "
     "would be created and which updated.",
 )
-@click.option(
-    "--results",
-    "results_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
-)
-@click.option(
-    "--results-columns",
-    type=click.Choice(["all", "keys"]),
-    default="all",
-    show_default=True,
-    help="keys: the results hold only the row number, email/id and outcome columns "
-    "(no failed-rows file), for teams that must not copy whole rows around.",
-)
+@_results_option
+@_results_columns_option
 @click.option(
     "--sandbox",
     is_flag=True,
@@ -289,21 +295,8 @@ def _this_command() -> str:
 
 @cli.command()
 @click.argument("sheet", type=click.Path(path_type=Path))
-@click.option(
-    "--results",
-    "results_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
-)
-@click.option(
-    "--results-columns",
-    type=click.Choice(["all", "keys"]),
-    default="all",
-    show_default=True,
-    help="keys: the results hold only the row number, email/id and outcome columns "
-    "(no failed-rows file), for teams that must not copy whole rows around.",
-)
+@_results_option
+@_results_columns_option
 @_guarded
 def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
@@ -321,9 +314,7 @@ def template() -> None:
 
 @template.command("init")
 @click.argument("sheet", type=click.Path(path_type=Path))
-@click.option(
-    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
-)
+@_sheet_option
 @_guarded
 def template_init(sheet: Path, sheet_name: str | None) -> None:
     """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
