@@ -252,7 +252,11 @@ def _send(
     progress.start(len(pending))
     started = time.monotonic()
     rows = (_lead_row(lead) for lead in pending)
-    history = {lead.row: _history(lead) for lead in pending if lead.unsettled or lead.written}
+    history = {
+        lead.row: (_history(lead), lead.sent_at)
+        for lead in pending
+        if lead.unsettled or lead.written
+    }
     with _stop_on_signals(sender, progress):
         for row, outcome in send_all(
             rows,

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS leads (
     state TEXT NOT NULL,
     final INTEGER NOT NULL DEFAULT 0,
     written INTEGER NOT NULL DEFAULT 0,
+    sent_at REAL NOT NULL DEFAULT 0,
     lead_id TEXT NOT NULL DEFAULT '',
     error_type TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
@@ -92,6 +93,7 @@ class PendingLead:
     payload: dict[str, Any]
     state: str
     written: bool  # an earlier run wrote this lead; the row has changed since
+    sent_at: float  # when an earlier run marked it as being sent (0: never)
 
     @property
     def unsettled(self) -> bool:
@@ -246,13 +248,14 @@ class Journal:
     def to_send(self) -> Iterator[PendingLead]:
         """Leads of this sheet not yet settled, in sheet order."""
         cursor = self._db.execute(
-            "SELECT leads.lead_key, rows.row, leads.payload, leads.state, leads.written"
+            "SELECT leads.lead_key, rows.row, leads.payload, leads.state, leads.written,"
+            " leads.sent_at"
             " FROM rows JOIN leads ON leads.lead_key = rows.lead_key"
             " WHERE leads.final = 0"
             " ORDER BY rows.row"
         )
-        for key, row, payload, state, written in cursor.fetchall():
-            yield PendingLead(key, row, json.loads(payload), state, bool(written))
+        for key, row, payload, state, written, sent_at in cursor.fetchall():
+            yield PendingLead(key, row, json.loads(payload), state, bool(written), sent_at)
 
     def count(self, where: str = "1") -> int:
         sql = f"SELECT count(*) FROM rows LEFT JOIN leads USING (lead_key) WHERE {where}"
@@ -260,11 +263,12 @@ class Journal:
 
     def mark_sending(self, keys: Sequence[str]) -> None:
         """Commit the intent before the calls go out (with any outcomes still pending)."""
+        now = time.time()
         self._begin()
         self._db.executemany(
-            "UPDATE leads SET state = 'sending', run = ?"
+            "UPDATE leads SET state = 'sending', run = ?, sent_at = ?"
             " WHERE lead_key = ? AND state NOT IN ('sending', 'unknown')",
-            ((self.run, key) for key in keys),
+            ((self.run, now, key) for key in keys),
         )
         self.flush()
 

@@ -19,7 +19,7 @@ def send_all(
     *,
     workers: int,
     before_send: Callable[[list[str]], None] | None = None,
-    history: Mapping[int, str] | None = None,
+    history: Mapping[int, tuple[str, float]] | None = None,
 ) -> Iterator[tuple[LeadRow, RowOutcome]]:
     """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
 
@@ -40,7 +40,8 @@ def send_all(
             if sender.stop.is_set():
                 done.put((row, _not_sent(row)))
             else:
-                done.put((row, sender.send(row, history=past.get(row.row, ""))))
+                kind, since = past.get(row.row, ("", 0.0))
+                done.put((row, sender.send(row, history=kind, since=since or None)))
 
     threads = [
         threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)

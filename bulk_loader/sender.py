@@ -17,11 +17,13 @@ Every call, look-ups and retries included, passes through one shared `RateLimite
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from bulk_loader.kartra import ActionResult, CallResult, Outcome
+from bulk_loader.kartra import ActionResult, CallResult, Outcome, answer_field
 from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.validation import LeadRow
 
@@ -36,6 +38,12 @@ EXISTS = "exists"
 # Answers retried within a call; and those whose failure a later run may retry.
 RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
 PASSING = RETRIED | {Outcome.FATAL}
+# HTTP answers after which the server certainly did not act (no answer at all: None).
+NOT_ACTED = frozenset({None, 429, 503})
+# A lead that joined this long before its row was sent existed already (see
+# RowSender._existed_before): EST versus daylight time is an hour; skew, minutes.
+EXISTED_MARGIN = 2 * 3600
+EST = timezone(timedelta(hours=-5))
 # Fields edit_lead accepts and create_lead does not.
 EDIT_ONLY_FIELDS = ("id", "new_email")
 
@@ -52,6 +60,8 @@ class LeadClient(Protocol):
     ) -> CallResult: ...
 
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
+
+    def get_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,7 @@ class _Tally:
     attempts: int = 0
     maybe_written: bool = False  # some answer was lost: Kartra may have acted
     resumed: bool = False  # an earlier run may have sent this row (its content since changed)
+    since: float = 0.0  # when this row was first sent (epoch seconds): a lead found older
 
 
 @dataclass
@@ -132,14 +143,19 @@ class RowSender:
 
     # -- one row -------------------------------------------------------------------
 
-    def send(self, row: LeadRow, *, history: str = "") -> RowOutcome:
+    def send(self, row: LeadRow, *, history: str = "", since: float | None = None) -> RowOutcome:
         """Send `row` and return its final outcome; never raises for Kartra's answers.
 
         `history`, from the journal: SETTLE, an earlier run may have sent this row and
         lost the answer; EXISTS, an earlier run wrote this lead and the row has changed
         since, so in upsert mode an edit (not a create) brings Kartra up to date.
+        `since`: when an earlier run marked the row as being sent.
         """
-        tally = _Tally(maybe_written=history == SETTLE, resumed=history == SETTLE)
+        tally = _Tally(
+            maybe_written=history == SETTLE,
+            resumed=history == SETTLE,
+            since=since or time.time(),
+        )
         try:
             if self.lookup_only:
                 return self._predict(row, tally)
@@ -219,9 +235,14 @@ class RowSender:
         then = _chained_actions(row)
         for _ in range(self.policy.unknown_attempts):
             if tally.maybe_written:
-                found = self._find_created(row, tally)
+                try:
+                    found = self._find_created(row, tally)
+                except _Unresolved as exc:
+                    if exc.result.kartra_type != LEAD_DELETED:
+                        raise
+                    return self._finish(row, tally, exc.result, "created")
                 if found is not None:
-                    return self._found_after_lost_create(row, tally, found, tally.resumed)
+                    return self._found_after_lost_create(row, tally, found, fallback=fallback)
             result = self._call(tally, self.client.create_lead, lead, then)
             if result.outcome is Outcome.UNKNOWN:
                 continue  # the search at the top of the loop settles it
@@ -237,18 +258,34 @@ class RowSender:
         then = _chained_actions(row)
         renamed_to = row.lead.get("new_email")
         if renamed_to and tally.maybe_written:
-            found = self._find(tally, email=renamed_to)  # the rename may have landed already
-            if found is not None:
-                return self._finish(row, tally, self._edit_by_id(tally, row.lead, found, then),
-                                    "updated")  # fmt: skip
+            landed = self._rename_landed(tally, row.lead)  # an earlier attempt may have done it
+            if landed is not None:
+                result = self._edit_by_id(tally, row.lead, landed, then)
+                return self._finish(row, tally, result, "updated")
         result = self._edit_call(tally, row.lead, then)
-        if result.kartra_type == NO_LEAD and renamed_to and tally.maybe_written:
+        if result.kartra_type == NO_LEAD and renamed_to:
+            # The old address is gone: renamed by an earlier attempt or run, if the new
+            # address now finds a lead.
             found = self._find(tally, email=renamed_to)
             if found is not None:
                 result = self._edit_by_id(tally, row.lead, found, then)
         if fallback and result.kartra_type == NO_LEAD:
             return None
         return self._finish(row, tally, result, "updated")
+
+    def _rename_landed(self, tally: _Tally, lead: Mapping[str, Any]) -> str | None:
+        """The lead's id if a rename to new_email already happened, else None.
+
+        The new address finding a lead is not enough: it may be someone else's (then
+        the rename must fail with 244). It landed only if the old address is gone, or
+        the lead id given finds that same lead.
+        """
+        found_new = self._find(tally, email=str(lead["new_email"]))
+        if found_new is None:
+            return None
+        if lead.get("id"):
+            return found_new if self._find(tally, id=str(lead["id"])) == found_new else None
+        return found_new if self._find(tally, email=str(lead.get("email"))) is None else None
 
     def _edit_call(
         self, tally: _Tally, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]]
@@ -263,9 +300,9 @@ class RowSender:
             if result.outcome is not Outcome.UNKNOWN or not _idempotent(then):
                 break
             if lead.get("new_email"):
-                found = self._find(tally, email=str(lead["new_email"]))
-                if found is not None:
-                    return self._edit_by_id(tally, lead, found, then)
+                landed = self._rename_landed(tally, lead)
+                if landed is not None:
+                    return self._edit_by_id(tally, lead, landed, then)
             result = self._call(tally, self.client.edit_lead, lead, then)
         return result
 
@@ -293,8 +330,8 @@ class RowSender:
             self.stats.bump("reconciliations")  # settling what a lost answer may have done
         for _ in range(self.policy.unknown_attempts):
             result = self._call(tally, self.client.search_lead, **who)
-            if result.outcome is Outcome.OK:
-                return result.lead_id or ""
+            if result.outcome is Outcome.OK and result.lead_id:
+                return result.lead_id
             if result.kartra_type == NO_LEAD:
                 return None
             if result.outcome is not Outcome.UNKNOWN:
@@ -302,17 +339,24 @@ class RowSender:
         raise _Unresolved(result)
 
     def _found_after_lost_create(
-        self, row: LeadRow, tally: _Tally, lead_id: str, refresh: bool = False
-    ) -> RowOutcome:
-        """A create whose answer was lost landed (search found the lead).
+        self, row: LeadRow, tally: _Tally, lead_id: str, fallback: bool = False
+    ) -> RowOutcome | None:
+        """A create whose answer was lost, or a row an earlier run left unsettled: search
+        found a lead with its email. Was it ours?
 
-        create mode, as issue 4 says: the row is created, and its chained actions,
-        which may not have run, are applied by an edit. upsert: the lead may also have
-        existed before (a lost 244), so the whole row goes again as an edit.
-        `refresh`: a resumed run, whose row may have changed since: fields go too.
+        A lead that joined Kartra well before this row was first sent existed already:
+        the lost answer was a 244. Create mode then fails the row and touches nothing;
+        upsert (`fallback`) edits it. Otherwise the lead is ours: create mode applies the
+        chained actions, which may not have run, by an edit (the issue's rule), and a
+        resumed row, which may have changed since, gets its fields again too.
         """
+        if self._existed_before(tally, lead_id):
+            if fallback:
+                return None  # upsert: the caller edits the existing lead
+            message = "Lead already exists (it joined Kartra before this row was sent)"
+            return self._outcome(row, tally, "failed", lead_id, LEAD_EXISTS, message)
         then = _chained_actions(row)
-        if self.mode == "upsert" or refresh:
+        if self.mode == "upsert" or tally.resumed:
             result = self._edit_by_id(tally, row.lead, lead_id, then)
         elif then:
             result = self._edit_call(tally, {"id": lead_id}, then)
@@ -323,6 +367,22 @@ class RowSender:
             message = f"lead created, but this row may be only partly applied: {result.message}"
             return self._outcome(row, tally, "partial", lead_id, result.kartra_type or "", message)
         return self._finish(row, tally, result, "created", lead_id=lead_id)
+
+    def _existed_before(self, tally: _Tally, lead_id: str) -> bool:
+        """True when get_lead says the lead joined over EXISTED_MARGIN before `since`.
+
+        Kartra gives date_joined in EST to the second; the margin covers EST versus
+        New York daylight time and clock skew. When Kartra cannot tell, assume ours.
+        """
+        result = self.lookup(lambda: self.client.get_lead(id=lead_id))
+        tally.calls += 1
+        details = answer_field(result, "lead_details") if result.outcome is Outcome.OK else None
+        joined = details.get("date_joined") if isinstance(details, Mapping) else None
+        try:
+            moment = datetime.strptime(str(joined), "%Y-%m-%d %H:%M:%S").replace(tzinfo=EST)
+        except ValueError:
+            return False
+        return moment.timestamp() < tally.since - EXISTED_MARGIN
 
     # -- one call ------------------------------------------------------------------
 
@@ -339,9 +399,14 @@ class RowSender:
             result = func(*args, **kw)
             if result.outcome is Outcome.UNKNOWN:
                 tally.maybe_written = True
-            elif result.outcome in RETRIED and self.stop.is_set():
+            elif result.lead_saved:
+                return result  # a chained action was refused (even 429): never resend a write
+            elif result.outcome is Outcome.TRANSIENT and result.http_status not in NOT_ACTED:
+                # A 500, 502 or 504, or a 200 that is not JSON: the server may have acted.
+                tally.maybe_written = True
+            if result.outcome in RETRIED and self.stop.is_set():
                 raise _Stopped  # stopping: no more retries; Kartra did not act on this one
-            elif result.outcome is Outcome.RATE_LIMITED:
+            if result.outcome is Outcome.RATE_LIMITED:
                 rate_limited += 1
                 self.stats.bump("rate_limited")
                 self.limiter.pause(self.policy.rate_limit_wait)
@@ -378,7 +443,12 @@ class RowSender:
             error_type = (failed.type if failed else result.kartra_type) or ""
             message = f"{failed.cmd}: {failed.message}" if failed else result.message
             return self._outcome(row, tally, "partial", lead_id, error_type, message)
-        status = "unknown" if result.outcome is Outcome.UNKNOWN else "failed"
+        # Never 'failed' while an earlier attempt may have written the lead and the last
+        # answer settled nothing (a lost answer, then server errors until we gave up).
+        unsettled = result.outcome is Outcome.UNKNOWN or (
+            tally.maybe_written and result.outcome in RETRIED
+        )
+        status = "unknown" if unsettled else "failed"
         return self._outcome(
             row,
             tally,

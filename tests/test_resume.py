@@ -149,3 +149,39 @@ def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert_imported_exactly_once(sheet, sandbox)
+
+
+def test_resumed_creates_never_claim_or_touch_leads_that_existed_before(
+    sheet: Path, sandbox: RunningSandbox
+) -> None:
+    """A tenth of the sheet's leads joined Kartra years ago: after five kills and a resume,
+    create mode reports those rows failed 244 and leaves their data alone."""
+    for n in range(0, ROWS, 10):
+        sandbox.state.execute(
+            {
+                "app_id": "sandbox-app",
+                "api_key": "sandbox-key",
+                "api_password": "sandbox-password",
+                "lead": {"email": f"lead{n}@example.com", "first_name": "Original"},
+                "actions": [{"cmd": "create_lead"}],
+            }
+        )
+        old = sandbox.state.find(email=f"lead{n}@example.com")
+        assert old is not None
+        old.date_joined = "2020-01-02 03:04:05"
+    for moment in sorted(random.Random(7).sample(range(20, ROWS - 150), 5)):
+        code, _ = stop_when_sent(start_import(sheet, sandbox), sandbox, moment, signal.SIGKILL)
+        assert code == -9
+    final = start_import(sheet, sandbox)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 1, err.decode()
+    book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
+    header, *rows = book["Results"].iter_rows(values_only=True)
+    for row in (dict(zip(header, values, strict=True)) for values in rows):
+        lead = sandbox.state.find(email=row["email"])
+        assert lead is not None
+        if int(row["email"][4:].split("@")[0]) % 10 == 0:
+            assert (row["result_status"], row["result_error_type"]) == ("failed", "244")
+            assert lead.fields["first_name"] == "Original" and lead.tags == []
+        else:
+            assert (row["result_status"], row["result_lead_id"]) == ("created", lead.id)

@@ -39,7 +39,7 @@ def answer(
         kartra_type=kartra_type,
         message=f"answer {kartra_type or outcome.value}",
         actions=tuple(actions),
-        http_status=200,
+        http_status=503 if outcome is Outcome.TRANSIENT else 200,
         body=None,
     )
 
@@ -72,6 +72,9 @@ class ScriptedClient:
 
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
         return self._next("search_lead", {"email": email} if email else {"id": id})
+
+    def get_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
+        return self._next("get_lead", {"id": id})
 
 
 ROW = LeadRow(
@@ -117,7 +120,8 @@ def test_lost_create_that_landed_is_not_sent_again() -> None:
     )
     outcome = sender_for(client, "create").send(ROW)
     assert outcome.status == "created" and outcome.lead_id == "41"
-    assert client.calls == ["create_lead", "search_lead", "edit_lead"]
+    # get_lead: the lead joined just now (no earlier date), so it is this row's own.
+    assert client.calls == ["create_lead", "search_lead", "get_lead", "edit_lead"]
 
 
 def test_lost_create_that_did_not_land_is_sent_again() -> None:
@@ -169,17 +173,81 @@ def test_upsert_of_a_row_about_an_existing_lead_edits_first(lead: dict[str, str]
     assert outcome.status == "updated" and client.calls == ["edit_lead"]
 
 
-def test_lost_rename_is_settled_by_searching_the_new_address() -> None:
-    """An edit with new_email is not repeatable (the old address is gone): search first."""
+def test_lost_rename_is_settled_by_searching_both_addresses() -> None:
+    """A lost rename landed if the new address finds a lead and the old one is gone."""
     client = ScriptedClient(
         edit_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(lead_id="41")],
-        search_lead=[answer(lead_id="41")],
+        search_lead=[answer(lead_id="41"), answer(Outcome.REJECTED, "243", lead_saved=False)],
     )
     row = replace(ROW, lead={"email": "ann@example.com", "new_email": "ann@new.example.com"})
     outcome = sender_for(client, "edit").send(row)
     assert (outcome.status, outcome.lead_id) == ("updated", "41")
-    assert client.sent[1] == ("search_lead", {"email": "ann@new.example.com"})
-    assert client.sent[2] == ("edit_lead", {"id": "41"})
+    assert client.sent[1:3] == [
+        ("search_lead", {"email": "ann@new.example.com"}),
+        ("search_lead", {"email": "ann@example.com"}),
+    ]
+    assert client.sent[3] == ("edit_lead", {"id": "41"})
+
+
+def test_a_new_address_that_belongs_to_someone_else_is_not_a_landed_rename() -> None:
+    """Old address still there: the rename did not land; sent again, Kartra says 244."""
+    client = ScriptedClient(
+        edit_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(Outcome.REJECTED, "244")],
+        search_lead=[answer(lead_id="99"), answer(lead_id="7")],
+    )
+    row = replace(ROW, lead={"email": "ann@example.com", "new_email": "bob@example.com"})
+    outcome = sender_for(client, "edit").send(row)
+    assert (outcome.status, outcome.error_type) == ("failed", "244")
+    assert ("edit_lead", {"id": "99"}) not in client.sent
+
+
+def test_a_lost_create_of_a_lead_that_existed_long_before_fails_in_create_mode() -> None:
+    """Search finds the email, but the lead joined days ago: the lost answer was a 244."""
+    old = replace(
+        answer(lead_id="41"), body={"lead_details": {"date_joined": "2020-01-02 03:04:05"}}
+    )
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[old],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.error_type) == ("failed", "244")
+    assert "edit_lead" not in client.calls
+
+
+def test_upsert_reports_a_lost_create_of_an_old_lead_as_updated() -> None:
+    """The same in upsert: the existing lead is edited, and the row says updated."""
+    old = replace(
+        answer(lead_id="41"), body={"lead_details": {"date_joined": "2020-01-02 03:04:05"}}
+    )
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[old],
+    )
+    outcome = sender_for(client, "upsert").send(ROW)
+    assert outcome.status == "updated"
+    assert client.sent[-1] == ("edit_lead", {"email": "ann@example.com"})
+
+
+def test_a_server_error_after_which_kartra_may_have_acted_is_settled_not_failed() -> None:
+    """A 502 may come after the lead was written: a 244 on the retry is searched."""
+    gateway = replace(answer(Outcome.TRANSIENT, lead_saved=False), http_status=502)
+    client = ScriptedClient(
+        create_lead=[gateway, answer(Outcome.REJECTED, "244")],
+        search_lead=[answer(lead_id="41")],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.lead_id) == ("created", "41")
+
+
+def test_a_refused_action_after_the_lead_was_saved_is_never_resent() -> None:
+    """A chained action answered 429 while the lead was saved: partial, not a 2nd create."""
+    saved = replace(answer(failed_action="assign_tag"), outcome=Outcome.RATE_LIMITED)
+    client = ScriptedClient(create_lead=[saved])
+    outcome = sender_for(client, "create").send(ROW)
+    assert outcome.status == "partial" and client.calls == ["create_lead"]
 
 
 def test_lookup_reports_a_deleted_lead_as_would_fail() -> None:
