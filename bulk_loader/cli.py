@@ -290,7 +290,11 @@ def _import(options: ImportOptions, client: KartraClient) -> ImportSummary:
 
 
 def _this_command() -> str:
-    return shlex.join(["bulk-loader", *sys.argv[1:]])
+    """The command that resumes: this one, minus --restart/--yes, with no URL password."""
+    from bulk_loader.kartra import shown_url
+
+    words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
+    return shlex.join(["bulk-loader", *words])
 
 
 @cli.command()

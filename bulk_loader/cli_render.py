@@ -165,3 +165,9 @@ def print_import_summary(summary: ImportSummary) -> None:
         click.echo(f"Journal:   {summary.journal}")
     if summary.fatal:
         click.echo(f"error: stopped: {summary.fatal}", err=True)
+    if summary.crash:
+        click.echo(
+            f"internal error: {summary.crash} (a bug in bulk-loader; the journal keeps what "
+            "was done, and running the same command again settles the rest)",
+            err=True,
+        )

@@ -91,7 +91,33 @@ def run_import(
     options: ImportOptions, client: KartraClient, progress: Progress | None = None
 ) -> ImportSummary:
     """Import `options.sheet` into Kartra through `client`; see the module docstring."""
-    progress = progress or SilentProgress()
+    with _sigterm_as_ctrl_c():
+        try:
+            return _run_import(options, client, progress or SilentProgress())
+        except KeyboardInterrupt:
+            # Outside the sending (preflight, reading, writing results): the journal
+            # holds whatever was done, and the same command carries on from it.
+            raise Interrupted("stopped; the same command carries on where this run was") from None
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) stops a run the way Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_import(options: ImportOptions, client: KartraClient, progress: Progress) -> ImportSummary:
     results = default_results_path(options.sheet, options.results_path)
     with open_sheet(options.sheet, options.sheet_name) as sheet:
         template = _template(options, sheet)
@@ -277,7 +303,8 @@ def _send(
     summary.reconciliations = sender.stats.reconciliations
     if sender.fatal is not None:
         summary.fatal = _fatal_text(sender.fatal)
-    summary.interrupted = sender.stop.is_set() and summary.fatal is None
+    summary.crash = sender.crash
+    summary.interrupted = sender.stop.is_set() and not (summary.fatal or summary.crash)
 
 
 def _history(lead: PendingLead) -> str:

@@ -15,6 +15,7 @@ rows in the sheet between runs does not resend anything.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import json
@@ -117,28 +118,34 @@ class JournalRow:
 class Journal:
     """A run's journal; single-threaded (the runner's main thread owns it)."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock: int | None = None) -> None:
         self.path = path
         self._db = connection
+        self._lock = lock  # an fd holding the run's exclusive lock (None: read-only)
         self._last_commit = time.monotonic()
         self.run = 0
 
     @classmethod
     def open(cls, path: Path, identity: Mapping[str, str], *, restart: bool = False) -> Journal:
-        """Open or create the journal at `path`, readable by its owner only."""
-        if restart:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        """Open or create the journal at `path`, readable by its owner only.
+
+        One run at a time: two runs on one journal would both send every row. The lock
+        is taken before --restart deletes anything.
+        """
+        lock = _lock(path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            if restart:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
+            os.close(lock)
             raise ConfigError(f"{path}: cannot open the journal: {exc}") from exc
-        journal = cls(path, db)
+        journal = cls(path, db, lock)
         journal._start_run(identity)
         return journal
 
@@ -338,6 +345,30 @@ class Journal:
     def close(self) -> None:
         self.flush()
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the run's lock
+            self._lock = None
+
+
+def _lock(path: Path) -> int:
+    """Take `<journal>.lock` exclusively, or say which run holds it."""
+    lock_path = Path(f"{path}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot open the journal: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise ConfigError(
+            f"{path}: another bulk-loader run (pid {holder}) is importing this sheet into "
+            "this account; wait for it to finish, or stop it first"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def _visible(state: str | None) -> str:

@@ -57,6 +57,7 @@ __all__ = [
     "give_points_to_lead",
     "interpret",
     "remove_points_from_lead",
+    "shown_url",
     "subscribe_lead_to_list",
     "subscribe_lead_to_sequence_at_step",
     "unassign_tag",
@@ -102,9 +103,17 @@ def check_api_url(url: str) -> str:
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
         return url
     raise ConfigError(
-        f"refusing API URL {url!r}: Kartra needs https:// (plain http:// is only allowed "
-        "for a sandbox on 127.0.0.1 or localhost)"
+        f"refusing API URL {shown_url(url)!r}: Kartra needs https:// (plain http:// is only "
+        "allowed for a sandbox on 127.0.0.1 or localhost)"
     )
+
+
+def shown_url(url: str) -> str:
+    """`url` fit to print: a user:password inside it becomes ***."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _is_loopback(host: str) -> bool:

@@ -103,7 +103,7 @@ def interpret(status: int, content: bytes, cmds: Sequence[str]) -> CallResult:
         return failure(Outcome.FATAL, message, status)
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         snippet = content[:80].decode("utf-8", "replace").strip()
         return failure(Outcome.TRANSIENT, f"answer is not JSON: {snippet!r}", status)
     if not isinstance(body, dict):

@@ -39,9 +39,16 @@ def send_all(
         while (row := todo.get()) is not None:
             if sender.stop.is_set():
                 done.put((row, _not_sent(row)))
-            else:
-                kind, since = past.get(row.row, ("", 0.0))
-                done.put((row, sender.send(row, history=kind, since=since or None)))
+                continue
+            kind, since = past.get(row.row, ("", 0.0))
+            try:
+                outcome = sender.send(row, history=kind, since=since or None)
+            except Exception as exc:  # a bug: stop the run, never hang waiting for this row
+                sender.crash = sender.crash or f"{type(exc).__name__}: {exc}"
+                sender.halt.set()
+                sender.stop.set()
+                outcome = RowOutcome(row.row, "unknown", message=f"internal error: {exc}")
+            done.put((row, outcome))
 
     threads = [
         threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)

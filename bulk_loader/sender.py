@@ -140,6 +140,7 @@ class RowSender:
         self.strategy = UpsertStrategy()
         self.stats = SendStats()
         self.fatal: CallResult | None = None
+        self.crash: str | None = None  # a bug met while sending (pool.py stops the run)
 
     # -- one row -------------------------------------------------------------------
 

@@ -51,12 +51,15 @@ class ImportSummary:
     ended: float = 0.0
     send_seconds: float = 0.0
     fatal: str | None = None
+    crash: str | None = None  # a bug stopped the sending (exit 70)
     interrupted: bool = False
     mode_lookup: bool = False  # a --dry-run --lookup: nothing was written
     journal_kept: bool = True  # False for a temporary journal (sandbox, --lookup)
 
     @property
     def exit_code(self) -> int:
+        if self.crash:
+            return 70
         if self.fatal:
             return KartraFatalError.exit_code
         if self.interrupted:

@@ -221,3 +221,22 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run")
     assert result.exit_code == 4
     assert result.stderr == ("error: stopped; nothing was sent, the results file is incomplete\n")
+
+
+def test_the_resume_command_never_repeats_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Following the printed command must carry on, not start over."""
+    from bulk_loader.cli import _this_command
+
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "bulk-loader",
+            "run",
+            "s.csv",
+            "--restart",
+            "--yes",
+            "--api-url",
+            "https://u:secret@example.com/api",
+        ],
+    )
+    assert _this_command() == "bulk-loader run s.csv --api-url 'https://***@example.com/api'"

@@ -168,3 +168,19 @@ def test_results_without_a_journal_is_one_clear_line(tmp_path: Path) -> None:
     assert result.stderr == (
         f"error: {sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there\n"
     )
+
+
+def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) -> None:
+    """While one run holds the journal, a second one stops before sending, naming it."""
+    from bulk_loader.errors import ConfigError
+    from bulk_loader.journal import Journal, journal_path
+
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    identity = {"sheet": str(sheet.resolve()), "worksheet": "", **client.account_identity()}
+    held = Journal.open(journal_path(sheet, identity), identity)
+    try:
+        with pytest.raises(ConfigError, match=r"another bulk-loader run \(pid \d+\)"):
+            run(client, sheet)
+    finally:
+        held.close()
+    assert outcomes(run(client, sheet)) == [("a@example.com", "created")]

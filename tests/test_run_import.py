@@ -398,3 +398,22 @@ def test_a_row_s_every_problem_is_reported_at_once_the_account_s_too(
     row = result_rows(summary)[0]
     assert row["result_status"] == "invalid"
     assert set(row["result_error_type"].split(", ")) == {"invalid_email", "unknown_tag"}
+
+
+def test_a_bug_while_sending_stops_the_run_instead_of_hanging(
+    tmp_path: Path, client: KartraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in a worker: the run ends (exit 70), every row accounted for."""
+    from bulk_loader.sender import RowSender
+
+    real_send = RowSender.send
+
+    def send(self: RowSender, row: Any, **kwargs: Any) -> Any:
+        if row.row == 5:
+            raise RuntimeError("simulated bug")
+        return real_send(self, row, **kwargs)
+
+    monkeypatch.setattr(RowSender, "send", send)
+    summary = run(client, sheet(tmp_path, new_leads(30)), "create", workers=2)
+    assert summary.exit_code == 70 and summary.crash == "RuntimeError: simulated bug"
+    assert len(statuses(summary)) == 30 and "unknown" in statuses(summary)

@@ -203,3 +203,10 @@ def test_credentials_in_the_api_url_are_not_shown(folder: Path, sandbox: Running
     printed = run_cli(folder, *RUN, url=url)
     assert "Created:   20" in printed
     assert_no_secret(folder, printed)
+
+
+def test_a_refused_url_and_the_resume_command_hide_its_password(folder: Path) -> None:
+    """Neither the refusal of an http:// URL nor any printed command shows its password."""
+    printed = run_cli(folder, *RUN, url=f"http://gateway:{PASSWORD}@example.com/api")
+    assert "refusing API URL 'http://***@example.com/api'" in printed
+    assert_no_secret(folder, printed)
