@@ -161,6 +161,11 @@ def print_import_summary(summary: ImportSummary) -> None:
     click.echo(f"Results:   {summary.results}")
     if summary.failed:
         click.echo(f"To fix or retry: {summary.failed} (run it like the original sheet)")
+    if summary.statuses["unknown"] and summary.journal_kept:
+        click.echo(
+            f"Note:      {summary.statuses['unknown']} rows are unknown (an answer was lost): "
+            "run the same command again first; it asks Kartra before sending anything"
+        )
     if summary.journal_kept:
         click.echo(f"Journal:   {summary.journal}")
     if summary.fatal:
