@@ -3,11 +3,12 @@
     python bench/bench_soak.py            # 20,000 rows, create then edit (a few minutes)
     python bench/bench_soak.py --rows 2000
 
-The sandbox (rate limit off) answers 5% of calls with a 5xx before acting, loses 5% of
-answers after acting, resets 2% of connections before acting, and adds 2-10 ms of
-latency. Phase 1 creates every row; phase 2 edits every row (new first name, one more
-tag). After each phase every row's status and lead id are compared with what the
-sandbox holds. Wrong statuses and duplicate leads must both be 0.
+The sandbox (rate limit off) answers 5% of calls with a 503 before acting, loses 5% of
+answers after acting, resets 2% of connections before acting, answers 2% with a 502
+after acting (a proxy), and adds 2-10 ms of latency. Phase 1 creates every row; phase 2
+edits every row (new first name, one more tag). After each phase every row's status
+and lead id are compared with what the sandbox holds. Wrong statuses and duplicate leads
+must both be 0.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
 from bulk_loader.summary import ImportSummary
 
 ROOT = Path(__file__).resolve().parent.parent
-FAULTS = FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, seed=2026)
+FAULTS = FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, gateway=0.02, seed=2026)
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
 
 
@@ -86,7 +87,7 @@ def phase(folder: Path, sandbox: RunningSandbox, rows: int, number: int) -> None
     after = sandbox.stats.snapshot()
     faults = {
         k: after["faults"].get(k, 0) - before.get("faults", {}).get(k, 0)
-        for k in ("error_5xx", "lost", "reset")
+        for k in ("error_5xx", "lost", "reset", "gateway")
     }
     found = check(sheet, summary, sandbox, number)
     print(
@@ -95,9 +96,10 @@ def phase(folder: Path, sandbox: RunningSandbox, rows: int, number: int) -> None
     )
     table = [
         ("rows", found["rows"]),
-        ("faults: 5xx before acting", faults["error_5xx"]),
+        ("faults: 503 before acting", faults["error_5xx"]),
         ("faults: answer lost after acting", faults["lost"]),
         ("faults: connection reset", faults["reset"]),
+        ("faults: 502 after acting", faults["gateway"]),
         ("retries (transient)", summary.retries),
         ("reconciliations (search after a lost answer)", summary.reconciliations),
         ("calls per row", f"{summary.row_calls / max(summary.sent, 1):.3f}"),

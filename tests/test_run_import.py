@@ -201,7 +201,7 @@ def test_server_errors_are_retried_until_they_pass(
     assert max(row["result_attempts"] for row in result_rows(summary)) > "1"
 
 
-@pytest.mark.parametrize("fault", ["lost", "reset"])
+@pytest.mark.parametrize("fault", ["lost", "reset", "gateway"])
 def test_lost_answers_on_creates_create_no_duplicate_and_no_false_failure(
     tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, fault: str
 ) -> None:
@@ -352,8 +352,9 @@ def test_a_clash_found_further_down_keeps_the_earlier_row_from_being_sent(
 def test_every_status_is_right_through_all_faults_at_once(
     tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
 ) -> None:
-    """5% 5xx, 5% lost answers, 2% resets and jitter: created, then updated, exactly."""
-    sandbox.configure(faults=FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, seed=9), jitter_ms=3)
+    """5% 5xx, 5% lost answers, 2% resets, 2% 502s after acting, jitter: exact statuses."""
+    faults = FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, gateway=0.02, seed=9)
+    sandbox.configure(faults=faults, jitter_ms=3)
     path = sheet(tmp_path, new_leads(400))
     assert statuses(run(client, path, "create")) == ["created"] * 400
     path.write_text(path.read_text().replace(",VIP,", ",VIP;Customer,"))

@@ -27,7 +27,7 @@ from bulk_loader.sandbox.model import SandboxState
 __all__ = ["FaultPlan", "Knobs", "Reply", "Sandbox", "Stats", "parse_faults"]
 
 RateStyle = Literal["status", "body"]
-FAULT_KINDS = ("error_5xx", "lost", "reset", "slow")
+FAULT_KINDS = ("error_5xx", "lost", "reset", "slow", "gateway")
 TOO_MANY = {"status": "Error", "message": "Too many requests", "type": "429"}
 
 
@@ -39,6 +39,7 @@ class FaultPlan:
     lost: float = 0.0
     reset: float = 0.0
     slow: float = 0.0
+    gateway: float = 0.0  # a 502 from a proxy AFTER the call was carried out
     slow_ms: float = 2000.0
     seed: int | None = None
 
@@ -51,7 +52,9 @@ def parse_faults(spec: str) -> FaultPlan:
         name, _, number = part.partition("=")
         key = aliases.get(name.strip(), name.strip())
         if key not in {f.name for f in fields(FaultPlan)}:
-            raise ValueError(f"unknown fault {name!r}: use 5xx, lost, reset, slow, slow_ms, seed")
+            raise ValueError(
+                f"unknown fault {name!r}: use 5xx, lost, reset, slow, gateway, slow_ms, seed"
+            )
         values[key] = int(number) if key == "seed" else float(number)
     return FaultPlan(**values)
 
@@ -191,6 +194,8 @@ class Sandbox:
             answer = self.state.execute(form, client_ip)
         if fault == "slow":
             delay += knobs.faults.slow_ms / 1000
+        if fault == "gateway":  # carried out, then a proxy answers in Kartra's place
+            return Reply(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", delay)
         return Reply(200, _json(answer), delay, fault=fault if fault == "lost" else None)
 
     def _draw(self) -> float:
@@ -199,7 +204,7 @@ class Sandbox:
 
     def _fault(self, plan: FaultPlan) -> str | None:
         """At most one fault per call, drawn with one number against stacked probabilities."""
-        if not (plan.error_5xx or plan.lost or plan.reset or plan.slow):
+        if not (plan.error_5xx or plan.lost or plan.reset or plan.slow or plan.gateway):
             return None
         draw, edge = self._draw(), 0.0
         for kind in FAULT_KINDS:
