@@ -114,15 +114,19 @@ class Sheet:
         width = len(self.headers)
         if len(cells) < width:
             return cells + [""] * (width - len(cells))
-        extra = [cell for cell in cells[width:] if cell]
+        extra = [(i, cell) for i, cell in enumerate(cells[width:], start=width) if cell]
         if extra:
+            # Name the cells: the results keep only the headed columns, so this message
+            # is the one place their values still show.
+            shown = ", ".join(f"{_column_letter(i)}: {cell[:40]!r}" for i, cell in extra[:3])
+            more = f" and {len(extra) - 3} more" if len(extra) > 3 else ""
             problems.append(
                 Problem(
                     row=number,
                     column="",
-                    value=extra[0],
+                    value=extra[0][1],
                     code="extra_cells",
-                    message=f"{len(extra)} cell(s) beyond the last header hold values; "
+                    message=f"values beyond the last header ({shown}{more}) would be lost; "
                     "give those columns a header or clear them",
                 )
             )

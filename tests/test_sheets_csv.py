@@ -124,13 +124,13 @@ def test_short_rows_are_padded(tmp_path: Path) -> None:
 
 
 def test_extra_cells_with_values_are_a_problem(tmp_path: Path) -> None:
-    """Values beyond the last header are reported; extra empty cells are not."""
+    """Values beyond the last header are reported, by column and value; empty ones are not."""
     text = "Email,Name\na@x.ro,Ann,,\nb@x.ro,Bo,x,,y\n"
     _, chunks = read_all(write(tmp_path, text.encode()))
     assert chunks[0].rows == [["a@x.ro", "Ann"], ["b@x.ro", "Bo"]]
     [problem] = chunks[0].problems
     assert (problem.row, problem.column, problem.code) == (3, "", "extra_cells")
-    assert problem.message.startswith("2 cell(s)")
+    assert problem.message.startswith("values beyond the last header (C: 'x', E: 'y')")
 
 
 def test_error_text_from_excel_export_is_a_problem(tmp_path: Path) -> None:
