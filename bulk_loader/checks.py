@@ -92,7 +92,7 @@ def _clock(zone: str) -> tuple[timedelta | None, ...] | None:
     """UTC offsets in January and July (so DST rules count), or None if not a zone."""
     try:
         info = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder: OSError
         return None
     return tuple(datetime(2025, month, 15, 12, tzinfo=info).utcoffset() for month in (1, 7))
 
