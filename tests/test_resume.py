@@ -70,6 +70,13 @@ def stop_when_sent(
     return process.returncode, err.decode()
 
 
+def finish_import(sheet: Path, sandbox: RunningSandbox, expected_exit: int) -> None:
+    """Run the same command again, to the end."""
+    final = start_import(sheet, sandbox)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == expected_exit, err.decode()
+
+
 def assert_imported_exactly_once(sheet: Path, sandbox: RunningSandbox) -> None:
     """Every row created once, reported created with the sandbox's id, nothing else."""
     book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
@@ -95,9 +102,7 @@ def test_import_stopped_five_times_then_resumed_is_exactly_once(
     for moment in moments:
         code, _ = stop_when_sent(start_import(sheet, sandbox), sandbox, moment, sig)
         assert code == (-9 if sig == signal.SIGKILL else 4)
-    final = start_import(sheet, sandbox)
-    _, err = final.communicate(timeout=120)
-    assert final.returncode == 0, err.decode()
+    finish_import(sheet, sandbox, expected_exit=0)
     assert_imported_exactly_once(sheet, sandbox)
 
 
@@ -145,9 +150,7 @@ def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
     assert time.monotonic() - first < 4
     assert process.returncode == 4 and "stopped at once" in err.decode()
     sandbox.configure(latency_ms=0)
-    final = start_import(sheet, sandbox)
-    _, err = final.communicate(timeout=120)
-    assert final.returncode == 0, err.decode()
+    finish_import(sheet, sandbox, expected_exit=0)
     assert_imported_exactly_once(sheet, sandbox)
 
 
@@ -172,9 +175,7 @@ def test_resumed_creates_never_claim_or_touch_leads_that_existed_before(
     for moment in sorted(random.Random(7).sample(range(20, ROWS - 150), 5)):
         code, _ = stop_when_sent(start_import(sheet, sandbox), sandbox, moment, signal.SIGKILL)
         assert code == -9
-    final = start_import(sheet, sandbox)
-    _, err = final.communicate(timeout=120)
-    assert final.returncode == 1, err.decode()
+    finish_import(sheet, sandbox, expected_exit=1)
     book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
     header, *rows = book["Results"].iter_rows(values_only=True)
     for row in (dict(zip(header, values, strict=True)) for values in rows):

@@ -202,16 +202,21 @@ def test_a_new_address_that_belongs_to_someone_else_is_not_a_landed_rename() -> 
     assert ("edit_lead", {"id": "99"}) not in client.sent
 
 
-def test_a_lost_create_of_a_lead_that_existed_long_before_fails_in_create_mode() -> None:
-    """Search finds the email, but the lead joined days ago: the lost answer was a 244."""
+def lost_create_of_an_old_lead() -> ScriptedClient:
+    """A create whose answer is lost; search finds a lead that joined Kartra in 2020."""
     old = replace(
         answer(lead_id="41"), body={"lead_details": {"date_joined": "2020-01-02 03:04:05"}}
     )
-    client = ScriptedClient(
+    return ScriptedClient(
         create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
         search_lead=[answer(lead_id="41")],
         get_lead=[old],
     )
+
+
+def test_a_lost_create_of_a_lead_that_existed_long_before_fails_in_create_mode() -> None:
+    """Search finds the email, but the lead joined days ago: the lost answer was a 244."""
+    client = lost_create_of_an_old_lead()
     outcome = sender_for(client, "create").send(ROW)
     assert (outcome.status, outcome.error_type) == ("failed", "244")
     assert "edit_lead" not in client.calls
@@ -219,14 +224,7 @@ def test_a_lost_create_of_a_lead_that_existed_long_before_fails_in_create_mode()
 
 def test_upsert_reports_a_lost_create_of_an_old_lead_as_updated() -> None:
     """The same in upsert: the existing lead is edited, and the row says updated."""
-    old = replace(
-        answer(lead_id="41"), body={"lead_details": {"date_joined": "2020-01-02 03:04:05"}}
-    )
-    client = ScriptedClient(
-        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
-        search_lead=[answer(lead_id="41")],
-        get_lead=[old],
-    )
+    client = lost_create_of_an_old_lead()
     outcome = sender_for(client, "upsert").send(ROW)
     assert outcome.status == "updated"
     assert client.sent[-1] == ("edit_lead", {"email": "ann@example.com"})
