@@ -56,16 +56,23 @@ def start_import(sheet: Path, sandbox: RunningSandbox) -> subprocess.Popen[bytes
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def wait_for_creates(process: subprocess.Popen[bytes], sandbox: RunningSandbox, calls: int) -> bool:
+    """Wait (a minute at most) until the sandbox has seen `calls` creates; False if the
+    import ended first."""
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if sandbox.stats.by_cmd["create_lead"] >= calls:
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def stop_when_sent(
     process: subprocess.Popen[bytes], sandbox: RunningSandbox, calls: int, sig: int
 ) -> tuple[int, str]:
     """Send `sig` once the sandbox has seen `calls` creates; the exit code and stderr."""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        if sandbox.stats.by_cmd["create_lead"] >= calls:
-            process.send_signal(sig)
-            break
-        time.sleep(0.005)
+    if wait_for_creates(process, sandbox, calls):
+        process.send_signal(sig)
     _, err = process.communicate(timeout=60)
     return process.returncode, err.decode()
 
@@ -122,9 +129,7 @@ def test_one_signal_delivered_twice_is_still_a_graceful_stop(
 ) -> None:
     """Two signals a few ms apart (a shell signalling the process group): results written."""
     process = start_import(sheet, sandbox)
-    deadline = time.monotonic() + 60
-    while sandbox.stats.by_cmd["create_lead"] < 100 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    assert wait_for_creates(process, sandbox, 100)
     process.send_signal(signal.SIGINT)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -137,9 +142,7 @@ def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
 ) -> None:
     """Two Ctrl-C: no waiting for slow calls in flight; the next run settles them."""
     process = start_import(sheet, sandbox)
-    deadline = time.monotonic() + 60
-    while sandbox.stats.by_cmd["create_lead"] < 200 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    assert wait_for_creates(process, sandbox, 200)
     sandbox.configure(latency_ms=5000)  # the calls in flight now take 5 s to answer
     process.send_signal(signal.SIGINT)
     first = time.monotonic()
