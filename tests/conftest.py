@@ -6,7 +6,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from openpyxl import Workbook
+
+# Every @given test runs under this profile (a loaded 2-core CI machine): no per-example
+# deadline and no "too slow" health check. Work is bounded by example sizes, not seconds.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("ci")
 
 MakeXlsx = Callable[..., Path]
 
