@@ -378,6 +378,24 @@ def sandbox() -> None:
     default=None,
     help="Keep leads in this SQLite file across restarts.",
 )
+@click.option(
+    "--clock",
+    type=click.Choice(["EST", "America/New_York"]),
+    default="EST",
+    show_default=True,
+    help="Zone of date_joined: fixed UTC-5, or New York time with daylight saving.",
+)
+@click.option(
+    "--clock-skew-s",
+    type=float,
+    default=0,
+    help="Seconds Kartra's clock runs ahead of this machine's (negative: behind).",
+)
+@click.option(
+    "--lead-details-json",
+    is_flag=True,
+    help="Send every lead_details as a JSON-encoded string instead of an object.",
+)
 @_guarded
 def sandbox_serve(
     account_path: Path,
@@ -388,6 +406,9 @@ def sandbox_serve(
     rate_style: str,
     faults: str,
     db: Path | None,
+    clock: str,
+    clock_skew_s: float,
+    lead_details_json: bool,
 ) -> None:
     """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C."""
     import signal
@@ -407,6 +428,9 @@ def sandbox_serve(
         rate=rate or None,
         rate_style=rate_style,
         faults=plan,
+        clock=clock,
+        clock_skew_s=clock_skew_s,
+        lead_details_json=lead_details_json,
     )
     account = service.state.account
 

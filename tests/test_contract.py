@@ -151,7 +151,8 @@ def test_get_lead_error_example(client: KartraClient) -> None:
 def test_custom_fields_answer_shape(client: KartraClient) -> None:
     """get_lead's custom_fields follow the reference: text as string, choices as options."""
     created = client.create_lead(CREATE_LEAD)
-    result = client.get_lead(id=created.lead_id)
+    assert created.lead_id is not None
+    result = client.get_lead(email=CREATE_LEAD["email"])
     assert result.body is not None
     fields = {f["field_identifier"]: f for f in result.body["lead_details"]["custom_fields"]}
     assert fields["text1"]["field_value"] == "text message"

@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from bulk_loader.cli import cli
@@ -50,3 +52,22 @@ def test_bad_faults_spec_is_a_usage_error() -> None:
     args = ["sandbox", "serve", "--account", str(SAMPLE), "--faults", "explode=1"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "--faults" in result.stderr
+
+
+def test_clock_and_lead_details_options_reach_the_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--clock, --clock-skew-s and --lead-details-json set the sandbox's knobs."""
+    seen: dict[str, Any] = {}
+
+    def serve(sandbox: Any, port: int, on_ready: Any) -> None:
+        seen["knobs"] = sandbox.knobs
+
+    monkeypatch.setattr("bulk_loader.sandbox.run_forever", serve)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep pytest's own SIGTERM
+    args = ["sandbox", "serve", "--account", str(SAMPLE), "--clock", "America/New_York",
+            "--clock-skew-s", "-2.5", "--lead-details-json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    knobs = seen["knobs"]
+    assert (knobs.clock, knobs.clock_skew_s, knobs.lead_details_json) == (
+        "America/New_York", -2.5, True)  # fmt: skip
+    assert CliRunner().invoke(cli, [*args[:3], str(SAMPLE), "--clock", "PST"]).exit_code == 2

@@ -123,20 +123,38 @@ def test_control_endpoint(sandbox: RunningSandbox, client: KartraClient) -> None
     assert httpx.post(control, json={"op": "explode"}).status_code == 400
 
 
+def test_clock_and_lead_details_knobs_over_control(sandbox: RunningSandbox) -> None:
+    """clock, clock_skew_s and lead_details_json are set over HTTP and reach the state."""
+    control = sandbox.url.replace("/api", "/_control")
+    knobs = {"clock": "America/New_York", "clock_skew_s": -30, "lead_details_json": True}
+    answer = httpx.post(control, json={"op": "configure", "knobs": knobs}).json()
+    assert {name: answer["knobs"][name] for name in knobs} == knobs
+    state = sandbox.state
+    assert (state.clock, state.clock_skew_s, state.lead_details_json) == (
+        "America/New_York", -30.0, True)  # fmt: skip
+    bad = httpx.post(control, json={"op": "configure", "knobs": {"clock": "PST"}})
+    assert bad.status_code == 400 and "clock" in bad.json()["error"]
+    assert sandbox.sandbox.knobs.clock == "America/New_York"
+
+
 def test_db_keeps_leads_across_restarts(tmp_path: Path) -> None:
     """With a database file, a restarted sandbox still knows the leads created before."""
     db = tmp_path / "sandbox.sqlite"
+    joined = {}
     for email in ("one@x.co", "two@x.co"):
         with (
             serve_in_thread(SAMPLE, db=db) as running,
             KartraClient(CREDS, api_url=running.url) as client,
         ):
             assert client.create_lead({"email": email}).outcome is Outcome.OK
+            joined = {lead.email: lead.date_joined for lead in running.state.leads.values()}
     with serve_in_thread(SAMPLE, db=db) as running:
         assert running.state.find(email="one@x.co") is not None
         assert running.state.find(email="maria.lopez@example.com") is not None
         ids = {lead.id for lead in running.state.leads.values()}
         assert len(ids) == 5
+        # date_joined is stored, not restamped: created leads keep "then", seeds their own
+        assert {lead.email: lead.date_joined for lead in running.state.leads.values()} == joined
 
 
 def test_stop_closes_the_port(client: KartraClient, sandbox: RunningSandbox) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import tomllib
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bulk_loader.sandbox import TIME_ZONES, SandboxState, load_account
 from bulk_loader.sandbox.account import account_from_dict
+from bulk_loader.sandbox.model import SEEDED_DATE_JOINED
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "account.toml"
 AUTH = {"app_id": "sandbox-app", "api_key": "sandbox-key", "api_password": "sandbox-password"}
@@ -223,6 +228,158 @@ def test_get_lead_details(state: SandboxState) -> None:
 def test_get_lead_errors(state: SandboxState, query: dict[str, str], kartra_type: str) -> None:
     """get_lead: not found is 234, deleted 245."""
     assert state.execute({**AUTH, "get_lead": query})["type"] == kartra_type
+
+
+@pytest.mark.parametrize("query", [{"id": "1001"}, {"id": "1001", "email": ""}, {"email": ["x"]}])
+def test_get_lead_without_email_is_206(state: SandboxState, query: dict[str, Any]) -> None:
+    """get_lead needs the email (reference: "required to identify the lead"); an id is not one."""
+    answer = state.execute({**AUTH, "get_lead": query})
+    assert answer == {"status": "Error", "message": "Email or lead id is required", "type": "206"}
+
+
+def test_get_lead_ignores_an_id_beside_the_email(state: SandboxState) -> None:
+    """With an email, get_lead finds the lead by email whatever id comes with it."""
+    query = {"email": "kenji.tanaka@example.org", "id": "1001"}
+    details = state.execute({**AUTH, "get_lead": query})["lead_details"]
+    assert (details["email"], details["id"]) == ("kenji.tanaka@example.org", "1002")
+
+
+# -- date_joined: Kartra's clock ---------------------------------------------------------------
+
+
+def joined(state: SandboxState, email: str) -> str:
+    """The lead's date_joined as get_lead answers it."""
+    return str(state.execute({**AUTH, "get_lead": {"email": email}})["lead_details"]["date_joined"])
+
+
+def create_between(
+    state: SandboxState, email: str, skew_s: float = 0.0
+) -> tuple[datetime, datetime]:
+    """Create a lead; return Kartra's clock (UTC, `skew_s` ahead) just before and after."""
+    before = datetime.now(UTC) + timedelta(seconds=skew_s)
+    assert create(state, {"email": email})["status"] == "Success"
+    return before, datetime.now(UTC) + timedelta(seconds=skew_s)
+
+
+def assert_joined_between(text: str, zone: tzinfo, before: datetime, after: datetime) -> None:
+    """`text` ('YYYY-MM-DD HH:MM:SS' in `zone`) names a moment between before and after.
+
+    The format drops the fraction of a second, hence the second's grace below `before`;
+    both folds are tried so that New York's repeated autumn hour cannot fail the test.
+    """
+    local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    moments = {local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+    assert any(before - timedelta(seconds=1) < moment <= after for moment in moments), (
+        text, before, after)  # fmt: skip
+
+
+def test_seeded_lead_without_date_joined_joined_in_the_past(state: SandboxState) -> None:
+    """A seeded lead without date_joined gets a fixed date years ago, never "now"."""
+    kenji = joined(state, "kenji.tanaka@example.org")
+    assert kenji == SEEDED_DATE_JOINED
+    assert datetime.strptime(kenji, "%Y-%m-%d %H:%M:%S") < datetime.now() - timedelta(days=365)
+
+
+def test_seeded_lead_keeps_its_date_joined(state: SandboxState) -> None:
+    """A seeded lead's date_joined from the account file is answered as written."""
+    assert joined(state, "maria.lopez@example.com") == "2023-06-14 16:05:42"
+    state.reset()
+    assert joined(state, "maria.lopez@example.com") == "2023-06-14 16:05:42"
+
+
+@pytest.mark.parametrize(
+    "date_joined", ["2020-1-5 9:30:00", "2020-01-15T09:30:00", "2020-01-15", "yesterday", 20200115]
+)
+def test_seeded_date_joined_must_be_kartra_format(date_joined: Any) -> None:
+    """An account file's date_joined other than 'YYYY-MM-DD HH:MM:SS' is refused."""
+    data = {"credentials": dict(AUTH), "leads": [{"email": "a@b.co", "date_joined": date_joined}]}
+    with pytest.raises(ValueError, match="date_joined"):
+        account_from_dict(data)
+
+
+def test_seeded_date_joined_may_be_a_toml_datetime() -> None:
+    """An unquoted TOML date-time is taken as Kartra's 'YYYY-MM-DD HH:MM:SS'."""
+    data = tomllib.loads('[[leads]]\nemail = "a@b.co"\ndate_joined = 2021-03-04 05:06:07\n')
+    state = SandboxState(account_from_dict({"credentials": dict(AUTH), **data}))
+    assert joined(state, "a@b.co") == "2021-03-04 05:06:07"
+
+
+@pytest.mark.parametrize(
+    ("clock", "zone"),
+    [("EST", timezone(timedelta(hours=-5))), ("America/New_York", ZoneInfo("America/New_York"))],
+)
+def test_new_lead_joins_now_on_kartra_clock(state: SandboxState, clock: Any, zone: tzinfo) -> None:
+    """A lead created through the API joins "now", written in the clock's zone."""
+    state.clock = clock
+    before, after = create_between(state, "now@x.co")
+    assert_joined_between(joined(state, "now@x.co"), zone, before, after)
+
+
+@pytest.mark.parametrize("skew_s", [-7200.5, 90.0, 3 * 86400.0])
+def test_clock_skew_shifts_date_joined(state: SandboxState, skew_s: float) -> None:
+    """clock_skew_s moves Kartra's clock ahead of ours (behind when negative)."""
+    state.clock_skew_s = skew_s
+    before, after = create_between(state, "skew@x.co", skew_s)
+    assert_joined_between(joined(state, "skew@x.co"), timezone(timedelta(hours=-5)), before, after)
+
+
+@pytest.mark.parametrize(("clock", "july_offset_h"), [("EST", -5), ("America/New_York", -4)])
+def test_only_new_york_clock_observes_daylight_time(
+    state: SandboxState, clock: Any, july_offset_h: int
+) -> None:
+    """In July (reached by clock skew) EST stays UTC-5 while America/New_York is UTC-4."""
+    now = datetime.now(UTC)
+    july = datetime(now.year + 1, 7, 15, 12, tzinfo=UTC)
+    state.clock, state.clock_skew_s = clock, (july - now).total_seconds()
+    before, after = create_between(state, "july@x.co", state.clock_skew_s)
+    text = joined(state, "july@x.co")
+    assert_joined_between(text, timezone(timedelta(hours=july_offset_h)), before, after)
+    assert text.startswith(f"{now.year + 1}-07-15 ")
+
+
+# -- lead_details as a JSON string --------------------------------------------------------------
+
+
+def decoded(answer: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The answer with each lead_details string JSON-decoded, and how many there were."""
+    count = 0
+
+    def decode(holder: dict[str, Any]) -> dict[str, Any]:
+        nonlocal count
+        if "lead_details" not in holder:
+            return holder
+        assert isinstance(holder["lead_details"], str), holder
+        count += 1
+        return {**holder, "lead_details": json.loads(holder["lead_details"])}
+
+    answer = decode(answer)
+    if "actions" in answer:
+        answer["actions"] = [{cmd: decode(d) for cmd, d in e.items()} for e in answer["actions"]]
+    return answer, count
+
+
+MARIA = {"email": "maria.lopez@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("form", "strings"),
+    [
+        ({"get_lead": MARIA}, 1),
+        ({"lead": MARIA, "actions": [{"cmd": "search_lead"}]}, 1),
+        ({"lead": MARIA, "actions": [{"cmd": "search_lead"},
+                                     {"cmd": "assign_tag", "tag_name": "VIP"}]}, 2),
+        ({"lead": {"email": "j@x.co"}, "actions": [{"cmd": "create_lead"},
+                                                   {"cmd": "assign_tag", "tag_name": "VIP"}]}, 1),
+        ({"lead": {**MARIA, "first_name": "M."}, "actions": [{"cmd": "edit_lead"}]}, 1),
+    ],
+)  # fmt: skip
+def test_lead_details_json_knob(form: dict[str, Any], strings: int) -> None:
+    """With lead_details_json every lead_details is a JSON string of the usual object."""
+    plain, encoded = (SandboxState(load_account(SAMPLE)) for _ in range(2))
+    encoded.lead_details_json = True
+    expected = plain.execute({**AUTH, **form})
+    answer, count = decoded(encoded.execute({**AUTH, **form}))
+    assert (answer, count) == (expected, strings)
 
 
 # -- chained actions ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The sandbox's Kartra account, declared in a TOML file (see samples/account.toml).
 
 The file names the App's credentials, the custom fields with their option ids, the
-tags, lists and sequences that exist, and leads that already exist. Optional switches
+tags, lists and sequences that exist, and leads that already exist (each may carry
+`date_joined = "YYYY-MM-DD HH:MM:SS"`, Kartra's format and zone). Optional switches
 make the whole-call errors reachable: `[account] api_active = false` (204),
 `app_active = false` (240), `allowed_ips = [...]` (242), `forbidden_cmds = [...]` (262).
 """
@@ -11,15 +12,24 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bulk_loader.errors import InputError
 
-__all__ = ["CHOICE_TYPES", "FIELD_TYPES", "CustomField", "SandboxAccount", "load_account"]
+__all__ = [
+    "CHOICE_TYPES",
+    "DATE_FORMAT",
+    "FIELD_TYPES",
+    "CustomField",
+    "SandboxAccount",
+    "load_account",
+]
 
 FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
 CHOICE_TYPES = frozenset({"drop_down", "radio_button", "checkbox"})
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # Kartra's 'YYYY-MM-DD HH:MM:SS' (date_joined)
 # Kartra does not publish how many steps a sequence has; the sandbox gives each this many
 # unless the file says `sequence_steps = { Onboarding = 3 }`.
 DEFAULT_SEQUENCE_STEPS = 10
@@ -86,12 +96,36 @@ def account_from_dict(data: Mapping[str, Any]) -> SandboxAccount:
             str(name): int(steps.get(name, DEFAULT_SEQUENCE_STEPS))
             for name in settings.get("sequences", ())
         },
-        leads=tuple(dict(lead) for lead in data.get("leads", ())),
+        leads=tuple(_seeded_lead(lead) for lead in data.get("leads", ())),
         api_active=bool(settings.get("api_active", True)),
         app_active=bool(settings.get("app_active", True)),
         allowed_ips=None if ips is None else tuple(map(str, ips)),
         forbidden_cmds=frozenset(map(str, settings.get("forbidden_cmds", ()))),
     )
+
+
+def _seeded_lead(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """One [[leads]] entry, its `date_joined` (if any) a string in Kartra's exact format."""
+    seed = dict(lead)
+    joined = seed.get("date_joined")
+    if isinstance(joined, datetime) and joined.tzinfo is None:  # TOML's unquoted form
+        joined = seed["date_joined"] = joined.strftime(DATE_FORMAT)
+    if joined is not None and not _is_kartra_date(joined):
+        raise ValueError(
+            f'lead {seed.get("email", "?")!r}: date_joined must be "YYYY-MM-DD HH:MM:SS" '
+            f"(Kartra's EST), not {joined!r}"
+        )
+    return seed
+
+
+def _is_kartra_date(value: Any) -> bool:
+    """True for 'YYYY-MM-DD HH:MM:SS' exactly (strptime alone takes "2020-1-5 9:30:00")."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.strptime(value, DATE_FORMAT).strftime(DATE_FORMAT) == value
+    except ValueError:
+        return False
 
 
 def _custom_fields(table: Mapping[str, Any]) -> dict[str, CustomField]:

@@ -20,20 +20,34 @@ JSON answer Kartra would give. Choices where Kartra's documents are silent:
 - The sequence error types are read from API-FACTS' order: 226 name empty, 225 step
   empty, 219 no such sequence, 229 step not a number, 230 no such step.
 - 241 has no documented meaning and is never produced.
+- get_lead follows its own section ("the lead's email is required to identify the lead"),
+  not the general note that any call may name the lead by id or email: without an email
+  (only an id, or nothing) it is 206; with one, any id sent beside it is ignored.
+- `date_joined` is written "YYYY-MM-DD HH:MM:SS" in "EST" on Kartra's clock. Whether EST
+  means fixed UTC-5 or New York time with daylight saving is not said: the `clock` choice
+  ("EST", the default, or "America/New_York") picks one, and `clock_skew_s` makes Kartra's
+  clock run ahead of ours (negative: behind). A lead created through the API joins "now"
+  on that clock; a seeded lead keeps the account file's `date_joined`, else
+  SEEDED_DATE_JOINED, well in the past.
+- `lead_details` is typed "String (JSON encoded object)" but shown as an object: objects
+  by default; with `lead_details_json` every `lead_details` of every answer (get_lead,
+  search_lead, and the create/edit/search entries of `actions`) is a JSON string.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
-from bulk_loader.sandbox.account import SandboxAccount
+from bulk_loader.sandbox.account import DATE_FORMAT, SandboxAccount
 from bulk_loader.sandbox.leads import LEAD_FIELDS, TIME_ZONES, Lead, lead_details
 from bulk_loader.sandbox.rules import ACTIONS, MESSAGES, KartraError, custom_value
 
-__all__ = ["KartraError", "LeadStore", "SandboxState"]
+__all__ = ["CLOCKS", "SEEDED_DATE_JOINED", "Clock", "KartraError", "LeadStore", "SandboxState"]
 
 LEAD_COMMANDS = ("create_lead", "edit_lead", "search_lead")
 RETRIEVE = {
@@ -42,7 +56,10 @@ RETRIEVE = {
     "retrieve_account_lists": "account_lists",
     "retrieve_account_sequences": "account_sequences",
 }
-EST = timezone(timedelta(hours=-5))  # date_joined is documented as EST
+EST = timezone(timedelta(hours=-5), "EST")  # date_joined is documented as EST
+Clock = Literal["EST", "America/New_York"]  # the two readings of "EST timezone"
+CLOCKS: tuple[Clock, ...] = get_args(Clock)
+SEEDED_DATE_JOINED = "2020-01-15 09:30:00"  # a seeded lead without its own date_joined
 
 
 class LeadStore:
@@ -68,6 +85,9 @@ class SandboxState:
         self.account = account
         self.failed_action_status: Literal["Error", "Success"] = "Error"
         self.stop_after_failed_action = False
+        self.clock: Clock = "EST"
+        self.clock_skew_s = 0.0
+        self.lead_details_json = False
         self._store = store or LeadStore()
         self._lock = threading.RLock()
         self.leads: dict[str, Lead] = {}
@@ -91,7 +111,8 @@ class SandboxState:
             self._store.clear()
             for seed in self.account.leads:
                 data = {k: str(v) for k, v in seed.items() if k in LEAD_FIELDS}
-                lead = self._new_lead(data, source="manual")
+                joined = str(seed.get("date_joined") or SEEDED_DATE_JOINED)
+                lead = self._new_lead(data, source="manual", date_joined=joined)
                 lead.deleted = bool(seed.get("deleted", False))
                 self._store.save(lead)
 
@@ -99,12 +120,23 @@ class SandboxState:
         """Release the store (the SQLite file of a standing sandbox)."""
         self._store.close()
 
-    def find(self, *, email: str | None = None, id: str | None = None) -> Lead | None:
-        """The lead with this id, else this email (id wins, as Kartra documents)."""
+    def find(self, *, email: Any = None, id: Any = None) -> Lead | None:
+        """The lead with this id, else this email (id wins, as Kartra documents).
+
+        Values come straight from the form: anything but a string names no lead.
+        """
         with self._lock:
             if id:
-                return self.leads.get(str(id))
-            return self._by_email.get((email or "").strip().lower()) if email else None
+                return self.leads.get(str(id)) if isinstance(id, str | int) else None
+            if isinstance(email, str) and email.strip():
+                return self._by_email.get(email.strip().lower())
+            return None
+
+    def now(self) -> str:
+        """Kartra's clock as date_joined shows it: `clock` zone, `clock_skew_s` ahead."""
+        zone: tzinfo = EST if self.clock == "EST" else ZoneInfo(self.clock)
+        moment = datetime.now(UTC) + timedelta(seconds=self.clock_skew_s)
+        return moment.astimezone(zone).strftime(DATE_FORMAT)
 
     def dump(self) -> dict[str, Any]:
         with self._lock:
@@ -116,8 +148,10 @@ class SandboxState:
             self._by_email[lead.email.lower()] = lead
         self._next_id = max(self._next_id, int(lead.id) + 1)
 
-    def _new_lead(self, fields: dict[str, str], source: str = "api") -> Lead:
-        joined = datetime.now(EST).strftime("%Y-%m-%d %H:%M:%S")
+    def _new_lead(
+        self, fields: dict[str, str], source: str = "api", date_joined: str | None = None
+    ) -> Lead:
+        joined = date_joined or self.now()
         lead = Lead(str(self._next_id), fields, source=source, date_joined=joined)
         self._index(lead)
         return lead
@@ -130,10 +164,12 @@ class SandboxState:
             self._authenticate(form, client_ip)
             if "get_lead" in form:
                 self._check_cmd("get_lead")
-                return self._get_lead(form["get_lead"])
-            return self._run_actions(form)
+                answer = self._get_lead(form["get_lead"])
+            else:
+                answer = self._run_actions(form)
         except KartraError as exc:
             return exc.answer()
+        return _encode_lead_details(answer) if self.lead_details_json else answer
 
     def _authenticate(self, form: Mapping[str, Any], client_ip: str) -> None:
         acct = self.account
@@ -162,9 +198,10 @@ class SandboxState:
     def _get_lead(self, query: Any) -> dict[str, Any]:
         if not isinstance(query, dict):
             raise KartraError("236")
-        if not query.get("id") and not query.get("email"):
-            raise KartraError("206")
-        lead = self.find(email=query.get("email"), id=query.get("id"))
+        email = query.get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise KartraError("206")  # the email is required; an id alone does not do
+        lead = self.find(email=email)  # an id beside the email is ignored
         if lead is None:
             raise KartraError("234")
         if lead.deleted:
@@ -325,6 +362,23 @@ def _actions(form: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not entries or not isinstance(entries[0], dict):
         raise KartraError("254")
     return [entry if isinstance(entry, dict) else {} for entry in entries]
+
+
+def _encode_lead_details(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with each `lead_details` (top level, and in `actions`) as a JSON string."""
+
+    def encoded(holder: dict[str, Any]) -> dict[str, Any]:
+        details = holder.get("lead_details")
+        if details is None or isinstance(details, str):
+            return holder
+        return {**holder, "lead_details": json.dumps(details, separators=(",", ":"))}
+
+    answer = encoded(answer)
+    if isinstance(answer.get("actions"), list):
+        answer["actions"] = [
+            {cmd: encoded(detail) for cmd, detail in entry.items()} for entry in answer["actions"]
+        ]
+    return answer
 
 
 def _ok(message: str, **extra: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from bulk_loader.formencode import decode_body
-from bulk_loader.sandbox.model import SandboxState
+from bulk_loader.sandbox.model import CLOCKS, Clock, SandboxState
 
 __all__ = ["FaultPlan", "Knobs", "Reply", "Sandbox", "Stats", "parse_faults"]
 
@@ -71,6 +71,11 @@ class Knobs:
     insecure: bool = False  # answer 201 "Connection not secure" to every call
     failed_action_status: Literal["Error", "Success"] = "Error"
     stop_after_failed_action: bool = False
+    # Kartra's clock for date_joined: "EST" (fixed UTC-5) or "America/New_York" (with
+    # daylight time), running `clock_skew_s` seconds ahead of ours (negative: behind).
+    clock: Clock = "EST"
+    clock_skew_s: float = 0.0
+    lead_details_json: bool = False  # every lead_details as a JSON string, not an object
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +162,19 @@ class Sandbox:
             changes["faults"] = parse_faults(faults)
         elif isinstance(faults, Mapping):
             changes["faults"] = FaultPlan(**faults)
+        if changes.get("clock", CLOCKS[0]) not in CLOCKS:
+            raise ValueError(f"unknown clock {changes['clock']!r}: use {' or '.join(CLOCKS)}")
+        if "clock_skew_s" in changes:
+            changes["clock_skew_s"] = float(changes["clock_skew_s"])
         with self._lock:
             self.knobs = replace(self.knobs, **changes)
             if "faults" in changes:
                 self._rng = random.Random(self.knobs.faults.seed)
-        self.state.failed_action_status = self.knobs.failed_action_status
-        self.state.stop_after_failed_action = self.knobs.stop_after_failed_action
+        state, knobs = self.state, self.knobs
+        state.failed_action_status = knobs.failed_action_status
+        state.stop_after_failed_action = knobs.stop_after_failed_action
+        state.clock, state.clock_skew_s = knobs.clock, knobs.clock_skew_s
+        state.lead_details_json = knobs.lead_details_json
         return self.knobs
 
     def reset(self) -> None:
