@@ -40,6 +40,7 @@ from bulk_loader.kartra_answers import (
     answer_field,
     failure,
     interpret,
+    lead_details,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "check_api_url",
     "give_points_to_lead",
     "interpret",
+    "lead_details",
     "remove_points_from_lead",
     "shown_url",
     "subscribe_lead_to_list",
@@ -221,9 +223,15 @@ class KartraClient:
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
         return self.call([{"cmd": "search_lead"}], _identify(email, id))
 
-    def get_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
-        """Full lead details; the answer's `lead_details` is in `CallResult.body`."""
-        return self.call([], get_lead=_identify(email, id))
+    def get_lead(self, *, email: str) -> CallResult:
+        """Full lead details (`lead_details(result)`), found by email.
+
+        Kartra's reference: "the lead's email is required to identify the lead". An id is
+        not documented for get_lead, so none is ever sent.
+        """
+        if not email:
+            raise ValueError("get_lead needs the lead's email")
+        return self.call([], get_lead={"email": email})
 
     def retrieve_custom_fields(self) -> CallResult:
         return self.call([{"cmd": "retrieve_custom_fields"}])

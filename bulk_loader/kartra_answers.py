@@ -21,6 +21,7 @@ __all__ = [
     "answer_field",
     "failure",
     "interpret",
+    "lead_details",
 ]
 
 
@@ -182,10 +183,30 @@ def _lead_id(body: dict[str, Any]) -> str | None:
     if isinstance(entries, list) and entries and isinstance(entries[0], dict):
         places.extend(detail.get("lead_details") for detail in entries[0].values()
                       if isinstance(detail, dict))  # fmt: skip
-    for details in reversed(places):
-        if isinstance(details, dict) and details.get("id") not in (None, ""):
+    for place in reversed(places):
+        details = _details(place)
+        if details is not None and details.get("id") not in (None, ""):
             return _text(details["id"])
     return None
+
+
+def _details(value: Any) -> Mapping[str, Any] | None:
+    """`lead_details` as an object, whichever way Kartra sent it; None when it is neither.
+
+    The reference types it "String (JSON encoded object ...)" while its example shows an
+    object: both readings are accepted, anything else tells nothing.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    return value if isinstance(value, Mapping) else None
+
+
+def lead_details(result: CallResult) -> Mapping[str, Any] | None:
+    """The answer's `lead_details` as an object (get_lead, search_lead, create/edit)."""
+    return _details(answer_field(result, "lead_details"))
 
 
 def _text(value: Any) -> str:

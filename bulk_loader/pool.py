@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 
-from bulk_loader.sender import RowOutcome, RowSender
+from bulk_loader.sender import SETTLE, RowOutcome, RowSender
 from bulk_loader.validation import LeadRow
 
 __all__ = ["send_all"]
@@ -20,6 +20,8 @@ def send_all(
     workers: int,
     before_send: Callable[[list[str]], None] | None = None,
     history: Mapping[int, tuple[str, float]] | None = None,
+    idle: Callable[[], None] | None = None,
+    idle_every: float = 0.5,
 ) -> Iterator[tuple[LeadRow, RowOutcome]]:
     """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
 
@@ -29,20 +31,27 @@ def send_all(
     queued or in flight, so rows are read no faster than they are sent. Rows whose
     number is in `history` come with what an earlier run left (see RowSender.send).
     Once `sender.stop` is set, rows not yet started come back as not_sent.
+
+    A row the sender defers (a lead found after a lost answer, before this run knows
+    Kartra's clock well enough to tell whose it is) is sent again, to be settled, once
+    every other row is done; then it is settled or `unknown`. `idle()` runs on the
+    caller's thread whenever no outcome came for `idle_every` seconds (the journal
+    commits what it holds, so a slow call never holds back outcomes already in).
     """
     window = 2 * workers
-    past = history or {}
-    todo: queue.Queue[LeadRow | None] = queue.Queue()
+    past = dict(history or {})
+    todo: queue.Queue[tuple[LeadRow, bool] | None] = queue.Queue()
     done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
 
     def work() -> None:
-        while (row := todo.get()) is not None:
+        while (item := todo.get()) is not None:
+            row, may_defer = item
             if sender.stop.is_set():
                 done.put((row, _not_sent(row)))
                 continue
             kind, since = past.get(row.row, ("", 0.0))
             try:
-                outcome = sender.send(row, history=kind, since=since or None)
+                outcome = sender.send(row, history=kind, since=since or None, may_defer=may_defer)
             except Exception as exc:  # a bug: stop the run, never hang waiting for this row
                 sender.crash = sender.crash or f"{type(exc).__name__}: {exc}"
                 sender.halt.set()
@@ -57,6 +66,7 @@ def send_all(
     for thread in threads:
         thread.start()
     source = iter(rows)
+    later: list[LeadRow] = []  # deferred rows, to settle once the rest is done
     in_flight = 0
     try:
         while True:
@@ -68,12 +78,28 @@ def send_all(
                     if before_send is not None:
                         before_send([row.key for row in batch])
                     for row in batch:
-                        todo.put(row)
+                        todo.put((row, True))
                     in_flight += len(batch)
+                elif in_flight == 0 and later:
+                    for row in later:  # already `sending` in the journal
+                        todo.put((row, False))
+                    in_flight, later = len(later), []
             if in_flight == 0:
                 break
-            yield done.get()
+            try:
+                row, outcome = done.get(timeout=idle_every)
+            except queue.Empty:
+                if idle is not None:
+                    idle()
+                continue
             in_flight -= 1
+            if outcome.status == "deferred":
+                past[row.row] = (SETTLE, outcome.since)
+                later.append(row)
+                continue
+            yield row, outcome
+        for row in later:  # stopped before they were settled
+            yield row, _unsettled(row)
         for row in source:  # stopped: the rest were never sent
             yield row, _not_sent(row)
     finally:
@@ -83,3 +109,8 @@ def send_all(
 
 def _not_sent(row: LeadRow) -> RowOutcome:
     return RowOutcome(row.row, "not_sent", message="not sent: the run was stopped")
+
+
+def _unsettled(row: LeadRow) -> RowOutcome:
+    message = "the run was stopped before this row was settled"
+    return RowOutcome(row.row, "unknown", message=message)

@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from bulk_loader.kartra import ActionResult, CallResult, Outcome, answer_field
+from bulk_loader.kartra import ActionResult, CallResult, Outcome, lead_details
+from bulk_loader.kartra_clock import KartraClock, Verdict, Witness, stamp_seconds
 from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.validation import LeadRow
 
@@ -40,10 +40,6 @@ RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
 PASSING = RETRIED | {Outcome.FATAL}
 # HTTP answers after which the server certainly did not act (no answer at all: None).
 NOT_ACTED = frozenset({None, 429, 503})
-# A lead that joined this long before its row was sent existed already (see
-# RowSender._existed_before): EST versus daylight time is an hour; skew, minutes.
-EXISTED_MARGIN = 2 * 3600
-EST = timezone(timedelta(hours=-5))
 # Fields edit_lead accepts and create_lead does not.
 EDIT_ONLY_FIELDS = ("id", "new_email")
 
@@ -61,7 +57,7 @@ class LeadClient(Protocol):
 
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
 
-    def get_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
+    def get_lead(self, *, email: str) -> CallResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +65,9 @@ class RowOutcome:
     """The final word on one sent row, as the results workbook shows it."""
 
     row: int
-    status: str  # created | updated | partial | failed | unknown | not_sent
+    # created | updated | partial | failed | unknown | not_sent; `deferred` only between
+    # the sender and the pool (settle this row later in the run).
+    status: str
     lead_id: str = ""
     error_type: str = ""
     message: str = ""
@@ -78,10 +76,18 @@ class RowOutcome:
     # Failed for a passing reason (the server never acted, or the run was stopped by a
     # fatal answer): a resumed run sends the row again.
     retryable: bool = False
+    # This row's create, sent and answered: what teaches the run Kartra's clock.
+    witness: Witness | None = None
+    since: float = 0.0  # when this row was first sent (epoch seconds)
 
 
 class _Stopped(Exception):
     """The run was stopped before this call was sent."""
+
+
+class _Deferred(Exception):
+    """A lead was found after a lost answer, and Kartra's clock is not yet known well
+    enough to tell whether this row created it: settle the row later in the run."""
 
 
 class _Unresolved(Exception):
@@ -100,6 +106,10 @@ class _Tally:
     maybe_written: bool = False  # some answer was lost: Kartra may have acted
     resumed: bool = False  # an earlier run may have sent this row (its content since changed)
     since: float = 0.0  # when this row was first sent (epoch seconds): a lead found older
+    may_defer: bool = False  # an unsure ownership may wait for later in the run
+    sent_at: float = 0.0  # the last call: sent and answered (epoch seconds)
+    answered_at: float = 0.0
+    witness: Witness | None = None
 
 
 @dataclass
@@ -138,24 +148,36 @@ class RowSender:
         self.stop = threading.Event()
         self.halt = threading.Event()
         self.strategy = UpsertStrategy()
+        self.clock = KartraClock()
         self.stats = SendStats()
         self.fatal: CallResult | None = None
         self.crash: str | None = None  # a bug met while sending (pool.py stops the run)
 
     # -- one row -------------------------------------------------------------------
 
-    def send(self, row: LeadRow, *, history: str = "", since: float | None = None) -> RowOutcome:
+    def send(
+        self,
+        row: LeadRow,
+        *,
+        history: str = "",
+        since: float | None = None,
+        may_defer: bool = False,
+    ) -> RowOutcome:
         """Send `row` and return its final outcome; never raises for Kartra's answers.
 
         `history`, from the journal: SETTLE, an earlier run may have sent this row and
         lost the answer; EXISTS, an earlier run wrote this lead and the row has changed
         since, so in upsert mode an edit (not a create) brings Kartra up to date.
-        `since`: when an earlier run marked the row as being sent.
+        `since`: when an earlier run marked the row as being sent. `may_defer`: a lead
+        found after a lost answer that cannot yet be told ours or not comes back
+        `deferred` (the pool sends the row again, SETTLE, at the end of the run);
+        otherwise it is `unknown`.
         """
         tally = _Tally(
             maybe_written=history == SETTLE,
             resumed=history == SETTLE,
             since=since or time.time(),
+            may_defer=may_defer,
         )
         try:
             if self.lookup_only:
@@ -180,6 +202,14 @@ class RowSender:
         except _Unresolved as exc:
             message = f"answer lost, and the search to settle it failed: {exc.result.message}"
             return self._outcome(row, tally, "unknown", "", exc.result.kartra_type or "", message)
+        except _Deferred:
+            if tally.may_defer:
+                return self._outcome(row, tally, "deferred", message="settled later in the run")
+            message = (
+                "answer lost; a lead with this email exists, and whether this run created it "
+                "cannot be told yet: run the same command again to settle it"
+            )
+            return self._outcome(row, tally, "unknown", message=message)
 
     def lookup(self, func: Callable[[], CallResult]) -> CallResult:
         """A read-only call (account look-ups) through the limiter and the retries.
@@ -243,7 +273,9 @@ class RowSender:
                         raise
                     return self._finish(row, tally, exc.result, "created")
                 if found is not None:
-                    return self._found_after_lost_create(row, tally, found, fallback=fallback)
+                    return self._found_after_lost_create(
+                        row, tally, found, str(lead.get("email")), fallback=fallback
+                    )
             result = self._call(tally, self.client.create_lead, lead, then)
             if result.outcome is Outcome.UNKNOWN:
                 continue  # the search at the top of the loop settles it
@@ -251,6 +283,10 @@ class RowSender:
                 continue  # our own earlier attempt may have landed late: search again
             if fallback and result.kartra_type == LEAD_EXISTS:
                 return None
+            if result.lead_saved and result.lead_id and lead.get("email"):
+                # Created between send and answer: a witness of Kartra's clock.
+                tally.witness = Witness(str(lead["email"]), tally.sent_at, tally.answered_at)
+                self.clock.witness(tally.witness)
             return self._finish(row, tally, result, "created")
         return self._outcome(row, tally, "unknown", message="answer lost on every attempt")
 
@@ -263,7 +299,7 @@ class RowSender:
             if landed is not None:
                 result = self._edit_by_id(tally, row.lead, landed, then)
                 return self._finish(row, tally, result, "updated")
-        result = self._edit_call(tally, row.lead, then)
+        result = self._edit_call(tally, _edit_payload(row.lead), then)
         if result.kartra_type == NO_LEAD and renamed_to:
             # The old address is gone: renamed by an earlier attempt or run, if the new
             # address now finds a lead.
@@ -340,18 +376,23 @@ class RowSender:
         raise _Unresolved(result)
 
     def _found_after_lost_create(
-        self, row: LeadRow, tally: _Tally, lead_id: str, fallback: bool = False
+        self, row: LeadRow, tally: _Tally, lead_id: str, email: str, fallback: bool = False
     ) -> RowOutcome | None:
         """A create whose answer was lost, or a row an earlier run left unsettled: search
         found a lead with its email. Was it ours?
 
-        A lead that joined Kartra well before this row was first sent existed already:
-        the lost answer was a 244. Create mode then fails the row and touches nothing;
-        upsert (`fallback`) edits it. Otherwise the lead is ours: create mode applies the
-        chained actions, which may not have run, by an edit (the issue's rule), and a
-        resumed row, which may have changed since, gets its fields again too.
+        A lead that joined Kartra before this row was first sent existed already: the
+        lost answer was a 244. Create mode then fails the row and touches nothing;
+        upsert (`fallback`) edits it. A lead created after it is ours: create mode
+        applies the chained actions, which may not have run, by an edit (the issue's
+        rule), and a resumed row, which may have changed since, gets its fields again
+        too. When Kartra's clock is not known well enough to tell, nothing is touched
+        (_Deferred).
         """
-        if self._existed_before(tally, lead_id):
+        verdict = self._ownership(tally, email)
+        if verdict is Verdict.UNSURE:
+            raise _Deferred
+        if verdict is Verdict.EXISTED:
             if fallback:
                 return None  # upsert: the caller edits the existing lead
             message = "Lead already exists (it joined Kartra before this row was sent)"
@@ -369,21 +410,28 @@ class RowSender:
             return self._outcome(row, tally, "partial", lead_id, result.kartra_type or "", message)
         return self._finish(row, tally, result, "created", lead_id=lead_id)
 
-    def _existed_before(self, tally: _Tally, lead_id: str) -> bool:
-        """True when get_lead says the lead joined over EXISTED_MARGIN before `since`.
+    def _ownership(self, tally: _Tally, email: str) -> Verdict:
+        """Was the lead with this email created before this row was first sent?
 
-        Kartra gives date_joined in EST to the second; the margin covers EST versus
-        New York daylight time and clock skew. When Kartra cannot tell, assume ours.
+        get_lead's date_joined, on Kartra's clock, is judged by what this run learned
+        of that clock (kartra_clock.py). An answer that cannot be read tells nothing.
         """
-        result = self.lookup(lambda: self.client.get_lead(id=lead_id))
+        self._learn_clock(tally)
+        return self.clock.judge(self._joined(tally, email), tally.since)
+
+    def _learn_clock(self, tally: _Tally) -> None:
+        """Read witnesses' date_joined until the clock is sharp or no witness is left."""
+        while (witness := self.clock.next_witness()) is not None:
+            joined = self._joined(tally, witness.email)
+            if joined is not None:
+                self.clock.learn(witness, joined)
+
+    def _joined(self, tally: _Tally, email: str) -> float | None:
+        """get_lead's date_joined for this email, in seconds (read as UTC); None: unknown."""
+        result = self.lookup(lambda: self.client.get_lead(email=email))
         tally.calls += 1
-        details = answer_field(result, "lead_details") if result.outcome is Outcome.OK else None
-        joined = details.get("date_joined") if isinstance(details, Mapping) else None
-        try:
-            moment = datetime.strptime(str(joined), "%Y-%m-%d %H:%M:%S").replace(tzinfo=EST)
-        except ValueError:
-            return False
-        return moment.timestamp() < tally.since - EXISTED_MARGIN
+        details = lead_details(result) if result.outcome is Outcome.OK else None
+        return stamp_seconds(details.get("date_joined")) if details is not None else None
 
     # -- one call ------------------------------------------------------------------
 
@@ -393,11 +441,21 @@ class RowSender:
         """One logical call: waits for the limiter, retries 429 and transient failures."""
         transient = rate_limited = 0
         while True:
-            if not self.limiter.acquire(self.halt):
+            # A retry is a new call: once the run is stopping, none goes out. The first
+            # attempt of a row under way may still go (until a second Ctrl-C: halt).
+            if not self.limiter.acquire(self.stop if transient or rate_limited else self.halt):
                 raise _Stopped
             tally.calls += 1
             tally.attempts += 1
+            tally.sent_at = time.time()
             result = func(*args, **kw)
+            tally.answered_at = time.time()
+            if result.outcome is Outcome.FATAL:
+                # Wherever it appears, a chained action included: every row would meet it.
+                self.fatal = self.fatal or result
+                self.halt.set()
+                self.stop.set()
+                return result
             if result.outcome is Outcome.UNKNOWN:
                 tally.maybe_written = True
             elif result.lead_saved:
@@ -417,13 +475,10 @@ class RowSender:
                 transient += 1
                 if transient < self.policy.transient_attempts:
                     self.stats.bump("retries")
-                    if self.halt.wait(self.policy.backoff(transient)):
+                    # `stop` is set by Ctrl-C and by halt alike: a backoff ends at either.
+                    if self.stop.wait(self.policy.backoff(transient)):
                         raise _Stopped
                     continue
-            elif result.outcome is Outcome.FATAL:
-                self.fatal = self.fatal or result
-                self.halt.set()
-                self.stop.set()
             return result
 
     # -- outcomes ------------------------------------------------------------------
@@ -445,9 +500,10 @@ class RowSender:
             message = f"{failed.cmd}: {failed.message}" if failed else result.message
             return self._outcome(row, tally, "partial", lead_id, error_type, message)
         # Never 'failed' while an earlier attempt may have written the lead and the last
-        # answer settled nothing (a lost answer, then server errors until we gave up).
+        # answer settled nothing (a lost answer, then server errors until we gave up, or
+        # a fatal answer): only a search can tell, so the next run settles it first.
         unsettled = result.outcome is Outcome.UNKNOWN or (
-            tally.maybe_written and result.outcome in RETRIED
+            tally.maybe_written and result.outcome in PASSING
         )
         status = "unknown" if unsettled else "failed"
         return self._outcome(
@@ -471,7 +527,16 @@ class RowSender:
         retryable: bool = False,
     ) -> RowOutcome:
         return RowOutcome(
-            row.row, status, lead_id, error_type, message, tally.attempts, tally.calls, retryable
+            row.row,
+            status,
+            lead_id,
+            error_type,
+            message,
+            tally.attempts,
+            tally.calls,
+            retryable,
+            tally.witness if status == "created" else None,
+            tally.since,
         )
 
 
@@ -486,6 +551,14 @@ def _addresses_existing(row: LeadRow) -> bool:
 def _addressed(lead: Mapping[str, Any]) -> dict[str, str]:
     """How an edit of `lead` finds it: by id when given (Kartra prefers it), else email."""
     return {"id": str(lead["id"])} if lead.get("id") else {"email": str(lead.get("email"))}
+
+
+def _edit_payload(lead: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An edit by id sends no email: with both, Kartra goes by the id, and what it then
+    does with the email is undocumented (perhaps a rename that skips new_email's 244)."""
+    if lead.get("id") and "email" in lead:
+        return {k: v for k, v in lead.items() if k != "email"}
+    return lead
 
 
 def _create_payload(lead: Mapping[str, Any]) -> dict[str, Any]:

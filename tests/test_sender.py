@@ -7,18 +7,36 @@ the sandbox in test_run_import.py.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from bulk_loader.kartra import ActionResult, CallResult, Outcome
+from bulk_loader.kartra_clock import Witness, stamp_seconds
 from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.pool import send_all
-from bulk_loader.sender import RowSender
+from bulk_loader.sender import SETTLE, RowSender
 from bulk_loader.validation import LeadRow
+
+EST = timezone(timedelta(hours=-5))  # Kartra's documented clock for date_joined
+
+
+def kartra_stamp(seconds_ago: float = 0.0) -> str:
+    """date_joined as Kartra writes it for a lead created `seconds_ago`."""
+    moment = datetime.now(EST) - timedelta(seconds=seconds_ago)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def joined(stamp: str, lead_id: str = "41") -> CallResult:
+    """get_lead's answer for a lead with this date_joined."""
+    details = {"id": lead_id, "date_joined": stamp}
+    return replace(answer(lead_id=lead_id), body={"status": "Success", "lead_details": details})
 
 
 def answer(
@@ -73,8 +91,15 @@ class ScriptedClient:
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
         return self._next("search_lead", {"email": email} if email else {"id": id})
 
-    def get_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult:
-        return self._next("get_lead", {"id": id})
+    def get_lead(self, *, email: str) -> CallResult:
+        """Scripted, or else a lead that joined just now (this row's own create)."""
+        if "get_lead" not in self.scripts:
+            self.scripts["get_lead"] = [joined(kartra_stamp())]
+            try:
+                return self._next("get_lead", {"email": email})
+            finally:
+                del self.scripts["get_lead"]
+        return self._next("get_lead", {"email": email})
 
 
 ROW = LeadRow(
@@ -87,8 +112,19 @@ ROW = LeadRow(
 )
 
 
-def sender_for(client: ScriptedClient, mode: str) -> RowSender:
-    return RowSender(client, RateLimiter(None), mode=mode, policy=RetryPolicy.instant())
+def sender_for(client: ScriptedClient, mode: str, *, clock_known: bool = True) -> RowSender:
+    """A sender; `clock_known`: as if this run had already read one of its creates."""
+    sender = RowSender(client, RateLimiter(None), mode=mode, policy=RetryPolicy.instant())
+    if clock_known:
+        now = time.time()
+        sender.clock.learn(Witness("w@example.com", now, now), _seconds(kartra_stamp()))
+    return sender
+
+
+def _seconds(stamp: str) -> float:
+    seconds = stamp_seconds(stamp)
+    assert seconds is not None
+    return seconds
 
 
 def test_create_ok_is_created_with_the_lead_id() -> None:
@@ -204,13 +240,10 @@ def test_a_new_address_that_belongs_to_someone_else_is_not_a_landed_rename() -> 
 
 def lost_create_of_an_old_lead() -> ScriptedClient:
     """A create whose answer is lost; search finds a lead that joined Kartra in 2020."""
-    old = replace(
-        answer(lead_id="41"), body={"lead_details": {"date_joined": "2020-01-02 03:04:05"}}
-    )
     return ScriptedClient(
         create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
         search_lead=[answer(lead_id="41")],
-        get_lead=[old],
+        get_lead=[joined("2020-01-02 03:04:05")],
     )
 
 
@@ -405,3 +438,190 @@ def test_rate_limiter_pause_holds_back_every_caller() -> None:
     limiter.pause(1.0)
     limiter.acquire(time)
     assert time.now == pytest.approx(1.0)
+
+
+# -- a lead found after a lost answer: ours, or someone else's? (issue 9) ---------------
+
+
+def test_a_lead_that_joined_an_hour_before_the_row_is_not_claimed() -> None:
+    """A contact who signed up an hour ago is not this run's lead: 244, untouched."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[joined(kartra_stamp(3600))],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.error_type) == ("failed", "244")
+    assert "edit_lead" not in client.calls
+
+
+def test_a_lead_that_joined_seconds_before_the_row_was_sent_is_not_claimed() -> None:
+    """Ownership is decided to within seconds: 20 s before the first send is not ours."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[joined(kartra_stamp(20))],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.error_type) == ("failed", "244")
+
+
+@pytest.mark.parametrize(("may_defer", "status"), [(True, "deferred"), (False, "unknown")])
+def test_a_found_lead_is_never_claimed_before_kartra_s_clock_is_known(
+    may_defer: bool, status: str
+) -> None:
+    """No create of this run has answered yet: settle later, or say unknown; never guess."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+    )
+    sender = sender_for(client, "create", clock_known=False)
+    outcome = sender.send(ROW, may_defer=may_defer)
+    assert outcome.status == status and outcome.lead_id == ""
+    assert "edit_lead" not in client.calls
+
+
+def test_kartra_s_clock_is_learned_from_this_run_s_own_creates() -> None:
+    """A create that answered is read back once; then a found lead can be judged."""
+    client = ScriptedClient(
+        create_lead=[answer(lead_id="40"), answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[joined(kartra_stamp(), "40"), joined(kartra_stamp(3600))],
+    )
+    sender = sender_for(client, "create", clock_known=False)
+    first = sender.send(replace(ROW, lead={"email": "bob@example.com"}, tags=()))
+    second = sender.send(ROW, may_defer=True)
+    assert first.status == "created" and first.witness is not None
+    assert (second.status, second.error_type) == ("failed", "244")
+    assert [p for c, p in client.sent if c == "get_lead"] == [
+        {"email": "bob@example.com"},  # the witness, read once
+        {"email": "ann@example.com"},  # the found lead
+    ]
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        pytest.param(json.dumps({"id": "41", "date_joined": "2020-01-02 03:04:05"}), id="json"),
+        pytest.param({"id": "41", "date_joined": "2020-01-02 03:04:05"}, id="object"),
+    ],
+)
+def test_lead_details_is_read_as_an_object_or_a_json_string(details: Any) -> None:
+    """The reference types lead_details a JSON string, its example an object: both read."""
+    old = replace(answer(lead_id="41"), body={"status": "Success", "lead_details": details})
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[old],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert (outcome.status, outcome.error_type) == ("failed", "244")
+
+
+@pytest.mark.parametrize(
+    "details", ["not json", "[1, 2]", {"id": "41"}, {"date_joined": "yesterday"}, None]
+)
+def test_an_unreadable_date_joined_is_never_taken_as_ours(details: Any) -> None:
+    """get_lead's answer cannot be read: the row is unknown, the lead untouched."""
+    odd = replace(answer(lead_id="41"), body={"status": "Success", "lead_details": details})
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[odd],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert outcome.status == "unknown" and "edit_lead" not in client.calls
+
+
+def test_get_lead_identifies_the_lead_by_email_as_the_reference_requires() -> None:
+    """The reference: "the lead's email is required"; an id alone may be a fatal 206."""
+    client = lost_create_of_an_old_lead()
+    sender_for(client, "create").send(ROW)
+    assert [p for c, p in client.sent if c == "get_lead"] == [{"email": "ann@example.com"}]
+
+
+def test_the_pool_settles_a_deferred_row_once_the_clock_is_known() -> None:
+    """Row 2's create is lost before any create answered; row 3's answer teaches the clock."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(lead_id="50")],
+        search_lead=[answer(lead_id="41")],
+        get_lead=[joined(kartra_stamp(), "50"), joined(kartra_stamp(), "41")],
+    )
+    sender = sender_for(client, "create", clock_known=False)
+    rows = [ROW, replace(ROW, row=3, lead={"email": "cy@example.com"}, key="cy@example.com")]
+    outcomes = {row.row: outcome for row, outcome in send_all(rows, sender, workers=1)}
+    assert (outcomes[2].status, outcomes[2].lead_id) == ("created", "41")
+    assert outcomes[3].status == "created"
+
+
+# -- stopping: fatal answers anywhere, Ctrl-C during a backoff (issue 9) ---------------
+
+
+def test_a_fatal_answer_on_a_chained_action_stops_the_run() -> None:
+    """A 262 on assign_tag: the lead was saved (partial), and no further row is sent."""
+    fatal_tag = CallResult(
+        outcome=Outcome.FATAL,
+        lead_saved=True,
+        lead_id="7",
+        kartra_type="262",
+        message="not permitted",
+        actions=(
+            ActionResult("create_lead", "Success", None, ""),
+            ActionResult("assign_tag", "Error", "262", "not permitted"),
+        ),
+        http_status=200,
+    )
+    client = ScriptedClient(create_lead=[fatal_tag])
+    sender = sender_for(client, "create")
+    first = sender.send(ROW)
+    assert (first.status, first.error_type) == ("partial", "262")
+    assert sender.halt.is_set() and sender.fatal is fatal_tag
+    second = sender.send(replace(ROW, row=3, lead={"email": "cy@example.com"}))
+    assert second.status == "not_sent" and client.calls == ["create_lead"]
+
+
+def test_a_fatal_answer_after_a_call_that_may_have_acted_leaves_the_row_unsettled() -> None:
+    """A 502 (maybe acted) then 242: unknown, so the next run searches before sending."""
+    gateway = replace(answer(Outcome.TRANSIENT, lead_saved=False), http_status=502)
+    client = ScriptedClient(
+        create_lead=[gateway, answer(Outcome.FATAL, "242", lead_saved=False)],
+    )
+    outcome = sender_for(client, "create").send(ROW)
+    assert outcome.status == "unknown" and outcome.error_type == "242"
+
+
+class _LongBackoff(RetryPolicy):
+    def backoff(self, attempt: int) -> float:
+        return 3600.0
+
+
+def test_ctrl_c_during_a_retry_backoff_sends_nothing_more() -> None:
+    """Stopping ends a backoff at once: no further call, the row is not_sent."""
+    client = ScriptedClient(create_lead=[answer(Outcome.TRANSIENT, lead_saved=False)])
+    sender = RowSender(client, RateLimiter(None), mode="create", policy=_LongBackoff())
+    outcomes: list[Any] = []
+    worker = threading.Thread(target=lambda: outcomes.append(sender.send(ROW)), daemon=True)
+    worker.start()
+    for _ in range(6000):  # until the first attempt went out; the worker then backs off
+        if client.calls:
+            break
+        threading.Event().wait(0.01)
+    sender.stop.set()  # Ctrl-C: halt stays clear
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the backoff ignored the stop"
+    assert outcomes[0].status == "not_sent" and client.calls == ["create_lead"]
+
+
+def test_an_edit_by_id_sends_no_email() -> None:
+    """With an id and an email, Kartra goes by the id; the email is not sent at all."""
+    client = ScriptedClient()
+    row = replace(ROW, lead={"id": "41", "email": "ann@example.com", "city": "Oslo"})
+    sender_for(client, "edit").send(row)
+    assert client.sent == [("edit_lead", {"id": "41", "city": "Oslo"})]
+
+
+def test_a_resumed_row_is_settled_with_the_earlier_run_s_send_time() -> None:
+    """SETTLE with `since` from the journal: a lead created after it is the earlier run's."""
+    client = ScriptedClient(search_lead=[answer(lead_id="41")])
+    outcome = sender_for(client, "create").send(ROW, history=SETTLE, since=time.time() - 60)
+    assert (outcome.status, outcome.lead_id) == ("created", "41")
