@@ -30,10 +30,11 @@ from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.pacing import RateLimiter, RetryPolicy
 from bulk_loader.pool import send_all
 from bulk_loader.report import Problem, Report
+from bulk_loader.results import check_writable
 from bulk_loader.runner import default_results_path, key_headers
 from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
 from bulk_loader.sheets import Sheet, open_sheet
-from bulk_loader.summary import ImportSummary, write_run_files
+from bulk_loader.summary import ImportSummary, failed_rows_path, write_run_files
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
 
@@ -124,6 +125,8 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
         mode: Mode = options.mode or template.mode
         validator = Validator(template, sheet, mode)  # a header missing: before any call
         try:
+            identity = _identity(options, sheet, client)
+            _check_outputs(options, results, identity)  # before any call: nothing sent
             sender = RowSender(
                 client,
                 RateLimiter(options.rate),
@@ -132,35 +135,71 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
                 lookup_only=options.lookup,
             )
             account = fetch_account(sender.lookup, client)
-            journal, summary = _open_journal(options, client, template, mode)
-            if summary.journal_kept:
-                progress.message(f"journal: {journal.path}")
+            journal, summary = _open_journal(options, identity, client, template, mode)
             try:
-                _scan(sheet, validator, template, account, journal, summary.report)
-                _send(journal, sender, options, summary, progress)
-            except KeyboardInterrupt:
-                # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
-                # journal and are settled by the next run; the results can be rebuilt.
+                _scan_and_send(
+                    sheet, validator, account, journal, sender, options, summary, progress
+                )
+                summary.calls = client.calls_made
+                summary.ended = time.time()
+                write_run_files(
+                    results,
+                    journal,
+                    summary,
+                    failed_file=not options.lookup,
+                    keys_only=options.keys_only,
+                )
+            finally:  # every way out releases the journal's lock; a temporary one goes
                 journal.close()
-                raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
+                if options.ephemeral_journal:
+                    shutil.rmtree(journal.path.parent, ignore_errors=True)
         finally:
             validator.close()
-        summary.calls = client.calls_made
-        summary.ended = time.time()
-        write_run_files(
-            results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
-        )
-        journal.close()
-    if options.ephemeral_journal:
-        shutil.rmtree(journal.path.parent, ignore_errors=True)
     return summary
 
 
+def _scan_and_send(
+    sheet: Sheet,
+    validator: Validator,
+    account: AccountSnapshot,
+    journal: Journal,
+    sender: RowSender,
+    options: ImportOptions,
+    summary: ImportSummary,
+    progress: Progress,
+) -> None:
+    if summary.journal_kept:
+        progress.message(f"journal: {journal.path}")
+    try:
+        _scan(sheet, validator, validator.template, account, journal, summary.report)
+        _send(journal, sender, options, summary, progress)
+    except KeyboardInterrupt:
+        # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
+        # journal and are settled by the next run; the results can be rebuilt.
+        raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
+
+
+def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, str]) -> None:
+    """Every file the run will write, tried before anything is sent (InputError: exit 3).
+
+    Finding an unwritable --results after 50,000 rows were sent would leave the person
+    with no results and a journal to dig through.
+    """
+    check_writable(results, "results")
+    if not options.lookup and not options.keys_only:
+        check_writable(failed_rows_path(options.sheet), "failed-rows file")
+    if not options.ephemeral_journal:
+        check_writable(journal_path(options.sheet, identity), "journal")
+
+
 def _open_journal(
-    options: ImportOptions, client: KartraClient, template: Template, mode: Mode
+    options: ImportOptions,
+    identity: dict[str, str],
+    client: KartraClient,
+    template: Template,
+    mode: Mode,
 ) -> tuple[Journal, ImportSummary]:
     """The run's journal (kept beside the sheet, or a temporary one) and its summary."""
-    identity = _identity(options, client)
     template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
     journal = Journal.open(
         _journal_location(options, identity),
@@ -186,16 +225,19 @@ def _template(options: ImportOptions, sheet: Sheet) -> Template:
     return default_template(sheet.headers)
 
 
-def _identity(options: ImportOptions, client: KartraClient) -> dict[str, str]:
-    """Which journal is this run's: the sheet and the Kartra account (never the secrets).
+def _identity(options: ImportOptions, sheet: Sheet, client: KartraClient) -> dict[str, str]:
+    """Which journal is this run's: the work, never where it lies or how it was named.
 
-    Not the template nor the mode: a run after fixing the template, or switching from
-    create to upsert, must still know what earlier runs wrote. Those go into each row's
-    digest instead, so the rows they change are sent again.
+    The sheet's file name, the worksheet it resolved to (`--sheet Leads` and the default
+    that picks Leads are one journal), and the Kartra account (never the secrets). Not
+    the folder: a moved folder carries its journal along and resumes. Not the template
+    nor the mode: a run after fixing the template, or switching from create to upsert,
+    must still know what earlier runs wrote; those go into each row's digest instead,
+    so the rows they change are sent again.
     """
     return {
-        "sheet": str(options.sheet.resolve()),
-        "worksheet": options.sheet_name or "",
+        "sheet": options.sheet.resolve().name,
+        "worksheet": sheet.worksheet,
         **client.account_identity(),
     }
 
@@ -215,36 +257,52 @@ def _scan(
     journal: Journal,
     report: Report,
 ) -> None:
-    """Read and validate every row into the journal before anything is sent."""
-    mode = validator.mode
+    """Read and validate every row into the journal before anything is sent.
+
+    One transaction: a scan that fails or is stopped leaves the journal as it was.
+    """
     journal.begin_scan(sheet.headers, key_headers(validator))
     try:
-        for chunk in sheet.chunks():
-            valid, problems = validator.validate(chunk)
-            checked = []
-            for row in valid:
-                row, account_problems = account.check(row, template)
-                problems += account_problems
-                checked.append(row)
-            valid_rows = {row.row for row in valid}
-            for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
-                if number not in valid_rows:  # every problem at once, the account's too
-                    problems += account.check_cells(number, cells, validator.columns)
-            by_row = _group(problems)
-            leads = {row.row: row for row in checked if row.row not in by_row}
-            journal.add_rows(
-                (number, cells, by_row.get(number, ()), _key(leads.get(number)))
-                for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
-            )
-            journal.add_leads((row.key, _payload(row, mode)) for row in leads.values())
-            report.add_rows(len(chunk.rows))
-            report.add_problems(problems)
-        late = validator.finish()
-        already_invalid = journal.invalidate(_group(late))
-        report.add_problems(late)
-        report.rows_invalid -= already_invalid  # counted once per row, not twice
-    finally:
-        journal.finish_scan()
+        _scan_rows(sheet, validator, template, account, journal, report)
+    except BaseException:
+        journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
+        raise
+    journal.finish_scan()
+
+
+def _scan_rows(
+    sheet: Sheet,
+    validator: Validator,
+    template: Template,
+    account: AccountSnapshot,
+    journal: Journal,
+    report: Report,
+) -> None:
+    mode = validator.mode
+    for chunk in sheet.chunks():
+        valid, problems = validator.validate(chunk)
+        checked = []
+        for row in valid:
+            row, account_problems = account.check(row, template)
+            problems += account_problems
+            checked.append(row)
+        valid_rows = {row.row for row in valid}
+        for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            if number not in valid_rows:  # every problem at once, the account's too
+                problems += account.check_cells(number, cells, validator.columns)
+        by_row = _group(problems)
+        leads = {row.row: row for row in checked if row.row not in by_row}
+        journal.add_rows(
+            (number, cells, by_row.get(number, ()), _key(leads.get(number)))
+            for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
+        )
+        journal.add_leads((row.key, _payload(row, mode)) for row in leads.values())
+        report.add_rows(len(chunk.rows))
+        report.add_problems(problems)
+    late = validator.finish()
+    already_invalid = journal.invalidate(_group(late))
+    report.add_problems(late)
+    report.rows_invalid -= already_invalid  # counted once per row, not twice
 
 
 def _group(problems: list[Problem]) -> dict[int, list[Problem]]:
@@ -283,6 +341,9 @@ def _send(
         for lead in pending
         if lead.unsettled or lead.written
     }
+    # Kartra's clock, for settling lost answers: this run's creates teach it first,
+    # earlier runs' creates (recorded with their send and answer times) meanwhile.
+    sender.clock.remember(journal.witnesses(), time.time())
     with _stop_on_signals(sender, progress):
         for row, outcome in send_all(
             rows,
@@ -290,6 +351,7 @@ def _send(
             workers=options.workers,
             before_send=journal.mark_sending,
             history=history,
+            idle=journal.flush,
         ):
             journal.record(row.key, outcome)
             summary.sent += outcome.status != "not_sent"

@@ -31,6 +31,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "BackgroundResultsWriter",
     "ResultsWriter",
+    "check_writable",
     "escape_csv_cell",
     "key_columns",
     "open_results",
@@ -76,6 +77,21 @@ def key_columns(headers: Sequence[str], key_headers: Sequence[str]) -> list[int]
 def problem_text(problem: Problem) -> str:
     """How one problem reads in result_message: the column first, when there is one."""
     return f"{problem.column}: {problem.message}" if problem.column else problem.message
+
+
+def check_writable(path: Path, what: str = "results") -> None:
+    """InputError now, before anything is sent, if `path` could not be written later.
+
+    Opens it as the writer will (without emptying a file that is there); a file this
+    check created is removed again.
+    """
+    existed = os.path.lexists(path)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise InputError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from exc
+    if not existed:
+        Path(path).unlink(missing_ok=True)
 
 
 def _create_private(path: Path) -> int:

@@ -72,9 +72,15 @@ class Sheet:
     """An open sheet: its headers now, its rows streamed once through `chunks()`."""
 
     def __init__(
-        self, path: Path, headers: list[str], records: Records, close: Callable[[], None]
+        self,
+        path: Path,
+        headers: list[str],
+        records: Records,
+        close: Callable[[], None],
+        worksheet: str = "",
     ) -> None:
         self.path = path
+        self.worksheet = worksheet  # the XLSX worksheet read ("" for CSV), however named
         self.headers = headers
         self._records = records
         self._close = close

@@ -86,7 +86,7 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
     except BaseException:
         close()
         raise
-    return Sheet(path, headers, records, close)
+    return Sheet(path, headers, records, close, worksheet=worksheet.title)
 
 
 def _pick_worksheet(workbook: Workbook, name: str | None, path: Path) -> ReadOnlyWorksheet:

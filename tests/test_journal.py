@@ -176,7 +176,7 @@ def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) ->
     from bulk_loader.journal import Journal, journal_path
 
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
-    identity = {"sheet": str(sheet.resolve()), "worksheet": "", **client.account_identity()}
+    identity = {"sheet": sheet.name, "worksheet": "", **client.account_identity()}
     held = Journal.open(journal_path(sheet, identity), identity)
     try:
         with pytest.raises(ConfigError, match=r"another bulk-loader run \(pid \d+\)"):
@@ -184,3 +184,159 @@ def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) ->
     finally:
         held.close()
     assert outcomes(run(client, sheet)) == [("a@example.com", "created")]
+
+
+# -- the journal stays whole, follows the sheet, and is durable (issue 9) -------------
+
+
+def created_in_journal(sheet: Path) -> int:
+    from bulk_loader.journal import Journal
+
+    (path,) = find_journals(sheet)
+    journal = Journal.open_readonly(path)
+    try:
+        return sum(row.status == "created" for row in journal.rows())
+    finally:
+        journal.close()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 10 rows, so that a scan can fail after some chunks were recorded."""
+    from bulk_loader.sheets import Sheet
+
+    chunks = Sheet.chunks
+    monkeypatch.setattr(Sheet, "chunks", lambda self, size=10: chunks(self, size))
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_scan_that_fails_on_a_damaged_row_leaves_the_journal_as_it_was(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """30 created, then row 25 damaged: the failed run (exit 3) keeps all 30."""
+    from bulk_loader.errors import SheetError
+
+    rows = [[f"p{n}@example.com", f"P{n}"] for n in range(30)]
+    sheet = write(tmp_path / "s.csv", rows)
+    run(client, sheet)
+    assert created_in_journal(sheet) == 30
+    rows[23] = [*rows[23], *(["x"] * 17_000)]  # wider than Excel's 16,384 columns
+    write(sheet, rows)
+    with pytest.raises(SheetError, match="row 25"):
+        run(client, sheet)
+    assert created_in_journal(sheet) == 30
+    write(sheet, [row[:2] for row in rows])
+    assert [status for _, status in outcomes(run(client, sheet))] == ["created"] * 30
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_scan_stopped_by_ctrl_c_leaves_the_journal_as_it_was(
+    tmp_path: Path, client: KartraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the second chunk is checked: the journal still says 30 created."""
+    from bulk_loader.errors import Interrupted
+    from bulk_loader.validation import Validator
+
+    sheet = write(tmp_path / "s.csv", [[f"p{n}@example.com", f"P{n}"] for n in range(30)])
+    run(client, sheet)
+    validate = Validator.validate
+    seen: list[int] = []
+
+    def interrupted(self: Validator, chunk: Any) -> Any:
+        seen.append(1)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return validate(self, chunk)
+
+    monkeypatch.setattr(Validator, "validate", interrupted)
+    with pytest.raises(Interrupted):
+        run(client, sheet)
+    assert created_in_journal(sheet) == 30
+
+
+def test_a_moved_folder_resumes_from_its_journal(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """The folder moved (a share remounted, a project renamed): nothing is sent again."""
+    (tmp_path / "before").mkdir()
+    sheet = write(tmp_path / "before" / "s.csv", [["a@example.com", "A"], ["b@example.com", "B"]])
+    run(client, sheet)
+    creates = sandbox.stats.by_cmd["create_lead"]
+    moved = (tmp_path / "before").rename(tmp_path / "after") / "s.csv"
+    summary = run(client, moved)
+    assert sandbox.stats.by_cmd["create_lead"] == creates
+    assert outcomes(summary) == [("a@example.com", "created"), ("b@example.com", "created")]
+
+
+def test_naming_the_worksheet_picked_by_default_keeps_the_same_journal(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, make_xlsx: Any
+) -> None:
+    """`--sheet leads` for the sheet the default picks: the same work, nothing sent twice."""
+    sheet = make_xlsx([("email", "first_name"), ("a@example.com", "A")], title="Leads")
+    run(client, sheet)
+    creates = sandbox.stats.by_cmd["create_lead"]
+    summary = run(client, sheet, sheet_name="leads")
+    assert sandbox.stats.by_cmd["create_lead"] == creates
+    assert outcomes(summary) == [("a@example.com", "created")]
+    assert len(find_journals(sheet)) == 1
+
+
+@pytest.mark.parametrize(
+    ("what", "arrange"),
+    [
+        ("results", lambda d: {"results_path": d / "no such folder" / "r.xlsx"}),
+        ("results", lambda d: {"results_path": (d / "a folder").mkdir() or d / "a folder"}),
+        ("failed-rows file", lambda d: (d / "s.failed.csv").mkdir() and {}),
+    ],
+    ids=["missing-folder", "a-folder", "failed-rows-is-a-folder"],
+)
+def test_an_unwritable_output_stops_the_run_before_anything_is_sent(
+    tmp_path: Path, sandbox: RunningSandbox, client: KartraClient, what: str, arrange: Any
+) -> None:
+    """Found before the first call, not after the last row: exit 3, one line, no call."""
+    from bulk_loader.errors import InputError
+
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    more = arrange(tmp_path) or {}
+    with pytest.raises(InputError, match=f"cannot write the {what} to ") as raised:
+        run(client, sheet, **more)
+    assert raised.value.exit_code == 3 and "\n" not in str(raised.value)
+    assert sandbox.stats.calls_total == 0
+    assert not find_journals(sheet)
+
+
+def test_intents_are_committed_durably(tmp_path: Path) -> None:
+    """synchronous=FULL: a commit reaches the disk, so a power loss keeps the intents."""
+    from bulk_loader.journal import Journal
+
+    journal = Journal.open(tmp_path / "j.sqlite", {"sheet": "s.csv"})
+    try:
+        assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        journal.close()
+
+
+def test_outcomes_are_committed_while_a_slow_call_is_in_flight() -> None:
+    """The pool calls `idle` when no outcome comes for a while: the journal commits then."""
+    import threading
+
+    from bulk_loader.pacing import RateLimiter
+    from bulk_loader.pool import send_all
+    from bulk_loader.sender import RowOutcome, RowSender
+    from bulk_loader.validation import LeadRow
+
+    idled = threading.Event()
+
+    class SlowSecondRow(RowSender):
+        def send(self, row: LeadRow, **_: Any) -> RowOutcome:
+            if row.row == 3:  # answers only once the journal had a chance to commit
+                assert idled.wait(60), "idle was never called while a call was slow"
+            return RowOutcome(row.row, "created", lead_id=str(row.row))
+
+    sender = SlowSecondRow(None, RateLimiter(None), mode="create")  # type: ignore[arg-type]
+    rows = [LeadRow(n, (), {"email": f"{n}@x.co"}, (), (), f"{n}@x.co") for n in (2, 3)]
+    got = [
+        outcome.row
+        for _, outcome in send_all(rows, sender, workers=2, idle=idled.set, idle_every=0.05)
+    ]
+    assert sorted(got) == [2, 3] and idled.is_set()
