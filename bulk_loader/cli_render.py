@@ -68,7 +68,13 @@ def print_summary(summary: RunSummary) -> None:
             label = "row" if len(rows) == 1 else "rows"
             click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
             click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
+    _print_notes(report.notes)
     click.echo(f"Results:   {summary.results_path}")
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        click.echo(f"Note:      {note}")
 
 
 class ImportProgress:
@@ -158,6 +164,7 @@ def print_import_summary(summary: ImportSummary) -> None:
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
         click.echo(f"Problems:  {top}")
+    _print_notes(report.notes)
     click.echo(f"Results:   {summary.results}")
     if summary.failed:
         click.echo(f"To fix or retry: {summary.failed} (run it like the original sheet)")

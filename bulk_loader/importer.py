@@ -136,6 +136,7 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
             )
             account = fetch_account(sender.lookup, client)
             journal, summary = _open_journal(options, identity, client, template, mode)
+            summary.report.notes.extend(validator.notes)
             try:
                 _scan_and_send(
                     sheet, validator, account, journal, sender, options, summary, progress

@@ -42,6 +42,8 @@ class Report:
     first_rows: dict[str, list[int]] = field(default_factory=dict)
     examples: dict[str, Problem] = field(default_factory=dict)
     keep_rows: int = 5
+    # Things about the whole sheet or template a person should read (not problems).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_valid(self) -> int:

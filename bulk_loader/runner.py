@@ -118,6 +118,7 @@ def dry_run(
     report = Report()
     with open_sheet(Path(sheet_path), sheet_name) as sheet:
         validator = prepare(sheet, template_path, mode)
+        report.notes.extend(validator.notes)
         try:
             spool = _Spool() if "new_email" in validator.by_target else None
             keep = key_columns(sheet.headers, key_headers(validator)) if keys_only else None
@@ -161,6 +162,7 @@ def summary_table(
         "Valid": report.rows_valid,
         "Invalid": report.rows_invalid,
         "Top problems": top if len(top) > 1 else "none",
+        **{f"Note {n}": note for n, note in enumerate(report.notes, start=1)},
     }
 
 

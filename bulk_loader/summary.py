@@ -93,6 +93,7 @@ class ImportSummary:
         lines.update({f"error type: {k}": v for k, v in sorted(self.errors.items())})
         if self.fatal:
             lines["stopped by"] = self.fatal
+        lines.update({f"note {n}": note for n, note in enumerate(self.report.notes, start=1)})
         return lines
 
 

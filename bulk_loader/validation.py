@@ -132,6 +132,7 @@ class Validator:
         self.headers = list(sheet.headers)
         self.columns = self._bind(sheet)
         self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
+        self.notes = self._notes()
         self._converters = [_converter(c, template.clear) for c in self.columns]
         self._schema: DataFrameSchema | None = None
         self._seen = _SeenKeys()
@@ -179,6 +180,17 @@ class Validator:
             # The built-in template has no file: name the sheet it was matched against.
             raise TemplateError(template.path or sheet.path, problems, hint=hint)
         return columns
+
+    def _notes(self) -> list[str]:
+        """What the template does that a person might not expect (shown, not a problem)."""
+        email = self.by_target.get("email")
+        if self.template.match == "id" and self.mode != "create" and email is not None:
+            return [
+                f'match = "id": a row with a lead id is edited by that id and its '
+                f"{email.header!r} column is not sent (Kartra goes by the id); to change "
+                "leads' addresses, map that column as new_email"
+            ]
+        return []
 
     def _schema_for(self) -> DataFrameSchema:
         import pandera.pandas as pa
@@ -312,7 +324,10 @@ class Validator:
             if kind == _FIELD:
                 lead[target] = convert(value)
             elif kind == _CUSTOM:
-                custom.append({"field_identifier": target, "field_value": convert(value)})
+                converted = convert(value)
+                if converted == []:  # only separators: an empty cell, not a malformed 271
+                    continue
+                custom.append({"field_identifier": target, "field_value": converted})
             else:
                 actions[target] = convert(value)
         if custom:

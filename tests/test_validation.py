@@ -350,3 +350,33 @@ def test_time_zone_suggestion_keeps_the_clock(zone: str, suggested: str) -> None
     from bulk_loader.checks import closest_time_zone
 
     assert closest_time_zone(zone) == suggested
+
+
+@pytest.mark.parametrize("cell", [";", " ; ", ";;", " ;  ; "])
+@pytest.mark.parametrize("template_options", [True, False], ids=["options", "labels"])
+def test_a_cell_of_only_separators_is_an_empty_cell(
+    tmp_path: Path, cell: str, template_options: bool
+) -> None:
+    """Checkbox, tags: nothing between the separators sends nothing (never a 271)."""
+    template = TEMPLATE.format(extra="")
+    if not template_options:
+        template = template.replace("options = { red = 620, blue = 621 }", "")
+    leads, problems = run(
+        tmp_path, ["Email", "Colours", "Tags"], [["a@example.com", cell, cell]], template=template
+    )
+    assert problems == []
+    assert leads[0].lead == {"email": "a@example.com"}
+    assert leads[0].tags == ()
+
+
+def test_matching_by_id_notes_that_the_email_column_is_not_sent(tmp_path: Path) -> None:
+    """match = "id" with an email column: edits go by id, and the dry run says so."""
+    template = '[template]\nmatch = "id"\n[fields]\nid = "Id"\nemail = "Email"\n'
+    (tmp_path / "t.toml").write_text(template, encoding="utf-8")
+    path = tmp_path / "s.csv"
+    path.write_text("Id,Email\n41,a@example.com\n", encoding="utf-8")
+    with open_sheet(path) as sheet:
+        validator = Validator(load_template(tmp_path / "t.toml"), sheet, "edit")
+        (note,) = validator.notes
+        validator.close()
+    assert "'Email' column is not sent" in note and "new_email" in note
