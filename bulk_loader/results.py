@@ -47,7 +47,7 @@ RESULT_COLUMNS = (
 )
 
 # Statuses a person must look at: their result_status cell is highlighted.
-HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent"})
+HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent", "would_fail"})
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _LOOKS_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")

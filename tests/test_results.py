@@ -185,3 +185,19 @@ def test_escaped_csv_cells_never_start_a_formula(value: str) -> None:
 def test_reading_an_escaped_cell_gives_back_the_value(value: str) -> None:
     """What the CSV writer escapes, the CSV reader unescapes: failed rows run again as is."""
     assert unescape_csv_cell(escape_csv_cell(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("status", "highlighted"),
+    [("would_fail", True), ("failed", True), ("would_create", False), ("created", False)],
+)
+def test_result_status_cells_a_person_must_read_are_highlighted(
+    tmp_path: Path, status: str, highlighted: bool
+) -> None:
+    """--dry-run --lookup's would_fail stands out like failed; good outcomes do not."""
+    with ResultsWriter(tmp_path / "r.xlsx", HEADERS) as writer:
+        writer.add(2, ["a@example.com", "A", ""], status, error_type="244")
+        writer.close()
+    cell = openpyxl.load_workbook(tmp_path / "r.xlsx")["Results"]["D2"]
+    assert cell.value == status
+    assert (cell.fill.fgColor.rgb == "FFFFC7CE") is highlighted
