@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import openpyxl
 import pytest
@@ -44,7 +45,9 @@ def sheet(tmp_path: Path) -> Path:
     return path
 
 
-def start_import(sheet: Path, sandbox: RunningSandbox) -> subprocess.Popen[bytes]:
+def start_import(
+    sheet: Path, sandbox: RunningSandbox, stderr: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "KARTRA_APP_ID": "sandbox-app",
@@ -53,7 +56,7 @@ def start_import(sheet: Path, sandbox: RunningSandbox) -> subprocess.Popen[bytes
     }
     command = [sys.executable, "-m", "bulk_loader", "run", str(sheet), "--mode", "create",
                "--api-url", sandbox.url, "--rate", "600", "--workers", "4"]  # fmt: skip
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr)
 
 
 def wait_for_creates(process: subprocess.Popen[bytes], sandbox: RunningSandbox, calls: int) -> bool:
@@ -138,20 +141,26 @@ def test_one_signal_delivered_twice_is_still_a_graceful_stop(
 
 
 def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
-    sheet: Path, sandbox: RunningSandbox
+    sheet: Path, sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """Two Ctrl-C: no waiting for slow calls in flight; the next run settles them."""
-    process = start_import(sheet, sandbox)
-    assert wait_for_creates(process, sandbox, 200)
-    sandbox.configure(latency_ms=5000)  # the calls in flight now take 5 s to answer
-    process.send_signal(signal.SIGINT)
-    first = time.monotonic()
-    time.sleep(1.2)  # a repeat within a second counts as the same Ctrl-C
-    assert process.poll() is None, "still waiting for the slow calls after one Ctrl-C"
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert time.monotonic() - first < 4
-    assert process.returncode == 4 and "stopped at once" in err.decode()
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = start_import(sheet, sandbox, stderr)
+        assert wait_for_creates(process, sandbox, 200)
+        # The calls in flight now take ten minutes to answer: a run that waited for
+        # them could not end within communicate's timeout below.
+        sandbox.configure(latency_ms=600_000)
+        process.send_signal(signal.SIGINT)
+        for _ in range(6000):  # until the first Ctrl-C was handled (it says so)
+            if b"stopping:" in log.read_bytes() or process.poll() is not None:
+                break
+            time.sleep(0.01)
+        time.sleep(1.2)  # a repeat within a second of the first counts as the same Ctrl-C
+        assert process.poll() is None, "still waiting for the slow calls after one Ctrl-C"
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    assert process.returncode == 4 and "stopped at once" in log.read_text()
     sandbox.configure(latency_ms=0)
     finish_import(sheet, sandbox, expected_exit=0)
     assert_imported_exactly_once(sheet, sandbox)
