@@ -167,7 +167,7 @@ def print_import_summary(summary: ImportSummary) -> None:
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results}")
     if summary.failed:
-        click.echo(f"To fix or retry: {summary.failed} (run it like the original sheet)")
+        click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
     if summary.statuses["unknown"] and summary.journal_kept:
         click.echo(
             f"Note:      {summary.statuses['unknown']} rows are unknown (an answer was lost): "

@@ -67,6 +67,23 @@ class ImportSummary:
         good = sum(self.statuses[status] for status in GOOD_STATUSES)
         return 0 if good == sum(self.statuses.values()) else 1
 
+    @property
+    def retry_hint(self) -> str:
+        """How to run the failed-rows file so that every row in it can finish.
+
+        A partial row's lead exists (only an action failed): run again in create mode
+        it could only fail 244, so such a file is run in upsert mode.
+        """
+        if self.failed is None:
+            return ""
+        if self.statuses["partial"] and self.mode == "create":
+            return (
+                f"{self.statuses['partial']} of its rows were saved with an action refused "
+                "(partial): fix the cause, then run it with --mode upsert (create mode "
+                "would fail them 244)"
+            )
+        return "run it like the original sheet"
+
     def as_rows(self) -> dict[str, object]:
         """The Summary sheet's key/value lines (never credentials)."""
         rows_sent = max(self.sent, 1)  # calls per row: what sending the rows cost

@@ -420,3 +420,44 @@ def test_a_bug_while_sending_stops_the_run_instead_of_hanging(
     summary = run(client, sheet(tmp_path, new_leads(30)), "create", workers=2)
     assert summary.exit_code == 70 and summary.crash == "RuntimeError: simulated bug"
     assert len(statuses(summary)) == 30 and "unknown" in statuses(summary)
+
+
+class DropTagAfterPreflight:
+    """Progress that removes a tag from the account once the rows were checked."""
+
+    def __init__(self, sandbox: RunningSandbox, tag: str) -> None:
+        self.sandbox, self.tag = sandbox, tag
+
+    def message(self, text: str) -> None:
+        pass
+
+    def start(self, total: int) -> None:
+        import dataclasses
+
+        state = self.sandbox.sandbox.state
+        tags = tuple(t for t in state.account.tags if t != self.tag)
+        state.account = dataclasses.replace(state.account, tags=tags)
+
+    def advance(self, outcome: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_partial_rows_in_create_mode_finish_by_following_the_retry_hint(
+    tmp_path: Path, sandbox: RunningSandbox, client: KartraClient
+) -> None:
+    """A tag deleted mid-run: partial rows; the hint's --mode upsert run finishes them."""
+    account = sandbox.sandbox.state.account
+    path = sheet(tmp_path, new_leads(3))
+    options = ImportOptions(sheet=path, mode="create", rate=None, policy=POLICY)
+    first = run_import(options, client, DropTagAfterPreflight(sandbox, "VIP"))
+    assert statuses(first) == ["partial"] * 3 and first.failed is not None
+    assert "--mode upsert" in first.retry_hint and "244" in first.retry_hint
+    sandbox.sandbox.state.account = account  # the cause fixed: the tag exists again
+    second = run(client, first.failed, "upsert")
+    assert statuses(second) == ["updated"] * 3
+    for n in range(3):
+        lead = sandbox.state.find(email=f"lead{n}@example.com")
+        assert lead is not None and lead.tags == ["VIP"]
