@@ -9,8 +9,10 @@ configuration, unreadable file or fatal Kartra error, 4 interrupted, 70 internal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -458,4 +460,31 @@ def sandbox_serve(
 
 
 def main() -> None:
-    cli(prog_name="bulk-loader")
+    """The console script: the process-wide settings only the CLI may make, then click.
+
+    No core dumps (one would hold the App's password and rows of personal data);
+    SIGTERM ends the command the way Ctrl-C does (so a `kill` cleans up too); the
+    private temporary folder goes on every way out.
+    """
+    from bulk_loader import scratch
+
+    _no_core_dumps()
+    previous = signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
+    try:
+        cli(prog_name="bulk-loader")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        scratch.remove()
+
+
+def _terminate_as_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _no_core_dumps() -> None:
+    try:
+        import resource  # POSIX only: Windows writes no core files
+    except ImportError:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bulk_loader import scratch
 from bulk_loader.account import AccountSnapshot, fetch_account
 from bulk_loader.errors import Interrupted
 from bulk_loader.journal import Journal, PendingLead, journal_path
@@ -245,7 +246,7 @@ def _identity(options: ImportOptions, sheet: Sheet, client: KartraClient) -> dic
 
 def _journal_location(options: ImportOptions, identity: dict[str, str]) -> Path:
     if options.ephemeral_journal:
-        folder = Path(tempfile.mkdtemp(prefix="bulk-loader-"))
+        folder = Path(tempfile.mkdtemp(dir=scratch.folder()))  # private, removed at exit
         return folder / "journal.sqlite"
     return journal_path(options.sheet, identity)
 

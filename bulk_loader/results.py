@@ -17,13 +17,13 @@ import queue
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from bulk_loader import scratch
 from bulk_loader.errors import InputError
 from bulk_loader.report import Problem
 
@@ -221,6 +221,7 @@ class _XlsxSink:
             str(path),
             {
                 "constant_memory": True,  # rows go to disk as written: flat memory
+                "tmpdir": str(scratch.folder()),  # whole rows spill there: private, removed
                 "strings_to_formulas": False,  # "=HYPERLINK(...)" stays inert text
                 "strings_to_numbers": False,
                 "strings_to_urls": False,
@@ -311,11 +312,13 @@ class BackgroundResultsWriter:
         self.path = Path(path)
         keep = None if keep is None else list(keep)
         os.close(_create_private(self.path))  # fail here, in one line, if it is unwritable
-        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _finish)
+        self._errors = scratch.temporary_file()
         self._child = subprocess.Popen(
-            [sys.executable, "-c", "from bulk_loader.results import _child; _child()"],
+            _child_command(),
             stdin=subprocess.PIPE,
             stderr=self._errors,  # a file, not a pipe: a chatty child cannot block
+            env=_child_environment(),
+            cwd=scratch.folder(),
         )
         self._batch: list[tuple[Any, ...]] = []
         self._closed = False
@@ -323,7 +326,9 @@ class BackgroundResultsWriter:
         self._queue: queue.Queue[bytes | None] = queue.Queue(self._QUEUED_BATCHES)
         self._pump = threading.Thread(target=self._pump_pipe, daemon=True)
         self._pump.start()
-        self._send(("open", (str(self.path), list(headers), attempts_column, keep)))
+        self._send(
+            ("open", (str(self.path), list(headers), attempts_column, keep, str(scratch.folder())))
+        )
 
     def add(
         self,
@@ -405,10 +410,38 @@ class BackgroundResultsWriter:
             self._finish()
 
 
+# What a child process inherits of the environment: enough to run Python and find its
+# packages, nothing else. The App's credentials (KARTRA_*) and any other secret stay in
+# this process.
+CHILD_ENVIRONMENT = ("PATH", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "LANG", "LC_ALL", "LC_CTYPE")
+
+
+def _child_command() -> list[str]:
+    """`python -I`: isolated, so no module from the working folder (a planted
+    `xlsxwriter.py` beside the sheet) and no PYTHON* variable can run with our data.
+
+    A source checkout that is not installed is found by appending (never prepending)
+    the folder that holds this package.
+    """
+    home = str(Path(__file__).resolve().parent.parent)
+    code = (
+        "import sys\n"
+        "try:\n import bulk_loader.results as r\n"
+        f"except ImportError:\n sys.path.append({home!r}); import bulk_loader.results as r\n"
+        "r._child()"
+    )
+    return [sys.executable, "-I", "-c", code]
+
+
+def _child_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in CHILD_ENVIRONMENT if name in os.environ}
+
+
 def _child() -> None:
     """The child's side: unpickle messages from the parent (trusted: it started us)."""
     stdin = sys.stdin.buffer
-    kind, (path, headers, attempts, keep) = pickle.load(stdin)
+    kind, (path, headers, attempts, keep, folder) = pickle.load(stdin)
+    scratch.adopt(Path(folder))
     writer = ResultsWriter(Path(path), headers, attempts_column=attempts, keep=keep)
     while True:
         try:

@@ -10,12 +10,12 @@ flat either way.
 from __future__ import annotations
 
 import pickle
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bulk_loader import scratch
 from bulk_loader.errors import InputError
 from bulk_loader.report import Problem, Report
 from bulk_loader.results import (
@@ -184,7 +184,7 @@ class _Spool:
     """Validated chunks parked in a temporary file until the late problems are known."""
 
     def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in replay)
+        self._file: IO[bytes] = scratch.temporary_file()  # closed in replay
 
     def add(self, chunk: Chunk, problems: list[Problem]) -> None:
         pickle.dump((chunk, problems), self._file, protocol=pickle.HIGHEST_PROTOCOL)

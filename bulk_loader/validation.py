@@ -10,14 +10,18 @@ that only appears further down: those late problems come from `finish()`.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bulk_loader import scratch
 from bulk_loader.checks import (
     Check,
     custom_field_checks,
@@ -89,8 +93,9 @@ class _SeenKeys:
     """Emails, ids and new emails met so far, as 64-bit hashes in a temporary SQLite file."""
 
     def __init__(self) -> None:
-        # "" opens a private on-disk database that SQLite deletes when it is closed.
-        self.db = sqlite3.connect("")
+        # In the private temporary folder (emails are personal data), removed on close.
+        self._path = Path(tempfile.mkdtemp(dir=scratch.folder())) / "seen.sqlite"
+        self.db = sqlite3.connect(self._path)
         self.db.execute("CREATE TABLE seen (h INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
         self.db.execute(
             "CREATE TABLE renames (h INTEGER PRIMARY KEY, row INTEGER NOT NULL, value TEXT)"
@@ -121,6 +126,7 @@ class _SeenKeys:
 
     def close(self) -> None:
         self.db.close()
+        shutil.rmtree(self._path.parent, ignore_errors=True)
 
 
 class Validator:
