@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 from openpyxl import load_workbook
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import standing_sandbox
+from _server import control_headers, standing_sandbox
 
 ENV = {
     "KARTRA_APP_ID": "sandbox-app",
@@ -56,7 +56,6 @@ ENV = {
 ROW_CMDS = ("create_lead", "edit_lead", "search_lead")
 RUN_TIMEOUT = 600  # seconds: no single run may hang the benchmark
 POLL_SECONDS = 0.05  # how often the sandbox's call count is read during a run
-JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -99,7 +98,7 @@ def control(api_url: str, op: str, conn: http.client.HTTPConnection | None = Non
     own = conn is None
     conn = conn or http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
-        conn.request("POST", "/_control", json.dumps({"op": op}), JSON)
+        conn.request("POST", "/_control", json.dumps({"op": op}), control_headers(api_url))
         return json.loads(conn.getresponse().read())
     finally:
         if own:

@@ -378,7 +378,7 @@ def sandbox() -> None:
     "--db",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep leads in this SQLite file across restarts.",
+    help="Keep leads in this SQLite file across restarts (made owner-only, 600).",
 )
 @click.option(
     "--clock",
@@ -412,36 +412,48 @@ def sandbox_serve(
     clock_skew_s: float,
     lead_details_json: bool,
 ) -> None:
-    """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C."""
+    """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C.
+
+    Its control endpoint (/_control: knobs, stats, every lead) answers only requests
+    that carry the token printed at start in the X-Sandbox-Token header.
+    """
     import signal
+    import sqlite3
 
     from bulk_loader.errors import ConfigError
-    from bulk_loader.sandbox import build_sandbox, parse_faults, run_forever
+    from bulk_loader.sandbox import TOKEN_HEADER, build_sandbox, parse_faults, run_forever
 
     try:
         plan = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
-    service = build_sandbox(
-        account_path,
-        db=db,
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        rate=rate or None,
-        rate_style=rate_style,
-        faults=plan,
-        clock=clock,
-        clock_skew_s=clock_skew_s,
-        lead_details_json=lead_details_json,
-    )
+    try:
+        service = build_sandbox(
+            account_path,
+            db=db,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            rate=rate or None,
+            rate_style=rate_style,
+            faults=plan,
+            clock=clock,
+            clock_skew_s=clock_skew_s,
+            lead_details_json=lead_details_json,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open --db {db}: {exc}") from exc
     account = service.state.account
 
-    def ready(url: str) -> None:
+    def ready(url: str, token: str) -> None:
         click.echo(f"Kartra sandbox on {url} (account {account_path}); Ctrl-C stops it.")
         # The key and password are not printed: logs of a sandbox must not hold secrets
-        # either, in case an account file reuses real ones.
+        # either, in case an account file reuses real ones. The control token is made
+        # anew at each start and is worth nothing once this server stops.
         click.echo(f"  export KARTRA_API_URL={url} KARTRA_APP_ID={account.app_id}")
         click.echo(f"  and KARTRA_API_KEY, KARTRA_API_PASSWORD as in {account_path} [credentials]")
+        control = url.removesuffix("/api") + "/_control"
+        click.echo(f"  control token (this run only): {token}")
+        click.echo(f"  curl -H '{TOKEN_HEADER}: {token}' {control}")
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

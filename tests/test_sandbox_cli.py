@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -36,6 +39,36 @@ def test_serve_answers_then_stops_on_sigterm(tmp_path: Path) -> None:
         assert server.wait(timeout=10) == 0
     finally:
         if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_serve_prints_a_control_token_that_opens_control() -> None:
+    """The start banner shows the control token and a curl line; that token is accepted."""
+    command = [sys.executable, "-m", "bulk_loader", "sandbox", "serve", "--account", str(SAMPLE),
+               "--port", "0", "--rate", "0"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        out = server.stdout
+        assert out is not None
+        lines: queue.Queue[str] = queue.Queue()  # read aside: a banner without it never ends
+        threading.Thread(target=lambda: list(map(lines.put, out)), daemon=True).start()
+        banner = ""
+        while "curl" not in banner:
+            banner += lines.get(timeout=10)
+        token = re.search(r"control token \(this run only\): (\S+)", banner)
+        curl = re.search(
+            r"curl -H 'X-Sandbox-Token: (\S+)' (http://127\.0\.0\.1:\d+/_control)", banner
+        )
+        assert token and curl and curl.group(1) == token.group(1), banner
+        headers = {"X-Sandbox-Token": token.group(1)}
+        assert httpx.get(curl.group(2), headers=headers, timeout=10).status_code == 200
+        assert httpx.get(curl.group(2), timeout=10).status_code == 403
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
 

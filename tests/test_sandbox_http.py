@@ -11,6 +11,7 @@ import pytest
 
 from bulk_loader.kartra import Credentials, KartraClient, Outcome
 from bulk_loader.sandbox import (
+    TOKEN_HEADER,
     FaultPlan,
     RunningSandbox,
     SandboxState,
@@ -34,6 +35,14 @@ def sandbox() -> Iterator[RunningSandbox]:
 def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
     with KartraClient(CREDS, api_url=sandbox.url, timeout=10) as kartra:
         yield kartra
+
+
+@pytest.fixture
+def control(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    """An HTTP client for the control endpoint that sends the token."""
+    headers = {TOKEN_HEADER: sandbox.token}
+    with httpx.Client(base_url=sandbox.control_url, headers=headers, timeout=10) as http:
+        yield http
 
 
 def test_serves_on_loopback_and_counts_calls(sandbox: RunningSandbox, client: KartraClient) -> None:
@@ -109,30 +118,33 @@ def test_parse_faults() -> None:
         parse_faults("explode=1")
 
 
-def test_control_endpoint(sandbox: RunningSandbox, client: KartraClient) -> None:
-    """Knobs, stats, dump and reset are reachable over HTTP as JSON."""
-    control = sandbox.url.replace("/api", "/_control")
+def test_control_endpoint(
+    sandbox: RunningSandbox, client: KartraClient, control: httpx.Client
+) -> None:
+    """Knobs, stats, dump and reset are reachable over HTTP as JSON, with the token."""
     client.create_lead({"email": "c@x.co"})
-    knobs = httpx.post(control, json={"op": "configure", "knobs": {"latency_ms": 1}}).json()
+    knobs = control.post("", json={"op": "configure", "knobs": {"latency_ms": 1}}).json()
     assert knobs["knobs"]["latency_ms"] == 1 and sandbox.sandbox.knobs.latency_ms == 1
-    assert httpx.get(control).json()["stats"]["calls_total"] == 1
-    emails = [lead["fields"]["email"] for lead in httpx.get(control + "/dump").json()["leads"]]
+    assert control.get("").json()["stats"]["calls_total"] == 1
+    emails = [lead["fields"]["email"] for lead in control.get("/dump").json()["leads"]]
     assert "c@x.co" in emails
-    assert httpx.post(control, json={"op": "reset"}).json() == {"ok": True}
+    assert control.post("", json={"op": "reset"}).json() == {"ok": True}
     assert sandbox.state.find(email="c@x.co") is None
-    assert httpx.post(control, json={"op": "explode"}).status_code == 400
+    assert control.post("", json={"op": "explode"}).status_code == 400
+    assert control.post("", json=["reset"]).status_code == 400
 
 
-def test_clock_and_lead_details_knobs_over_control(sandbox: RunningSandbox) -> None:
+def test_clock_and_lead_details_knobs_over_control(
+    sandbox: RunningSandbox, control: httpx.Client
+) -> None:
     """clock, clock_skew_s and lead_details_json are set over HTTP and reach the state."""
-    control = sandbox.url.replace("/api", "/_control")
     knobs = {"clock": "America/New_York", "clock_skew_s": -30, "lead_details_json": True}
-    answer = httpx.post(control, json={"op": "configure", "knobs": knobs}).json()
+    answer = control.post("", json={"op": "configure", "knobs": knobs}).json()
     assert {name: answer["knobs"][name] for name in knobs} == knobs
     state = sandbox.state
     assert (state.clock, state.clock_skew_s, state.lead_details_json) == (
         "America/New_York", -30.0, True)  # fmt: skip
-    bad = httpx.post(control, json={"op": "configure", "knobs": {"clock": "PST"}})
+    bad = control.post("", json={"op": "configure", "knobs": {"clock": "PST"}})
     assert bad.status_code == 400 and "clock" in bad.json()["error"]
     assert sandbox.sandbox.knobs.clock == "America/New_York"
 

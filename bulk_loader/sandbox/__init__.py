@@ -2,7 +2,8 @@
 
     model.SandboxState   leads and Kartra's rules; raises KartraError with Kartra's types
     service.Sandbox      state + knobs (latency, rate limit, faults) + stats
-    http                 a threaded HTTP/1.1 server that carries out the Sandbox's replies
+    http                 a threaded HTTP/1.1 server that carries out the Sandbox's replies;
+                         its /_control needs the start's token (RunningSandbox.token)
     transport()          the same Sandbox behind an httpx.MockTransport, no socket
 
 The sandbox never imports the client (bulk_loader.kartra): they agree through Kartra's
@@ -18,13 +19,14 @@ from typing import Any, Literal
 import httpx
 
 from bulk_loader.sandbox.account import SandboxAccount, load_account
-from bulk_loader.sandbox.http import RunningSandbox, run_forever
+from bulk_loader.sandbox.http import TOKEN_HEADER, RunningSandbox, run_forever
 from bulk_loader.sandbox.leads import TIME_ZONES, Lead
 from bulk_loader.sandbox.model import KartraError, LeadStore, SandboxState
 from bulk_loader.sandbox.service import FaultPlan, Knobs, Sandbox, Stats, parse_faults
 
 __all__ = [
     "TIME_ZONES",
+    "TOKEN_HEADER",
     "FaultPlan",
     "KartraError",
     "Knobs",

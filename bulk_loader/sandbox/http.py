@@ -8,12 +8,22 @@ LIBRARY-NOTES.md), with no new dependency.
 Routes: `POST /api` (Kartra's endpoint), `POST /_control` with a JSON body
 ({"op": "configure", "knobs": {...}} | {"op": "reset"} | {"op": "dump"} | {"op": "stats"}),
 `GET /_control` (stats and knobs) and `GET /_control/dump` (every lead).
+
+Who may call: every request must name the server by a loopback Host (127.0.0.1, localhost
+or [::1], any port), else 421: a web page that rebinds its own name to 127.0.0.1 still
+sends that name. Every control request must also carry the token made when the server
+starts, in the `X-Sandbox-Token` header, else 403; a control POST must be
+`Content-Type: application/json`, else 415. A browser can send neither that header nor
+that type to another origin without a preflight, which this server does not answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
+import re
+import secrets
 import socket
 import struct
 import sys
@@ -27,9 +37,17 @@ from urllib.parse import urlsplit
 from bulk_loader.sandbox.model import SandboxState
 from bulk_loader.sandbox.service import Sandbox, Stats
 
-__all__ = ["RunningSandbox", "SandboxServer", "run_forever"]
+__all__ = ["TOKEN_HEADER", "RunningSandbox", "SandboxServer", "run_forever"]
 
 HOST = "127.0.0.1"
+TOKEN_HEADER = "X-Sandbox-Token"
+# Any port: an ssh tunnel or a port forward may put the sandbox behind another one.
+_LOOPBACK_HOST = re.compile(r"(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def loopback_host(value: str | None) -> bool:
+    """Whether a Host header names this machine's loopback; a missing one does not."""
+    return value is not None and _LOOPBACK_HOST.fullmatch(value.strip()) is not None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,21 +70,53 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per call would cost more than the call
 
     def do_POST(self) -> None:
+        # The body is read before any refusal: closing on unread bytes would send an RST
+        # that can reach the client before the refusal does.
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path.rstrip("/")
+        if not self._host_allowed():
+            return
         if path == "/_control":
+            if not self._token_allowed():
+                return
+            if self.headers.get_content_type() != "application/json":
+                self._error(415, "the control endpoint takes Content-Type: application/json")
+                return
             self._control(lambda: json.loads(body or b"{}"))
         elif path == "/api":
             self._api(body)
         else:
-            self._send(404, b'{"error": "not found: POST /api or /_control"}', "application/json")
+            self._error(404, "not found: POST /api or /_control")
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path.rstrip("/")
+        if not self._host_allowed():
+            return
         if path in ("/_control", "/_control/dump"):
-            self._control(lambda: {"op": "dump" if path.endswith("dump") else "stats"})
+            if self._token_allowed():
+                self._control(lambda: {"op": "dump" if path.endswith("dump") else "stats"})
         else:
-            self._send(404, b'{"error": "not found"}', "application/json")
+            self._error(404, "not found")
+
+    def _host_allowed(self) -> bool:
+        """DNS rebinding: a page whose name now points at 127.0.0.1 still sends its name."""
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) == 1 and loopback_host(hosts[0]):
+            return True
+        self._error(421, "Host must be 127.0.0.1, localhost or [::1] (with any port)")
+        return False
+
+    def _token_allowed(self) -> bool:
+        given = self.headers.get(TOKEN_HEADER)
+        if given is None:
+            self._error(
+                403, f"the control endpoint needs the {TOKEN_HEADER} header printed at start"
+            )
+            return False
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.server.token.encode()):
+            self._error(403, f"wrong {TOKEN_HEADER}")
+            return False
+        return True
 
     def _api(self, body: bytes) -> None:
         reply = self.server.sandbox.handle(body, self.client_address[0])
@@ -84,11 +134,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, read: Callable[[], Any]) -> None:
         try:
-            answer = self.server.sandbox.control(read())
+            request = read()
+            if not isinstance(request, dict):
+                raise ValueError('the body must be a JSON object: {"op": ...}')
+            answer = self.server.sandbox.control(request)
         except (ValueError, TypeError) as exc:
-            self._send(400, json.dumps({"error": str(exc)}).encode(), "application/json")
+            self._error(400, str(exc))
             return
         self._send(200, json.dumps(answer, default=str).encode(), "application/json")
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, json.dumps({"error": message}).encode(), "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -103,7 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxServer(ThreadingHTTPServer):
-    """Binds 127.0.0.1 only; `close_all` ends kept-alive connections so stop is complete."""
+    """Binds 127.0.0.1 only; `close_all` ends kept-alive connections so stop is complete.
+
+    `token` is new at every start: the control endpoint's password, for this run only.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
@@ -112,6 +171,7 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, sandbox: Sandbox, port: int = 0) -> None:
         super().__init__((HOST, port), _Handler)
         self.sandbox = sandbox
+        self.token = secrets.token_urlsafe(32)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -164,6 +224,16 @@ class RunningSandbox:
         return int(self._server.server_address[1])
 
     @property
+    def token(self) -> str:
+        """The control endpoint's token: send it as the X-Sandbox-Token header."""
+        return self._server.token
+
+    @property
+    def control_url(self) -> str:
+        """http://127.0.0.1:PORT/_control."""
+        return self.url.removesuffix("/api") + "/_control"
+
+    @property
     def state(self) -> SandboxState:
         return self.sandbox.state
 
@@ -195,11 +265,14 @@ class RunningSandbox:
         self.stop()
 
 
-def run_forever(sandbox: Sandbox, port: int, on_ready: Callable[[str], None]) -> None:
-    """Serve in the calling thread until interrupted (Ctrl-C); the CLI's standing server."""
+def run_forever(sandbox: Sandbox, port: int, on_ready: Callable[[str, str], None]) -> None:
+    """Serve in the calling thread until interrupted (Ctrl-C); the CLI's standing server.
+
+    `on_ready(url, token)` is called once listening, with the API URL and control token.
+    """
     server = SandboxServer(sandbox, port)
     try:
-        on_ready(server.url)
+        on_ready(server.url, server.token)
         server.serve_forever(poll_interval=0.2)
     finally:
         server.close_all()
