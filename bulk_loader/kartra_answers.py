@@ -133,10 +133,16 @@ def _from_body(body: dict[str, Any], status: int, cmds: Sequence[str]) -> CallRe
     # Read every entry: the top-level status is not trusted to reflect a later failure.
     lead_saved = actions[0].ok and not actions[0].cmd.startswith("retrieve_")
     lead_id = _lead_id(body) if lead_saved else None
-    failed = next((action for action in actions if not action.ok), None)
-    if failed is None:
+    refused = [action for action in actions if not action.ok]
+    if not refused:
         return CallResult(Outcome.OK, lead_saved, lead_id, None, message, actions, status, body)
+    # A fatal type anywhere (a later action, or the top level) decides: every row would
+    # meet it. Otherwise the first refused action speaks for the call.
+    fatal = [a for a in refused if a.type in FATAL_TYPES]
+    failed = fatal[0] if fatal else refused[0]
     kartra_type = failed.type or (None if top_ok else top_type)
+    if not fatal and top_type in FATAL_TYPES and not top_ok:
+        kartra_type = top_type
     return CallResult(_classify(kartra_type), lead_saved, lead_id, kartra_type,
                       failed.message or message, actions, status, body)  # fmt: skip
 

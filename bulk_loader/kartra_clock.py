@@ -7,7 +7,11 @@ apart. So the offset between Kartra's stamps and our clock is learned, never ass
 - a *witness* is a create whose answer arrived: the lead was created between the moment
   we sent the call and the moment the answer came back (our clock);
 - reading that lead's `date_joined` (get_lead) then bounds the offset;
-- several witnesses narrow the bounds (their intersection).
+- several witnesses narrow the bounds (their intersection); witnesses that disagree
+  (a clock stepped, a lead re-created under the same email) make the clock unknown
+  again until further witnesses agree;
+- New York's daylight time may be what "EST" means: a moment judged across a change
+  of New York's offset from when the clock was learned is judged under both readings.
 
 A found lead is then judged to within seconds: created before this row was first sent
 (it existed: not ours), after it, or "unsure" when the bounds are too wide or unknown,
@@ -46,11 +50,13 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Witness:
-    """A lead this tool created: its email, when the create was sent and answered."""
+    """A lead this tool created: its email, when the create was sent and answered, and
+    the id Kartra gave it (a read-back of another lead under that email is no witness)."""
 
     email: str
     sent: float
     answered: float
+    lead_id: str = ""
 
 
 def stamp_seconds(stamp: object) -> float | None:
@@ -70,6 +76,7 @@ class KartraClock:
         self._lock = threading.Lock()
         self._low = -math.inf
         self._high = math.inf
+        self._learned_at = 0.0  # when the newest witness was sent (our clock)
         self._fresh: deque[Witness] = deque(maxlen=8)  # this run's creates
         self._older: deque[Witness] = deque(maxlen=8)  # earlier runs' (from the journal)
         self.learned = 0
@@ -112,9 +119,13 @@ class KartraClock:
         with self._lock:
             self.learned += 1
             if max(low, self._low) > min(high, self._high):
-                self._low, self._high = low, high
+                self._low, self._high = -math.inf, math.inf  # they disagree: unknown
+                return
+            if _new_york_offset(witness.sent) != _new_york_offset(self._learned_at or witness.sent):
+                self._low, self._high = low, high  # New York's offset changed in between
             else:
                 self._low, self._high = max(low, self._low), min(high, self._high)
+            self._learned_at = max(self._learned_at, witness.sent)
 
     # -- judging ---------------------------------------------------------------------
 
@@ -125,9 +136,13 @@ class KartraClock:
     def judge(self, joined: float | None, since: float) -> Verdict:
         """Was a lead stamped `joined` created before `since` (our clock), or after it?"""
         with self._lock:
-            low, high = self._low, self._high
+            low, high, learned_at = self._low, self._high, self._learned_at
         if joined is None or not math.isfinite(high - low):
             return Verdict.UNSURE
+        # If "EST" is New York time, the offset at `since` differs from the learned one
+        # by the change in New York's offset between the two moments: allow both.
+        change = _new_york_offset(since) - _new_york_offset(learned_at)
+        low, high = low + min(0.0, change), high + max(0.0, change)
         earliest = joined - BEFORE - high
         latest = joined + AFTER - low
         if latest < since:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bulk_loader.kartra import ActionResult, CallResult, Outcome, lead_details
@@ -285,7 +285,9 @@ class RowSender:
                 return None
             if result.lead_saved and result.lead_id and lead.get("email"):
                 # Created between send and answer: a witness of Kartra's clock.
-                tally.witness = Witness(str(lead["email"]), tally.sent_at, tally.answered_at)
+                tally.witness = Witness(
+                    str(lead["email"]), tally.sent_at, tally.answered_at, result.lead_id
+                )
                 self.clock.witness(tally.witness)
             return self._finish(row, tally, result, "created")
         return self._outcome(row, tally, "unknown", message="answer lost on every attempt")
@@ -390,8 +392,15 @@ class RowSender:
         (_Deferred).
         """
         verdict = self._ownership(tally, email)
-        if verdict is Verdict.UNSURE:
+        if verdict is Verdict.UNSURE and not (self.mode == "upsert" and not tally.may_defer):
             raise _Deferred
+        if verdict is Verdict.UNSURE:
+            # Upsert, for the last time: ours or not, the row goes onto the lead by its
+            # id all the same; only whether this run created it cannot be told.
+            result = self._edit_by_id(tally, row.lead, lead_id, _chained_actions(row))
+            message = "answer lost; the lead was found and updated (this run may have created it)"
+            outcome = self._finish(row, tally, result, "updated", lead_id=lead_id)
+            return replace(outcome, message=outcome.message or message)
         if verdict is Verdict.EXISTED:
             if fallback:
                 return None  # upsert: the caller edits the existing lead
@@ -417,21 +426,30 @@ class RowSender:
         of that clock (kartra_clock.py). An answer that cannot be read tells nothing.
         """
         self._learn_clock(tally)
-        return self.clock.judge(self._joined(tally, email), tally.since)
+        details = self._details(tally, email)
+        joined = stamp_seconds(details.get("date_joined")) if details is not None else None
+        return self.clock.judge(joined, tally.since)
 
     def _learn_clock(self, tally: _Tally) -> None:
-        """Read witnesses' date_joined until the clock is sharp or no witness is left."""
+        """Read witnesses' date_joined until the clock is sharp or no witness is left.
+
+        A read-back that is not the lead the witness created (another id under that
+        email, a lead not made through the API) teaches nothing.
+        """
         while (witness := self.clock.next_witness()) is not None:
-            joined = self._joined(tally, witness.email)
-            if joined is not None:
+            details = self._details(tally, witness.email)
+            if details is None:
+                continue
+            same = not witness.lead_id or str(details.get("id", "")) == witness.lead_id
+            joined = stamp_seconds(details.get("date_joined"))
+            if same and details.get("source", "api") in ("api", "") and joined is not None:
                 self.clock.learn(witness, joined)
 
-    def _joined(self, tally: _Tally, email: str) -> float | None:
-        """get_lead's date_joined for this email, in seconds (read as UTC); None: unknown."""
+    def _details(self, tally: _Tally, email: str) -> Mapping[str, Any] | None:
+        """get_lead's lead_details for this email; None when it cannot be read."""
         result = self.lookup(lambda: self.client.get_lead(email=email))
         tally.calls += 1
-        details = lead_details(result) if result.outcome is Outcome.OK else None
-        return stamp_seconds(details.get("date_joined")) if details is not None else None
+        return lead_details(result) if result.outcome is Outcome.OK else None
 
     # -- one call ------------------------------------------------------------------
 

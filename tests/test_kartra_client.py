@@ -23,6 +23,7 @@ from bulk_loader.kartra import (
     assign_tag,
     give_points_to_lead,
     interpret,
+    subscribe_lead_to_list,
     subscribe_lead_to_sequence_at_step,
 )
 
@@ -237,6 +238,21 @@ def test_fatal_type_inside_actions_is_fatal() -> None:
     """A whole-call type reported inside an action entry still stops the run."""
     body = {"status": "Error", "actions": [{"create_lead": whole_call_error("203")}]}
     assert client_for(answering(body)).create_lead({"email": "a@b.co"}).outcome is Outcome.FATAL
+
+
+@pytest.mark.parametrize("top_type", ["262", "212"])
+def test_a_fatal_type_on_a_later_action_is_not_hidden_by_an_earlier_refusal(
+    top_type: str,
+) -> None:
+    """assign_tag 212, then subscribe 262: fatal, wherever it stands in the answer."""
+    tag = {"assign_tag": {"status": "Error", "type": "212", "message": "no such tag"}}
+    listed = {"subscribe_lead_to_list": {"status": "Error", "type": "262", "message": "no"}}
+    body = {**created(tag, listed), "status": "Error", "type": top_type}
+    result = client_for(answering(body)).create_lead(
+        {"email": "a@b.co"}, then=[assign_tag("Nope"), subscribe_lead_to_list("News")]
+    )
+    assert (result.outcome, result.kartra_type, result.lead_saved) == (
+        Outcome.FATAL, "262", True)  # fmt: skip
 
 
 def test_success_reads_lead_id_from_first_action() -> None:

@@ -545,7 +545,12 @@ def test_the_pool_settles_a_deferred_row_once_the_clock_is_known() -> None:
     client = ScriptedClient(
         create_lead=[answer(Outcome.UNKNOWN, lead_saved=False), answer(lead_id="50")],
         search_lead=[answer(lead_id="41")],
-        get_lead=[joined(kartra_stamp(), "50"), joined(kartra_stamp(), "41")],
+        # Row 2's lead read before the clock is known; row 3's (the witness); row 2's again.
+        get_lead=[
+            joined(kartra_stamp(), "41"),
+            joined(kartra_stamp(), "50"),
+            joined(kartra_stamp(), "41"),
+        ],
     )
     sender = sender_for(client, "create", clock_known=False)
     rows = [ROW, replace(ROW, row=3, lead={"email": "cy@example.com"}, key="cy@example.com")]
@@ -625,3 +630,30 @@ def test_a_resumed_row_is_settled_with_the_earlier_run_s_send_time() -> None:
     client = ScriptedClient(search_lead=[answer(lead_id="41")])
     outcome = sender_for(client, "create").send(ROW, history=SETTLE, since=time.time() - 60)
     assert (outcome.status, outcome.lead_id) == ("created", "41")
+
+
+def test_a_read_back_of_another_lead_under_a_witness_s_email_teaches_nothing() -> None:
+    """The witness's lead was deleted and the address signed up again: id differs."""
+    client = ScriptedClient(
+        create_lead=[answer(lead_id="40"), answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+        # the witness read back as another lead (id 99) that joined a day later
+        get_lead=[joined(kartra_stamp(-86400), "99"), joined(kartra_stamp(), "41")],
+    )
+    sender = sender_for(client, "create", clock_known=False)
+    sender.send(replace(ROW, lead={"email": "bob@example.com"}, tags=()))
+    outcome = sender.send(ROW)  # may not defer: unknown, never a false 244
+    assert outcome.status == "unknown" and not sender.clock.known
+
+
+def test_upsert_applies_the_row_to_a_found_lead_even_when_its_origin_is_unsure() -> None:
+    """Ours or not, upsert edits the found lead by id; the row says updated, not unknown."""
+    client = ScriptedClient(
+        create_lead=[answer(Outcome.UNKNOWN, lead_saved=False)],
+        search_lead=[answer(lead_id="41")],
+    )
+    row = replace(ROW, lead={"email": "ann@example.com", "city": "Oslo"})
+    outcome = sender_for(client, "upsert", clock_known=False).send(row)
+    assert (outcome.status, outcome.lead_id) == ("updated", "41")
+    assert client.sent[-1] == ("edit_lead", {"city": "Oslo", "id": "41"})
+    assert "may have created" in outcome.message
