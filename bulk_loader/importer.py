@@ -26,12 +26,18 @@ from typing import Any, Protocol
 from bulk_loader import scratch
 from bulk_loader.account import AccountSnapshot, fetch_account
 from bulk_loader.errors import Interrupted
-from bulk_loader.journal import Journal, PendingLead, journal_path
+from bulk_loader.journal import (
+    Journal,
+    PendingLead,
+    adopt_legacy,
+    journal_path,
+    legacy_journal_path,
+)
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.pacing import RateLimiter, RetryPolicy
 from bulk_loader.pool import send_all
 from bulk_loader.report import Problem, Report
-from bulk_loader.results import check_writable
+from bulk_loader.results import check_writable, check_writable_folder
 from bulk_loader.runner import default_results_path, key_headers
 from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
 from bulk_loader.sheets import Sheet, open_sheet
@@ -190,8 +196,8 @@ def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, st
     check_writable(results, "results")
     if not options.lookup and not options.keys_only:
         check_writable(failed_rows_path(options.sheet), "failed-rows file")
-    if not options.ephemeral_journal:
-        check_writable(journal_path(options.sheet, identity), "journal")
+    if not options.ephemeral_journal:  # its folder: the journal itself is another run's
+        check_writable_folder(journal_path(options.sheet, identity).parent, "journal")
 
 
 def _open_journal(
@@ -248,7 +254,15 @@ def _journal_location(options: ImportOptions, identity: dict[str, str]) -> Path:
     if options.ephemeral_journal:
         folder = Path(tempfile.mkdtemp(dir=scratch.folder()))  # private, removed at exit
         return folder / "journal.sqlite"
-    return journal_path(options.sheet, identity)
+    path = journal_path(options.sheet, identity)
+    # bulk-loader 0.1 keyed the journal by the sheet's path and --sheet as typed.
+    legacy = {
+        **identity,
+        "sheet": str(options.sheet.resolve()),
+        "worksheet": options.sheet_name or "",
+    }
+    adopt_legacy(legacy_journal_path(options.sheet, legacy), path)
+    return path
 
 
 def _scan(

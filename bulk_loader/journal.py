@@ -18,12 +18,14 @@ the journal exactly as it was.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import glob
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +42,10 @@ __all__ = [
     "Journal",
     "JournalRow",
     "PendingLead",
+    "adopt_legacy",
     "find_journals",
     "journal_path",
+    "legacy_journal_path",
 ]
 
 SCHEMA = """
@@ -77,6 +81,8 @@ ADDED_COLUMNS = (("leads", "witness", "TEXT NOT NULL DEFAULT ''"),)
 FINAL_STATES = frozenset({"created", "updated", "partial", "failed"})
 # The row's call may have reached Kartra: a resumed run settles it before sending.
 UNSETTLED_STATES = frozenset({"sending", "unknown"})
+# SQLite's companions of a WAL database (the lock file is our own).
+SIDE_FILES = ("-wal", "-shm")
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
 
 
@@ -89,6 +95,32 @@ def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
     digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
     real = sheet.resolve()
     return real.with_name(f"{real.name}.{digest[:10]}.journal.sqlite")
+
+
+def legacy_journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
+    """Where bulk-loader 0.1 kept the journal: keyed by the sheet's path as typed."""
+    digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
+    return sheet.with_name(f"{sheet.name}.{digest[:10]}.journal.sqlite")
+
+
+def adopt_legacy(old: Path, new: Path) -> bool:
+    """Rename a journal kept under an earlier version's name to today's, if there is
+    one and none under today's name: an upgrade must not send every row again.
+
+    Its lock is taken first: a run of the earlier version still going is said so.
+    """
+    if new.exists() or not old.exists() or old == new:
+        return False
+    lock = _lock(old)
+    try:
+        for suffix in ("", *SIDE_FILES):
+            source = Path(f"{old}{suffix}")
+            if source.exists():
+                os.replace(source, f"{new}{suffix}")
+    finally:
+        os.close(lock)
+        Path(f"{old}.lock").unlink(missing_ok=True)
+    return True
 
 
 def find_journals(sheet: Path) -> list[Path]:
@@ -151,7 +183,9 @@ class Journal:
             if restart:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            _make_private(path, create=True)
+            for suffix in SIDE_FILES:  # SQLite would follow a link, or keep a 644 file
+                _make_private(Path(f"{path}{suffix}"), create=False)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             # FULL: every commit reaches the disk (an fsync of the WAL), so the intents
@@ -160,6 +194,8 @@ class Journal:
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(SCHEMA)
             _add_columns(db)
+            for suffix in SIDE_FILES:
+                _make_private(Path(f"{path}{suffix}"), create=False)
         except (OSError, sqlite3.Error) as exc:
             os.close(lock)
             raise ConfigError(f"{path}: cannot open the journal: {exc}") from exc
@@ -389,13 +425,60 @@ class Journal:
             self._lock = None
 
 
+def _make_private(path: Path, *, create: bool) -> None:
+    """Make a journal file owner-only (600), also one an earlier version left wider.
+
+    A link, or a file another user owns (a shared folder), is refused: writing through
+    it would put the journal's personal data where that user chose.
+    """
+    fd = _open_private(path, create=create)
+    if fd is not None:
+        os.close(fd)
+
+
+def _open_private(path: Path, *, create: bool) -> int | None:
+    """`path` opened read-write and made owner-only; None if it is absent and not
+    `create`d. ConfigError for a link or another user's file."""
+    if path.is_symlink():  # O_NOFOLLOW below is the race-free check where it exists
+        raise ConfigError(f"{path}: is a link; refusing to write the journal through it")
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise ConfigError(
+                f"{path}: is a link; refusing to write the journal through it"
+            ) from exc
+        raise
+    try:
+        info = os.fstat(fd)
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise ConfigError(
+                f"{path}: belongs to another user; refusing to use it (move or delete it)"
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: is not a regular file")
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _lock(path: Path) -> int:
     """Take `<journal>.lock` exclusively, or say which run holds it."""
     lock_path = Path(f"{path}.lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        opened = _open_private(lock_path, create=True)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot open the journal: {exc.strerror or exc}") from exc
+    assert opened is not None  # created
+    fd = opened
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -421,7 +504,7 @@ def _add_columns(db: sqlite3.Connection) -> None:
 def _dump_witness(witness: Witness | None) -> str:
     if witness is None:
         return ""
-    return json.dumps([witness.email, witness.sent, witness.answered])
+    return json.dumps([witness.email, witness.sent, witness.answered, witness.lead_id])
 
 
 def _visible(state: str | None) -> str:

@@ -17,6 +17,7 @@ import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "BackgroundResultsWriter",
     "ResultsWriter",
     "check_writable",
+    "check_writable_folder",
     "escape_csv_cell",
     "key_columns",
     "open_results",
@@ -92,6 +94,16 @@ def check_writable(path: Path, what: str = "results") -> None:
         raise InputError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from exc
     if not existed:
         Path(path).unlink(missing_ok=True)
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """InputError now if no file could be made in `folder` (a file is made and removed
+    there; the file the run will write is not touched)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bulk-loader-check-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write the {what} in {folder}: {exc.strerror or exc}") from exc
 
 
 def _create_private(path: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -340,3 +341,74 @@ def test_outcomes_are_committed_while_a_slow_call_is_in_flight() -> None:
         for _, outcome in send_all(rows, sender, workers=2, idle=idled.set, idle_every=0.05)
     ]
     assert sorted(got) == [2, 3] and idled.is_set()
+
+
+# -- journal files: owner-only, never through a link, never another user's (issue 16) --
+
+
+def test_a_journal_left_readable_by_others_is_made_owner_only(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """An earlier version (or a copy) left the journal and its WAL at 644: now 600."""
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    run(client, sheet)
+    (journal,) = find_journals(sheet)
+    companions = [journal, *(Path(f"{journal}{s}") for s in ("-wal", "-shm", ".lock"))]
+    for path in companions:
+        path.touch()
+        path.chmod(0o644)
+    run(client, sheet)
+    left = [path for path in companions if path.exists()]  # SQLite drops the WAL at close
+    assert journal in left and {oct(stat.S_IMODE(p.stat().st_mode)) for p in left} == {"0o600"}
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", ".lock"])
+def test_a_journal_file_that_is_a_link_is_refused(
+    tmp_path: Path, client: KartraClient, suffix: str
+) -> None:
+    """A link planted where the journal goes: exit 3, nothing written through it."""
+    from bulk_loader.errors import ConfigError
+
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    run(client, sheet)
+    (journal,) = find_journals(sheet)
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    planted = Path(f"{journal}{suffix}")
+    planted.unlink(missing_ok=True)
+    planted.symlink_to(target)
+    with pytest.raises(ConfigError, match="is a link; refusing"):
+        run(client, sheet)
+    assert target.read_bytes() == b""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs chown")
+def test_a_journal_owned_by_another_user_is_refused(tmp_path: Path, client: KartraClient) -> None:
+    """In a shared folder, another user's file where the journal goes: not ours to use."""
+    from bulk_loader.errors import ConfigError
+
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
+    run(client, sheet)
+    (journal,) = find_journals(sheet)
+    os.chown(journal, 65534, 65534)
+    with pytest.raises(ConfigError, match="belongs to another user"):
+        run(client, sheet)
+
+
+def test_a_journal_of_the_earlier_version_is_taken_over(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """0.1 kept the journal under another name: after the upgrade nothing is sent twice."""
+    from bulk_loader.journal import legacy_journal_path
+
+    sheet = write(tmp_path / "s.csv", [["a@example.com", "A"], ["b@example.com", "B"]])
+    run(client, sheet)
+    (journal,) = find_journals(sheet)
+    identity = {"sheet": str(sheet.resolve()), "worksheet": "", **client.account_identity()}
+    legacy = legacy_journal_path(sheet, identity)
+    journal.rename(legacy)
+    creates = sandbox.stats.by_cmd["create_lead"]
+    summary = run(client, sheet)
+    assert sandbox.stats.by_cmd["create_lead"] == creates
+    assert outcomes(summary) == [("a@example.com", "created"), ("b@example.com", "created")]
+    assert find_journals(sheet) == [journal] and not legacy.exists()
