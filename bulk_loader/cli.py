@@ -161,9 +161,24 @@ def cli(debug: bool) -> None:
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
+    "--proxy",
+    default=None,
+    metavar="URL",
+    help="HTTPS proxy, http://host:port (default: the HTTPS_PROXY environment variable; "
+    "a proxy password goes there, never on the command line).",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PEM file of the certificates to trust (default: the operating system's store, "
+    "which holds an inspecting proxy's CA installed by IT).",
+)
+@click.option(
     "--insecure",
     is_flag=True,
-    help="Do not verify Kartra's TLS certificate (unsafe; prints a warning).",
+    help="Do not verify Kartra's TLS certificate (unsafe; prints a warning; --ca-bundle "
+    "is the safe way through an inspecting proxy).",
 )
 @_guarded
 def run(
@@ -182,6 +197,8 @@ def run(
     workers: int | None,
     restart: bool,
     yes: bool,
+    proxy: str | None,
+    ca_bundle: Path | None,
     insecure: bool,
 ) -> None:
     """Validate SHEET and import its rows into Kartra.
@@ -223,7 +240,8 @@ def run(
         lookup=lookup,
         keys_only=keys_only,
     )
-    with template_errors(), _kartra(sandbox, sandbox_account, api_url, insecure) as client:
+    network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
+    with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
         summary = _import(options, client)
     print_import_summary(summary)
     if summary.interrupted and not sandbox:
@@ -260,20 +278,20 @@ def _run_dry(
 
 @contextmanager
 def _kartra(
-    sandbox: bool, sandbox_account: Path | None, api_url: str | None, insecure: bool
+    sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
 ) -> Iterator[KartraClient]:
     """A Kartra client: for the real API from the environment, or for a local sandbox."""
     from bulk_loader.importer import bundled_sandbox
     from bulk_loader.kartra import Credentials, KartraClient
 
-    if insecure:
+    if not network["verify"]:
         click.echo(
             "warning: TLS certificate checks are OFF (--insecure): anyone on the "
             "network path can read your API key",
             err=True,
         )
     if not sandbox:
-        with KartraClient(Credentials.from_env(), api_url=api_url, verify=not insecure) as client:
+        with KartraClient(Credentials.from_env(), api_url=api_url, **network) as client:
             yield client
         return
     with (

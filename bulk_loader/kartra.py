@@ -21,7 +21,9 @@ import hashlib
 import ipaddress
 import logging
 import os
+import ssl
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,8 +100,18 @@ class Credentials:
 
 
 def check_api_url(url: str) -> str:
-    """Refuse anything but https, except plain http to this machine (the sandbox)."""
+    """Refuse anything but https, except plain http to this machine (the sandbox).
+
+    A user name or password inside the URL is refused too: a command line shows in
+    `ps` and in shell history, and the URL is printed in messages and resume lines.
+    """
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"refusing API URL {shown_url(url)!r}: it holds a user name or password; "
+            "Kartra's credentials go in KARTRA_API_KEY and KARTRA_API_PASSWORD, a proxy's "
+            "in the HTTPS_PROXY environment variable"
+        )
     if parts.scheme == "https" and parts.hostname:
         return url
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
@@ -127,12 +139,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# An answer larger than this is not Kartra's (its largest, get_lead, is a few KB).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
 class KartraClient:
     """A Kartra API client shared by many worker threads (httpx.Client is thread-safe).
 
     Pass `http` to inject a transport in tests (`sandbox.transport(...)`); the client then
     uses it as is. httpx never retries here: retrying is the runner's decision, because
     only it knows whether a retry is safe.
+
+    Corporate networks: the standard proxy variables (HTTPS_PROXY, NO_PROXY) are
+    honoured, or `proxy`; TLS is checked against the operating system's certificate
+    store (truststore), so an inspecting proxy's CA that IT installed is trusted, or
+    against `ca_bundle`. A sandbox on this machine is reached directly, never by proxy.
+    `timeout` bounds each step (connect, each read) and twice it the whole call, so a
+    server that trickles its answer cannot hold a call for ever.
     """
 
     def __init__(
@@ -143,14 +166,23 @@ class KartraClient:
         http: httpx.Client | None = None,
         timeout: float = 30.0,
         verify: bool = True,
+        proxy: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         self._credentials = credentials
         self.api_url = check_api_url(api_url or os.environ.get("KARTRA_API_URL") or DEFAULT_API_URL)
+        self._deadline = 2 * timeout
         self._owns_http = http is None
+        local = _is_loopback(urlsplit(self.api_url).hostname or "")
+        if proxy is not None:
+            check_proxy_url(proxy)
         self._http = http or httpx.Client(
-            transport=httpx.HTTPTransport(retries=0, verify=verify),
+            verify=_tls_context(ca_bundle) if verify else False,
+            proxy=None if local else proxy,
+            trust_env=not local,  # HTTPS_PROXY and friends, but never for the sandbox
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": "bulk-loader"},
+            follow_redirects=False,
         )
         self._lock = threading.Lock()
         self._calls_made = 0
@@ -259,23 +291,71 @@ class KartraClient:
         with self._lock:
             self._calls_made += 1
         try:
-            response = self._http.post(
-                self.api_url,
-                content=self._body(payload),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            status, content = self._send(self._body(payload))
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.ProxyError,
+        ) as exc:
             return failure(Outcome.TRANSIENT, f"could not connect: {_describe(exc)}")
         except httpx.HTTPError as exc:  # read errors, timeouts, decoding: sent, maybe acted
             return failure(Outcome.UNKNOWN, f"answer lost after sending: {_describe(exc)}")
-        result = interpret(response.status_code, response.content, cmds)
+        except _Overdue as exc:
+            return failure(Outcome.UNKNOWN, f"answer lost after sending: {exc}")
+        result = interpret(status, content, cmds)
         log.debug("%s -> %s %s", "+".join(cmds), result.outcome, result.kartra_type or "")
         return result
+
+    def _send(self, body: bytes) -> tuple[int, bytes]:
+        """POST `body`; the status and the whole answer, within the call's deadline."""
+        deadline = time.monotonic() + self._deadline
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        with self._http.stream("POST", self.api_url, content=body, headers=headers) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline:
+                    raise _Overdue(f"no whole answer within {self._deadline:g} s")
+                if size > MAX_ANSWER_BYTES:
+                    raise _Overdue(f"an answer of over {MAX_ANSWER_BYTES:,} bytes")
+            return response.status_code, b"".join(chunks)
 
     def _body(self, payload: dict[str, Any]) -> bytes:
         creds = self._credentials
         auth = {"app_id": creds.app_id, "api_key": creds.api_key}
         return encode_body({**auth, "api_password": creds.api_password, **payload})
+
+
+class _Overdue(Exception):
+    """The answer did not arrive whole in time (or was absurdly large)."""
+
+
+def check_proxy_url(url: str) -> str:
+    """A proxy URL with no password in it (a command line shows in `ps`)."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ConfigError(
+            f"refusing proxy {shown_url(url)!r}: it holds a password; put the proxy URL "
+            "with its password in the HTTPS_PROXY environment variable instead"
+        )
+    if parts.scheme not in ("http", "https", "socks5") or not parts.hostname:
+        raise ConfigError(f"refusing proxy {url!r}: give it as http://host:port")
+    return url
+
+
+def _tls_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
+    """The certificates to trust: `ca_bundle`, else the operating system's store."""
+    if ca_bundle is not None:
+        try:
+            return ssl.create_default_context(cafile=os.fspath(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"--ca-bundle {ca_bundle}: not a readable PEM file ({exc})") from exc
+    import truststore  # the OS store: certificates IT installed (inspecting proxies) count
+
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _identify(email: str | None, id: str | None) -> dict[str, str]:

@@ -197,11 +197,14 @@ def test_results_columns_keys_copies_no_whole_row(folder: Path, sandbox: Running
     assert not list(folder.glob("leads.failed.*"))
 
 
-def test_credentials_in_the_api_url_are_not_shown(folder: Path, sandbox: RunningSandbox) -> None:
-    """A proxy password inside the URL stays out of output, results and journal."""
+def test_credentials_in_the_api_url_are_refused_unshown(
+    folder: Path, sandbox: RunningSandbox
+) -> None:
+    """A password inside the URL (seen by `ps`, kept in shell history): refused, not shown."""
     url = sandbox.url.replace("http://", f"http://gateway:{PASSWORD}@")
     printed = run_cli(folder, *RUN, url=url)
-    assert "Created:   20" in printed
+    assert "holds a user name or password" in printed and "***@127.0.0.1" in printed
+    assert sandbox.stats.calls_total == 0
     assert_no_secret(folder, printed)
 
 
