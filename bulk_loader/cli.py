@@ -331,6 +331,52 @@ def results(sheet: Path, results_path: Path | None, results_columns: str) -> Non
     sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="PATHS are folders: forget every journal in them (and below) not written for DAYS days.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask first (for scripts and cron).")
+@_guarded
+def forget(paths: tuple[Path, ...], older_than: float | None, yes: bool) -> None:
+    """Delete the journals kept for the sheets PATHS (rows, outcomes, lead keys).
+
+    A run of a forgotten sheet no longer knows what earlier runs sent: it sends every
+    row again (create mode: 'Lead already exists' for leads already imported).
+    """
+    from bulk_loader.errors import ConfigError
+    from bulk_loader.journal import find_journals, stale_journals
+    from bulk_loader.journal import forget as forget_journal
+
+    if older_than is None:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(f"{missing[0]}: no such sheet (to purge a folder: --older-than)")
+        found = [journal for path in paths for journal in find_journals(path)]
+    else:
+        folders = [p for p in paths if not p.is_dir()]
+        if folders:
+            raise ConfigError(f"{folders[0]}: not a folder (--older-than takes folders)")
+        found = [journal for path in paths for journal in stale_journals(path, older_than)]
+    if not found:
+        click.echo("no journal to forget")
+        return
+    for journal in found:
+        click.echo(f"  {journal}")
+    question = f"Forget these {len(found)} journals? Later runs will send their rows again"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("not a terminal, so nothing to ask: add --yes to forget them")
+        click.confirm(question, abort=True)
+    for journal in found:
+        forget_journal(journal)
+    click.echo(f"forgot {len(found)} journal{'s' if len(found) != 1 else ''}")
+
+
 @cli.group()
 def template() -> None:
     """Column-mapping templates: `template init` writes a starter one."""

@@ -175,6 +175,7 @@ def print_import_summary(summary: ImportSummary) -> None:
         )
     if summary.journal_kept:
         click.echo(f"Journal:   {summary.journal}")
+        click.echo(f"           (kept until `bulk-loader forget {summary.sheet}` deletes it)")
     if summary.fatal:
         click.echo(f"error: stopped: {summary.fatal}", err=True)
     if summary.crash:

@@ -17,7 +17,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from bulk_loader.journal import (
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.pacing import RateLimiter, RetryPolicy
 from bulk_loader.pool import send_all
-from bulk_loader.report import Problem, Report
+from bulk_loader.report import Problem, Report, without_value
 from bulk_loader.results import check_writable, check_writable_folder
 from bulk_loader.runner import default_results_path, key_headers
 from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
@@ -157,6 +157,8 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
                     failed_file=not options.lookup,
                     keys_only=options.keys_only,
                 )
+                if summary.journal_kept:  # the values of settled leads are no longer needed
+                    journal.forget_values(all_settled=options.keys_only)
             finally:  # every way out releases the journal's lock; a temporary one goes
                 journal.close()
                 if options.ephemeral_journal:
@@ -179,7 +181,8 @@ def _scan_and_send(
     if summary.journal_kept:
         progress.message(f"journal: {journal.path}")
     try:
-        _scan(sheet, validator, validator.template, account, journal, summary.report)
+        keep = key_headers(validator) if options.keys_only else None
+        _scan(sheet, validator, validator.template, account, journal, summary.report, keep)
         _send(journal, sender, options, summary, progress)
     except KeyboardInterrupt:
         # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
@@ -272,14 +275,18 @@ def _scan(
     account: AccountSnapshot,
     journal: Journal,
     report: Report,
+    keep: list[str] | None = None,
 ) -> None:
     """Read and validate every row into the journal before anything is sent.
+
+    `keep`: the key headers of a keys-only run; the journal then holds no other cell
+    value, in problems neither.
 
     One transaction: a scan that fails or is stopped leaves the journal as it was.
     """
     journal.begin_scan(sheet.headers, key_headers(validator))
     try:
-        _scan_rows(sheet, validator, template, account, journal, report)
+        _scan_rows(sheet, validator, template, account, journal, report, keep)
     except BaseException:
         journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
         raise
@@ -293,8 +300,10 @@ def _scan_rows(
     account: AccountSnapshot,
     journal: Journal,
     report: Report,
+    keep: list[str] | None,
 ) -> None:
     mode = validator.mode
+    kept = None if keep is None else {i for i, h in enumerate(sheet.headers) if h in keep}
     for chunk in sheet.chunks():
         valid, problems = validator.validate(chunk)
         checked = []
@@ -309,7 +318,7 @@ def _scan_rows(
         by_row = _group(problems)
         leads = {row.row: row for row in checked if row.row not in by_row}
         journal.add_rows(
-            (number, cells, by_row.get(number, ()), _key(leads.get(number)))
+            (number, *_kept(cells, by_row.get(number, ()), kept, keep), _key(leads.get(number)))
             for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
         )
         journal.add_leads((row.key, _payload(row, mode)) for row in leads.values())
@@ -319,6 +328,18 @@ def _scan_rows(
     already_invalid = journal.invalidate(_group(late))
     report.add_problems(late)
     report.rows_invalid -= already_invalid  # counted once per row, not twice
+
+
+def _kept(
+    cells: list[str], problems: Sequence[Problem], kept: set[int] | None, keep: list[str] | None
+) -> tuple[list[str], Sequence[Problem]]:
+    """What the journal keeps of a row: all of it, or (keys only) its key cells."""
+    if kept is None or keep is None:
+        return cells, problems
+    return (
+        [cell if i in kept else "" for i, cell in enumerate(cells)],
+        [p if p.column in keep else without_value(p) for p in problems],
+    )
 
 
 def _group(problems: list[Problem]) -> dict[int, list[Problem]]:

@@ -44,8 +44,10 @@ __all__ = [
     "PendingLead",
     "adopt_legacy",
     "find_journals",
+    "forget",
     "journal_path",
     "legacy_journal_path",
+    "stale_journals",
 ]
 
 SCHEMA = """
@@ -95,6 +97,30 @@ def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
     digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
     real = sheet.resolve()
     return real.with_name(f"{real.name}.{digest[:10]}.journal.sqlite")
+
+
+def forget(journal: Path) -> None:
+    """Delete a journal and its companions, once no run holds it (ConfigError if one does)."""
+    lock = _lock(journal)
+    try:
+        for suffix in ("", *SIDE_FILES):
+            Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    finally:
+        os.close(lock)
+        Path(f"{journal}.lock").unlink(missing_ok=True)
+
+
+def stale_journals(folder: Path, days: float, now: float | None = None) -> list[Path]:
+    """The journals in `folder` (and below) not written for `days` days."""
+    limit = (time.time() if now is None else now) - days * 86400
+    found = []
+    for path in sorted(folder.rglob("*.journal.sqlite")):
+        try:
+            if path.stat().st_mtime < limit:
+                found.append(path)
+        except OSError:
+            continue
+    return found
 
 
 def legacy_journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
@@ -286,18 +312,24 @@ class Journal:
         )
 
     def add_leads(self, leads: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Record what each valid row asks; a changed payload is sent again."""
+        """Record what each valid row asks; a changed payload is sent again.
+
+        The payload is stored again even when unchanged: a journal kept to keys only
+        (`forget_values`) gets it back from the sheet for as long as this run needs it.
+        """
         for key, payload in leads:
             text = json.dumps(payload, sort_keys=True)
             digest = hashlib.sha256(text.encode()).hexdigest()[:20]
             self._db.execute(
                 "INSERT INTO leads (lead_key, digest, payload, state) VALUES (?, ?, ?, 'pending')"
                 " ON CONFLICT (lead_key) DO UPDATE SET payload = excluded.payload,"
-                " digest = excluded.digest, final = 0, state = CASE"
+                " digest = excluded.digest,"
+                " final = CASE WHEN leads.digest = excluded.digest THEN leads.final ELSE 0 END,"
+                " state = CASE WHEN leads.digest = excluded.digest THEN leads.state"
                 "   WHEN leads.state IN ('sending', 'unknown') THEN leads.state"
                 "   ELSE 'pending' END,"
-                " written = leads.written OR leads.state IN ('created', 'updated', 'partial')"
-                " WHERE leads.digest != excluded.digest",
+                " written = leads.written OR (leads.digest != excluded.digest"
+                "   AND leads.state IN ('created', 'updated', 'partial'))",
                 (key, digest, text),
             )
 
@@ -378,6 +410,25 @@ class Journal:
         if self._db.in_transaction:
             self._db.execute("COMMIT")
         self._last_commit = time.monotonic()
+
+    # -- retention -------------------------------------------------------------------
+
+    def forget_values(self, *, all_settled: bool) -> int:
+        """Drop the cell values of settled leads: their key, digest and outcome stay.
+
+        Always for leads no longer in the sheet; with `all_settled` (keys-only runs) for
+        every settled lead. What a later run needs comes back from the sheet. Returns
+        how many leads lost their values (the file is then compacted: VACUUM).
+        """
+        where = "final = 1 AND payload != '{}'"
+        if not all_settled:
+            where += " AND lead_key NOT IN (SELECT lead_key FROM rows WHERE lead_key IS NOT NULL)"
+        self._begin()
+        changed = self._db.execute(f"UPDATE leads SET payload = '{{}}' WHERE {where}").rowcount
+        self.flush()
+        if changed:
+            self._db.execute("VACUUM")
+        return int(changed)
 
     # -- reading back ----------------------------------------------------------------
 

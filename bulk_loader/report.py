@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Problem", "Report"]
+__all__ = ["Problem", "Report", "without_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,22 @@ class Problem:
     value: str
     code: str
     message: str
+
+
+def without_value(problem: Problem) -> Problem:
+    """The problem with its cell's value taken out (keys-only journals and results).
+
+    Messages quote the value (`'premium' is not an option`); each quoted form of it
+    becomes "the value", and the value itself is dropped.
+    """
+    value = problem.value
+    if not value:
+        return problem
+    message = problem.message
+    for shown in {value, value.strip()}:
+        for quoted in (repr(shown), f"'{shown}'", f'"{shown}"'):
+            message = message.replace(quoted, "the value")
+    return Problem(problem.row, problem.column, "", problem.code, message)
 
 
 @dataclass

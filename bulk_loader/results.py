@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
-from bulk_loader.report import Problem
+from bulk_loader.report import Problem, without_value
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -134,6 +134,7 @@ class ResultsWriter:
         self.path = Path(path)
         self.headers = list(headers)
         self._keep = None if keep is None else list(keep)
+        self._key_headers = {self.headers[i] for i in self._keep or ()}
         shown = (
             self.headers if self._keep is None else ["row", *(self.headers[i] for i in self._keep)]
         )
@@ -166,6 +167,8 @@ class ResultsWriter:
         attempts: int | None = None,
     ) -> None:
         """One input row and its outcome; rows must come in increasing row order."""
+        if self._keep is not None:  # keys only: no other cell's value, in messages either
+            problems = [p if p.column in self._key_headers else without_value(p) for p in problems]
         if problems:
             error_type = error_type or ", ".join(dict.fromkeys(p.code for p in problems))
             message = message or "; ".join(problem_text(p) for p in problems)
