@@ -96,6 +96,8 @@ class _SeenKeys:
         # In the private temporary folder (emails are personal data), removed on close.
         self._path = Path(tempfile.mkdtemp(dir=scratch.folder())) / "seen.sqlite"
         self.db = sqlite3.connect(self._path)
+        self.db.execute("PRAGMA journal_mode=OFF")  # scratch: nothing to recover
+        self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE seen (h INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
         self.db.execute(
             "CREATE TABLE renames (h INTEGER PRIMARY KEY, row INTEGER NOT NULL, value TEXT)"
