@@ -419,6 +419,13 @@ def sandbox() -> None:
 @click.option("--latency-ms", type=float, default=0, help="Fixed delay added to every answer.")
 @click.option("--jitter-ms", type=float, default=0, help="Random extra delay, up to this.")
 @click.option(
+    "--arrival-jitter-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Random delay, up to this, before a call reaches the rate counter (the network's "
+    "unevenness; --latency-ms and --jitter-ms come after it).",
+)
+@click.option(
     "--rate",
     type=float,
     default=20,
@@ -468,6 +475,7 @@ def sandbox_serve(
     port: int,
     latency_ms: float,
     jitter_ms: float,
+    arrival_jitter_ms: float,
     rate: float,
     rate_style: str,
     faults: str,
@@ -497,6 +505,7 @@ def sandbox_serve(
             db=db,
             latency_ms=latency_ms,
             jitter_ms=jitter_ms,
+            arrival_jitter_ms=arrival_jitter_ms,
             rate=rate or None,
             rate_style=rate_style,
             faults=plan,

@@ -2,7 +2,11 @@
 
 `Sandbox.handle(body, client_ip)` decides everything about one request and returns a
 `Reply`; the HTTP server and the in-process transport only carry it out, so both paths
-behave alike. A reply's `fault` tells the carrier what to do with the connection:
+behave alike. The one wait `handle` does itself is the arrival jitter (`arrival_jitter_ms`):
+the time a call spends on the network before Kartra's rate counter sees it, which must
+come before the rate decision, so it is slept in the calling thread, which in both
+carriers is the request's own. A reply's `fault` tells the carrier what to do with the
+connection:
 
     "reset"   close with RST before acting (the model never saw the call)
     "lost"    the model acted; close the connection without an answer
@@ -17,7 +21,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -63,8 +67,11 @@ def parse_faults(spec: str) -> FaultPlan:
 class Knobs:
     """Everything `configure` can change while the sandbox runs. `rate=None` is no limit."""
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
+    latency_ms: float = 0.0  # after the rate counter: added to every answer
+    jitter_ms: float = 0.0  # after the rate counter: a random 0..jitter_ms more
+    # Before the rate counter: each call reaches it a random 0..arrival_jitter_ms after
+    # it came in, as calls sent evenly reach a real server unevenly.
+    arrival_jitter_ms: float = 0.0
     rate: float | None = 20.0
     rate_style: RateStyle = "status"
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -96,11 +103,23 @@ class Stats:
         self.by_cmd: Counter[str] = Counter()
         self.rate_limited = 0
         self.faults: Counter[str] = Counter()
+        # Calls the rate counter let through (a fault may still follow), by cmd, and
+        # cmd -> [first, last] moment it did, on this process's monotonic clock: an
+        # accepted rate over a span, as the counter saw it.
+        self.accepted_by_cmd: Counter[str] = Counter()
+        self.accepted_span: dict[str, list[float]] = {}
 
     def count(self, cmd: str) -> None:
         with self._lock:
             self.calls_total += 1
             self.by_cmd[cmd] += 1
+
+    def accept(self, cmd: str, now: float) -> None:
+        """A call the rate counter let through at `now` (its own clock)."""
+        with self._lock:
+            self.accepted_by_cmd[cmd] += 1
+            span = self.accepted_span.setdefault(cmd, [now, now])
+            span[0], span[1] = min(span[0], now), max(span[1], now)
 
     def add(self, what: Literal["rate_limited"] | str) -> None:
         with self._lock:
@@ -114,6 +133,8 @@ class Stats:
             self.calls_total = self.rate_limited = 0
             self.by_cmd.clear()
             self.faults.clear()
+            self.accepted_by_cmd.clear()
+            self.accepted_span.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -122,6 +143,8 @@ class Stats:
                 "by_cmd": dict(self.by_cmd),
                 "rate_limited": self.rate_limited,
                 "faults": dict(self.faults),
+                "accepted_by_cmd": dict(self.accepted_by_cmd),
+                "accepted_span": {cmd: list(span) for cmd, span in self.accepted_span.items()},
             }
 
 
@@ -144,15 +167,28 @@ class RateLimiter:
 
 
 class Sandbox:
-    """The state plus the knobs; one instance serves HTTP and in-process transports."""
+    """The state plus the knobs; one instance serves HTTP and in-process transports.
 
-    def __init__(self, state: SandboxState, knobs: Knobs | None = None) -> None:
+    `sleep` and `monotonic` are the arrival wait and the rate counter's clock: tests
+    give fakes to see when the counter sees a call without waiting for it.
+    """
+
+    def __init__(
+        self,
+        state: SandboxState,
+        knobs: Knobs | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.state = state
         self.stats = Stats()
         self._limiter = RateLimiter()
         self._lock = threading.Lock()
+        self._sleep, self._monotonic = sleep, monotonic
         self.knobs = Knobs()
-        self._rng = random.Random()
+        self._rng = random.Random()  # the fault draws only, seeded by FaultPlan.seed
+        self._arrival_rng = random.Random()  # its own, so it never shifts a fault draw
         self.configure(**asdict(knobs or Knobs()))
 
     def configure(self, **changes: Any) -> Knobs:
@@ -166,6 +202,10 @@ class Sandbox:
             raise ValueError(f"unknown clock {changes['clock']!r}: use {' or '.join(CLOCKS)}")
         if "clock_skew_s" in changes:
             changes["clock_skew_s"] = float(changes["clock_skew_s"])
+        if "arrival_jitter_ms" in changes:
+            changes["arrival_jitter_ms"] = float(changes["arrival_jitter_ms"])
+            if not changes["arrival_jitter_ms"] >= 0:  # NaN too
+                raise ValueError("arrival_jitter_ms must be 0 or more")
         with self._lock:
             self.knobs = replace(self.knobs, **changes)
             if "faults" in changes:
@@ -184,16 +224,23 @@ class Sandbox:
         self._limiter = RateLimiter()
 
     def handle(self, body: bytes, client_ip: str = "127.0.0.1") -> Reply:
-        """Decide one API request: rate limit, fault draw, model, latency."""
+        """Decide one API request: arrival wait, rate limit, fault draw, model, latency.
+
+        The arrival wait blocks the calling thread (the request's own) for a random
+        0..arrival_jitter_ms; the call is counted and meets the rate counter after it.
+        """
         knobs = self.knobs
+        if knobs.arrival_jitter_ms:
+            self._sleep(self._arrival_wait(knobs.arrival_jitter_ms))
         form = decode_body(body)
-        self.stats.count(_cmd_of(form))
+        cmd = _cmd_of(form)
+        self.stats.count(cmd)
         delay = _latency(knobs)
-        if knobs.rate and not self._limiter.allow(
-            str(form.get("app_id", "")), knobs.rate, time.monotonic()
-        ):
+        now = self._monotonic()  # the moment the rate counter sees the call
+        if knobs.rate and not self._limiter.allow(str(form.get("app_id", "")), knobs.rate, now):
             self.stats.add("rate_limited")
             return Reply(429 if knobs.rate_style == "status" else 200, _json(TOO_MANY), delay)
+        self.stats.accept(cmd, now)
         fault = self._fault(knobs.faults)
         if fault == "error_5xx":
             return Reply(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>")
@@ -209,6 +256,11 @@ class Sandbox:
         if fault == "gateway":  # carried out, then a proxy answers in Kartra's place
             return Reply(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", delay)
         return Reply(200, _json(answer), delay, fault=fault if fault == "lost" else None)
+
+    def _arrival_wait(self, jitter_ms: float) -> float:
+        """Seconds this call spends reaching the rate counter: uniform in 0..jitter_ms."""
+        with self._lock:
+            return jitter_ms * self._arrival_rng.random() / 1000
 
     def _draw(self) -> float:
         with self._lock:
