@@ -83,6 +83,7 @@ class ImportProgress:
     def __init__(self) -> None:
         self._bar: Any = None
         self._counts: Counter[str] = Counter()
+        self._pace = ""
 
     def __enter__(self) -> ImportProgress:
         return self
@@ -114,9 +115,14 @@ class ImportProgress:
             counts = self._counts
             self._bar.set_postfix_str(
                 f"created {counts['created']}, updated {counts['updated']}, "
-                f"failed {counts['failed'] + counts['partial'] + counts['unknown']}",
+                f"failed {counts['failed'] + counts['partial'] + counts['unknown']}"
+                f"{self._pace}",
                 refresh=False,
             )
+
+    def pace(self, rate: float, rate_limited: int) -> None:
+        """The App's pace now and the 429s so far, shown with the counts."""
+        self._pace = f"; {rate:.1f} calls/s, {rate_limited} x 429" if rate else ""
 
     def close(self) -> None:
         if self._bar is not None:
@@ -160,6 +166,16 @@ def print_import_summary(summary: ImportSummary) -> None:
         done = "rows (read-only)" if summary.mode_lookup else "rows this run"
         click.echo(
             f"{verb} {summary.sent} {done}{rate}; {summary.calls} calls to {summary.api_host}"
+        )
+    if summary.limit:
+        click.echo(
+            f"Pace:      {summary.final_rate:.1f} calls/s at the end (limit {summary.limit:g}); "
+            f"{summary.rate_limited} calls answered 429 (sent again)"
+            + (
+                f"; shared the App with {summary.shared_with} other run(s)"
+                if summary.shared_with
+                else ""
+            )
         )
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from bulk_loader.kartra import ActionResult, CallResult, Outcome, lead_details
 from bulk_loader.kartra_clock import KartraClock, Verdict, Witness, stamp_seconds
+from bulk_loader.known import KnownLeads
 from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.validation import LeadRow
 
@@ -38,6 +39,8 @@ EXISTS = "exists"
 # Answers retried within a call; and those whose failure a later run may retry.
 RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
 PASSING = RETRIED | {Outcome.FATAL}
+# Answers from Kartra itself that were not a 429: the call got through its rate counter.
+ANSWERED = frozenset({Outcome.OK, Outcome.REJECTED, Outcome.FATAL})
 # HTTP answers after which the server certainly did not act (no answer at all: None).
 NOT_ACTED = frozenset({None, 429, 503})
 # Fields edit_lead accepts and create_lead does not.
@@ -137,6 +140,7 @@ class RowSender:
         mode: str,
         policy: RetryPolicy | None = None,
         lookup_only: bool = False,
+        known: KnownLeads | None = None,
     ) -> None:
         self.client = client
         self.limiter = limiter
@@ -148,6 +152,7 @@ class RowSender:
         self.stop = threading.Event()
         self.halt = threading.Event()
         self.strategy = UpsertStrategy()
+        self.known = known  # which leads exist, as far as --known and the memory know
         self.clock = KartraClock()
         self.stats = SendStats()
         self.fatal: CallResult | None = None
@@ -242,6 +247,15 @@ class RowSender:
         return self._outcome(row, tally, "would_update", found)
 
     def _upsert(self, row: LeadRow, tally: _Tally) -> RowOutcome:
+        """Edit first or create first: as the known leads say, else as recent rows went.
+
+        A hint is only a hint: a wrong one costs the fallback call, nothing else.
+        """
+        hint = self.known.exists(row.lead) if self.known is not None else None
+        if hint is not None:
+            if hint:
+                return self._edit(row, tally, fallback=True) or _required(self._create(row, tally))
+            return self._create(row, tally, fallback=True) or _required(self._edit(row, tally))
         if self.strategy.edit_first():
             outcome = self._edit(row, tally, fallback=True)
             if outcome is not None:
@@ -468,6 +482,8 @@ class RowSender:
             tally.sent_at = time.time()
             result = func(*args, **kw)
             tally.answered_at = time.time()
+            if result.outcome in ANSWERED:
+                self.limiter.accepted()  # Kartra took the call: the pace may rise a little
             if result.outcome is Outcome.FATAL:
                 # Wherever it appears, a chained action included: every row would meet it.
                 self.fatal = self.fatal or result
@@ -484,9 +500,11 @@ class RowSender:
             if result.outcome in RETRIED and self.stop.is_set():
                 raise _Stopped  # stopping: no more retries; Kartra did not act on this one
             if result.outcome is Outcome.RATE_LIMITED:
+                # Sent again at the next slot, at a slower pace; several in a row pause
+                # the whole App (pacing.RateLimiter).
                 rate_limited += 1
                 self.stats.bump("rate_limited")
-                self.limiter.pause(self.policy.rate_limit_wait)
+                self.limiter.throttled(self.policy.rate_limit_wait)
                 if rate_limited < self.policy.rate_limited_attempts:
                     continue
             elif result.outcome is Outcome.TRANSIENT:

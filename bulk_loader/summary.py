@@ -43,6 +43,9 @@ class ImportSummary:
     row_calls: int = 0  # calls made for rows, retries included (not the look-ups)
     retries: int = 0  # transient failures sent again
     rate_limited: int = 0  # 429 answers
+    limit: float = 0.0  # --rate (0: no limit)
+    final_rate: float = 0.0  # the pace the run ended at (calls/s)
+    shared_with: int = 0  # other runs on this machine that used the same App meanwhile
     reconciliations: int = 0  # searches that settled a lost answer
     resumed: int = 0
     reconciled: int = 0
@@ -101,6 +104,7 @@ class ImportSummary:
             "calls per row": round(self.row_calls / rows_sent, 3),
             "retries after transient failures": self.retries,
             "429 answers": self.rate_limited,
+            "pace at the end (calls/s)": round(self.final_rate, 2),
             "lost answers settled by search": self.reconciliations,
             "sending time (s)": round(self.send_seconds, 3),
             "achieved rate (calls/s)": round(self.row_calls / max(self.send_seconds, 1e-9), 2),

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bulk_loader.cli import cli
 from bulk_loader.errors import KartraFatalError
-from bulk_loader.importer import ImportOptions, run_import
+from bulk_loader.importer import ImportOptions, SilentProgress, run_import
 from bulk_loader.kartra import Credentials, KartraClient
 from bulk_loader.pacing import RetryPolicy
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
@@ -422,14 +422,11 @@ def test_a_bug_while_sending_stops_the_run_instead_of_hanging(
     assert len(statuses(summary)) == 30 and "unknown" in statuses(summary)
 
 
-class DropTagAfterPreflight:
+class DropTagAfterPreflight(SilentProgress):
     """Progress that removes a tag from the account once the rows were checked."""
 
     def __init__(self, sandbox: RunningSandbox, tag: str) -> None:
         self.sandbox, self.tag = sandbox, tag
-
-    def message(self, text: str) -> None:
-        pass
 
     def start(self, total: int) -> None:
         import dataclasses
@@ -437,12 +434,6 @@ class DropTagAfterPreflight:
         state = self.sandbox.sandbox.state
         tags = tuple(t for t in state.account.tags if t != self.tag)
         state.account = dataclasses.replace(state.account, tags=tags)
-
-    def advance(self, outcome: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_partial_rows_in_create_mode_finish_by_following_the_retry_hint(

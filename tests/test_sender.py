@@ -7,6 +7,7 @@ the sandbox in test_run_import.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -400,16 +401,62 @@ class FakeTime(threading.Event):
         return False
 
 
-def test_rate_limiter_spaces_calls_evenly_just_under_the_limit() -> None:
-    """Calls go out evenly, 2% slower than `rate`: a sliding second never holds rate + 1."""
+def test_rate_limiter_spaces_calls_evenly_under_the_limit() -> None:
+    """Calls go out evenly at the current pace, which starts 3% under `rate`."""
     time = FakeTime()
     limiter = RateLimiter(20, clock=lambda: time.now)
     sent_at = []
     for _ in range(21):
         assert limiter.acquire(time)
         sent_at.append(time.now)
-    assert sent_at[1] == pytest.approx(1 / 19.6)
-    assert sent_at[20] - sent_at[0] == pytest.approx(1.0 / 0.98)
+    assert limiter.rate == pytest.approx(20 * 0.97)
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(sent_at)}
+    assert gaps == {round(1 / (20 * 0.97), 9)}
+
+
+def test_a_burst_of_429s_slows_the_pace_once_per_crowded_second() -> None:
+    """Five 429s within a second are one signal: one cut; a second later, another."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    before = limiter.rate
+    for _ in range(5):
+        limiter.throttled()
+        limiter.accepted()  # interleaved: no pause
+    after_one = limiter.rate
+    time.now += 1.0
+    limiter.throttled()
+    assert after_one < before and limiter.rate < after_one
+    assert after_one == pytest.approx(before * (1 - limiter.CUT) + 5 * 20 * limiter.INCREASE)
+
+
+def test_a_quiet_link_recovers_the_pace_but_never_passes_the_limit() -> None:
+    """Accepted calls raise the pace a little each, up to 99.5% of `rate`, not beyond."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    for _ in range(3):
+        limiter.throttled()
+        time.now += 1.0
+    slowed = limiter.rate
+    for _ in range(200):
+        limiter.accepted()
+    assert limiter.rate > slowed
+    for _ in range(20_000):
+        limiter.accepted()
+    assert limiter.rate == pytest.approx(20 * 0.995)
+
+
+def test_one_429_is_sent_again_at_once_and_three_in_a_row_pause_the_app() -> None:
+    """A lone 429 costs one slot, not a second of the whole App; three in a row do."""
+    time = FakeTime()
+    limiter = RateLimiter(20, clock=lambda: time.now)
+    limiter.acquire(time)
+    limiter.throttled(pause=1.0)
+    limiter.acquire(time)
+    assert time.now < 0.1
+    limiter.throttled(pause=1.0)
+    limiter.throttled(pause=1.0)
+    limiter.acquire(time)
+    assert time.now >= 1.0
 
 
 def test_rate_limiter_pause_holds_back_slots_already_handed_out() -> None:

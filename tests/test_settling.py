@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from bulk_loader.importer import ImportOptions, run_import
+from bulk_loader.importer import ImportOptions, SilentProgress, run_import
 from bulk_loader.kartra import Credentials, KartraClient
 from bulk_loader.pacing import RetryPolicy
 from bulk_loader.sandbox import FaultPlan, load_account, serve_in_thread
@@ -101,25 +101,16 @@ def test_leads_that_joined_an_hour_before_are_never_claimed_through_lost_answers
             assert rows[email]["result_lead_id"] == lead.id
 
 
-class LoseTheFirstCreate:
+class LoseTheFirstCreate(SilentProgress):
     """Progress that, once the preflight is done, makes the sandbox lose the next answer."""
 
     def __init__(self, sandbox: Any) -> None:
         self.sandbox = sandbox
 
-    def message(self, text: str) -> None:
-        pass
-
     def start(self, total: int) -> None:
         # Seed 1 draws 0.13 first: lost=0.3 loses the create; the look-ups after it
         # that are lost too are simply asked again.
         self.sandbox.configure(faults=FaultPlan(lost=0.3, seed=1))
-
-    def advance(self, outcome: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_found_lead_is_left_alone_while_kartra_s_clock_is_unknown(tmp_path: Path) -> None:
