@@ -15,26 +15,30 @@ What a cell becomes:
 - booleans as TRUE / FALSE; error cells as their text (#N/A), which `Sheet` reports.
 
 Before openpyxl sees a workbook, workbook_guard.check_workbook_zip refuses zip bombs,
-giant parts and DOCTYPEs. While rows stream, rows and columns beyond Excel's own limits
-and cells longer than Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`,
-`MAX_CELL_CHARS`).
+giant parts and DOCTYPEs. openpyxl itself parses through defusedxml (entities refused),
+and the worksheet's rows are parsed here through defusedxml with no DTD allowed at all.
+While rows stream, rows and columns beyond Excel's own limits and cells longer than
+Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`, `MAX_CELL_CHARS`).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
+# defusedxml ships no type hints (and types-defusedxml is not a dev dependency).
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import iterparse  # type: ignore[import-untyped]
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet._reader import DATA_TAG, ROW_TAG, WorkSheetParser
 
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
@@ -137,7 +141,7 @@ def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Re
             )
             previous = 0
             width: int | None = None
-            for number, cells in parser.parse():
+            for number, cells in _parsed_rows(parser, source):
                 _check_row_number(path, number, previous)
                 if previous == 0 and number != 1:
                     yield 1, []  # row 1 is missing: the header row is empty
@@ -149,8 +153,28 @@ def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Re
                 yield number, texts
     except SheetError:
         raise
+    except DefusedXmlException as exc:  # a DOCTYPE: about the part, not a row
+        raise SheetError(unreadable(exc), path) from exc
     except Exception as exc:  # a damaged sheet part shows only while parsing it
         raise SheetError(unreadable(exc), path, row=number + 1) from exc
+
+
+def _parsed_rows(parser: WorkSheetParser, source: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    """`parser.parse()` for rows alone, through defusedxml with no DTD allowed.
+
+    openpyxl's own loop uses whichever iterparse openpyxl picked at import (the stdlib's
+    if OPENPYXL_DEFUSEDXML=False) and also builds the sheet's properties, which reading
+    values never needs. A DOCTYPE anywhere raises DTDForbidden, whatever the encoding.
+    Rows are emptied once read; past the sheet data, everything is, as it ends.
+    """
+    past_data = False
+    for _, element in iterparse(source, forbid_dtd=True):
+        if element.tag == ROW_TAG:
+            yield parser.parse_row(element)
+            element.clear()
+        elif past_data or element.tag == DATA_TAG:
+            past_data = True
+            element.clear()
 
 
 def _check_row_number(path: Path, number: int, previous: int) -> None:

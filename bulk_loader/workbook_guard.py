@@ -6,15 +6,26 @@ a part declares: parts that decompress absurdly (zip bombs), parts that openpyxl
 parse whole beyond a few tens of MB, more distinct texts than memory should hold, and
 any XML with a DOCTYPE (entity expansion: "billion laughs"). The limits are module
 constants: generous enough for a 1,048,576-row export, finite always.
+
+DOCTYPEs are found by expat itself, in every part whatever its name, encoding (UTF-16
+without a byte-order mark included) or the comments before it, reading only up to the
+first element. defusedxml is the second line: openpyxl parses through it when it is
+installed (a dependency), and the worksheet's rows and [Content_Types].xml are parsed
+here through it with no DTD allowed; its refusal reads as the same one line.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 import zipfile
 import zlib
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
+
+# defusedxml ships no type hints (and types-defusedxml is not a dev dependency).
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from bulk_loader.errors import SheetError
 
@@ -47,8 +58,15 @@ _WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.w
 _STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 _STRINGS_PART = "xl/sharedstrings.xml"
 _WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
-_PROLOG_BYTES = 64 * 1024
+# The prolog (what comes before the first element) is about 60 bytes in a workbook Excel
+# wrote; a part still in its prolog after this many bytes is refused.
+MAX_PROLOG_BYTES = 1 * _MB
+_SCAN_BYTES = 64 * 1024
 _READ_BYTES = 1 * _MB
+_DOCTYPE = (
+    "declares a DOCTYPE, which no workbook Excel wrote does (it can expand entities "
+    "without end); refused"
+)
 
 
 def check_workbook_zip(path: Path) -> None:
@@ -108,8 +126,7 @@ def _check_part(
             f"(at most {_size(limit)} for this part); save the workbook again from Excel",
             path,
         )
-    if lowered.endswith((".xml", ".rels")):
-        _refuse_doctype(archive, part, path)
+    _refuse_doctype(archive, part, path)  # any part: a worksheet may be named anything
     if limit == MAX_SHARED_STRINGS_BYTES and size > MAX_PART_BYTES:
         _count_shared_strings(archive, part, path)
 
@@ -124,8 +141,8 @@ def _content_types(archive: zipfile.ZipFile, path: Path) -> dict[str, set[str]]:
         raise SheetError(f"[Content_Types].xml would unpack to {_size(info.file_size)}", path)
     _refuse_doctype(archive, info, path)
     try:
-        root = ElementTree.fromstring(archive.read(info))
-    except ElementTree.ParseError:
+        root = fromstring(archive.read(info), forbid_dtd=True)
+    except ParseError:
         return {}
     types: dict[str, set[str]] = {}
     for node in root:
@@ -135,24 +152,53 @@ def _content_types(archive: zipfile.ZipFile, path: Path) -> dict[str, set[str]]:
     return types
 
 
+class _Root(Exception):
+    """The first element began: the prolog, where a DOCTYPE could be, is over."""
+
+
+class _Doctype(Exception):
+    """The part declares a DOCTYPE."""
+
+
 def _refuse_doctype(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
     """No part of a real workbook declares a DTD; one that does may expand entities.
 
-    Only the prolog can hold a DOCTYPE: the bytes before the first element. Python's
-    expat also caps entity expansion, so this is the belt to its braces.
+    Only the prolog can hold a DOCTYPE: what comes before the first element. expat reads
+    it exactly as openpyxl's parser will (it detects UTF-16 without a byte-order mark,
+    skips comments of any length), and reading stops at the first element. A part expat
+    cannot read as XML is not judged here: openpyxl fails on it in its own words, if it
+    reads it at all. A prolog longer than MAX_PROLOG_BYTES is refused, so the work stays
+    bounded whatever the part holds.
     """
+    parser = expat.ParserCreate()
+
+    def doctype(*_: object) -> None:
+        raise _Doctype
+
+    def element(*_: object) -> None:
+        raise _Root
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = element
+    read = 0
     with archive.open(part) as stream:
-        head = stream.read(_PROLOG_BYTES)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
-    element = re.search(rb"<[A-Za-z_]", head)
-    prolog = head[: element.start()] if element else head
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-        raise SheetError(
-            f"the workbook part {part.filename!r} declares a DOCTYPE, which no workbook "
-            "Excel wrote does (it can expand entities without end); refused",
-            path,
-        )
+        try:
+            while block := stream.read(_SCAN_BYTES):
+                parser.Parse(block, False)
+                read += len(block)
+                if read > MAX_PROLOG_BYTES:
+                    raise SheetError(
+                        f"the workbook part {part.filename!r} holds more than "
+                        f"{_size(MAX_PROLOG_BYTES)} before its first element, which no "
+                        "workbook Excel wrote does; refused",
+                        path,
+                    )
+            parser.Parse(b"", True)
+        except (_Root, expat.ExpatError):
+            return
+        except _Doctype:
+            raise SheetError(f"the workbook part {part.filename!r} {_DOCTYPE}", path) from None
 
 
 def _count_shared_strings(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path) -> None:
@@ -182,6 +228,13 @@ def unreadable(exc: Exception) -> str:
     """One line for any foreign error a workbook raised (zipfile, XML, openpyxl)."""
     if isinstance(exc, zipfile.BadZipFile):
         return "this is not an XLSX workbook (not a valid zip file); is it corrupt?"
+    cause: BaseException | None = exc
+    for _ in range(8):  # openpyxl wraps defusedxml's refusal in a ValueError
+        if cause is None:
+            break
+        if isinstance(cause, DefusedXmlException):
+            return f"the workbook {_DOCTYPE}"
+        cause = cause.__cause__ or cause.__context__
     detail = " ".join(str(exc).split())  # one line, whatever the foreign message held
     if len(detail) > 200:
         detail = detail[:200] + "..."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -539,11 +540,94 @@ def test_an_external_entity_is_refused(tmp_path: Path) -> None:
     refused(path, "declares a DOCTYPE")
 
 
-def test_laughs_hidden_behind_a_long_prolog_are_still_stopped_by_expat(tmp_path: Path) -> None:
-    """Past the 64 KB prolog check, expat's own amplification limit refuses the entities."""
-    prolog = "<!--" + "x" * 70_000 + "-->" + LAUGHS
+def relabel(path: Path, old: str, new: str) -> Path:
+    """Rename a part, and every reference to it in the content types and relationships."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts[new] = parts.pop(old)
+    for name in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
+        parts[name] = parts[name].replace(old.encode(), new.encode())
+        parts[name] = parts[name].replace(old[3:].encode(), new[3:].encode())  # relative
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def laughs_sheet(tmp_path: Path, disguise: str) -> Path:
+    """A billion laughs in the worksheet or the shared strings, disguised one way."""
+    declared = '<?xml version="1.0" encoding="UTF-16"?>' if "declared" in disguise else ""
+    prolog = "<!--" + "x" * 70_000 + "-->" if "comment" in disguise else ""
+    prolog = declared + prolog + LAUGHS
+    encoding = "utf-16-le" if "le" in disguise else "utf-16-be" if "be" in disguise else "utf-8"
+    if "shared strings" in disguise:
+        strings = f'{prolog}<sst xmlns="{MAIN}"><si><t>&a9;</t></si></sst>'.encode(encoding)
+        row = '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
+        return one_sheet(tmp_path, worksheet(HEADER + row), shared_strings=strings)
     path = one_sheet(tmp_path, worksheet(HEADER + text_row(2, "&a9;"), prolog=prolog))
-    refused(path, "amplification|cannot be read")
+    if encoding != "utf-8":
+        with zipfile.ZipFile(path) as archive:
+            parts = {name: archive.read(name) for name in archive.namelist()}
+        name = "xl/worksheets/sheet1.xml"
+        parts[name] = parts[name].decode().encode(encoding)
+        with zipfile.ZipFile(path, "w") as archive:
+            for part, data in parts.items():
+                archive.writestr(part, data)
+    if "renamed" in disguise:
+        relabel(path, "xl/worksheets/sheet1.xml", "xl/worksheets/data")
+    return path
+
+
+@pytest.mark.parametrize(
+    "disguise",
+    [
+        "utf-16-le without BOM, declared",
+        "utf-16-be without BOM, declared",
+        "utf-16-le without BOM or declaration",
+        "renamed worksheet part, no .xml",
+        "after a 70 KB comment",
+        "shared strings in utf-16-le without BOM, declared",
+        "shared strings after a 70 KB comment",
+    ],
+)
+def test_billion_laughs_is_refused_however_disguised(tmp_path: Path, disguise: str) -> None:
+    """Encoding, part name or a long comment first: the DOCTYPE is refused, reading little."""
+    path = laughs_sheet(tmp_path, disguise)
+    tracemalloc.start()
+    try:
+        with unpacked_bytes() as unpacked:
+            refused(path, r"the workbook part '[^']+' declares a DOCTYPE")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert unpacked[0] < 256 * 1024  # every part read up to its DOCTYPE at most
+    assert peak < 16 * 1024**2  # a billion laughs would be gigabytes
+
+
+@pytest.mark.parametrize(
+    "part", ["worksheet", "shared strings", "worksheet, DOCTYPE without entities"]
+)
+def test_past_the_guard_defusedxml_refuses_as_the_same_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str
+) -> None:
+    """The second line: openpyxl's and the row parser's defusedxml refuse what got through."""
+    monkeypatch.setattr(workbook_guard, "_refuse_doctype", lambda *args: None)
+    if part == "worksheet, DOCTYPE without entities":
+        path = one_sheet(tmp_path, worksheet(HEADER, prolog="<!DOCTYPE worksheet>"))
+    else:
+        path = laughs_sheet(tmp_path, part)
+    refused(path, r"book.xlsx: the workbook declares a DOCTYPE, which no workbook Excel")
+
+
+def test_a_part_still_in_its_prolog_past_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comment longer than MAX_PROLOG_BYTES before the first element: refused, read no further."""
+    monkeypatch.setattr(workbook_guard, "MAX_PROLOG_BYTES", 100_000)
+    path = one_sheet(tmp_path, worksheet(HEADER, prolog="<!--" + "x" * 300_000 + "-->"))
+    with unpacked_bytes() as unpacked:
+        refused(path, r"'xl/worksheets/sheet1.xml' holds more than 0 MB before its first element")
+    assert unpacked[0] < 200_000
 
 
 def test_a_foreign_error_message_spanning_lines_prints_as_one(tmp_path: Path) -> None:
