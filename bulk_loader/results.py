@@ -3,7 +3,9 @@
 Each row lands on the same row number as in the input sheet (skipped blank rows stay
 blank), so "row 7" means the same line everywhere. Every cell is written as text:
 in XLSX nothing is ever a formula, number or link; in CSV a value that a spreadsheet
-would run as a formula is prefixed with `'` (OWASP), plain numbers excepted.
+would run as a formula is prefixed with `'` (OWASP), plain numbers excepted. Every
+string written, in both, is cleaned first (sheets.clean_text): control characters but
+TAB, LF and CR are dropped, a lone surrogate shows as U+FFFD.
 Results hold personal data, so the file is created readable by its owner only.
 """
 
@@ -27,6 +29,7 @@ from typing import IO, Any
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
 from bulk_loader.report import Problem, without_value
+from bulk_loader.sheets import FORMULA_START, clean_text
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -50,20 +53,24 @@ RESULT_COLUMNS = (
 
 # Statuses a person must look at: their result_status cell is highlighted.
 HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent", "would_fail"})
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_LOOKS_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_FORMULA = re.compile(FORMULA_START)
+_LOOKS_ESCAPED = re.compile("'+" + FORMULA_START)
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}  # Excel's own "Bad" cell style
 
 
 def escape_csv_cell(value: str) -> str:
     """OWASP CSV-injection escaping that leaves plain numbers such as +14155550100 alone.
 
+    The value is cleaned first (sheets.clean_text): `_x0000_=1+1` read from a workbook
+    is escaped as the `=1+1` it became. A formula character counts behind whitespace,
+    NBSP, a BOM or a zero-width space, and in its fullwidth form (sheets.FORMULA_START).
     A value that already looks escaped (`'=...`) gets one more `'`, so that reading
     strips exactly one (sheets.unescape_csv_cell) and a failed-rows CSV fed back into
-    a run sends exactly what the original sheet held.
+    a run sends exactly what the original sheet held (cleaned).
     """
-    if value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
+    value = clean_text(value)
+    if _FORMULA.match(value) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     if value.startswith("'") and _LOOKS_ESCAPED.match(value):
         return "'" + value
@@ -250,15 +257,17 @@ class _XlsxSink:
         self._sheet.set_column(0, len(columns) - 1, 18)
         self._sheet.freeze_panes(1, 0)
         for col, name in enumerate(columns):
-            self._sheet.write_string(0, col, name, self._bold)
+            self._sheet.write_string(0, col, clean_text(name), self._bold)
 
     def row(self, row: int, values: Sequence[str], notes: Mapping[int, list[str]]) -> None:
         write, r = self._sheet.write_string, row - 1
         for col, value in enumerate(values):
+            value = clean_text(value)  # Excel can store neither NUL nor a lone surrogate
             if col in notes:
                 write(r, col, value, self._bad)
                 if notes[col]:
-                    self._sheet.write_comment(r, col, "\n".join(notes[col])[:32767])
+                    comment = clean_text("\n".join(notes[col]))[:32767]
+                    self._sheet.write_comment(r, col, comment)
             elif value:
                 write(r, col, value)
 
@@ -271,7 +280,7 @@ class _XlsxSink:
         sheet.set_column(1, 4, 16)
         row = 0
         for key, value in summary.items():
-            sheet.write_string(row, 0, str(key), self._bold)
+            sheet.write_string(row, 0, clean_text(str(key)), self._bold)
             if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
                 for line in value:
                     row += 1
@@ -288,7 +297,7 @@ def _write_plain(sheet: Any, row: int, col: int, value: object) -> None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         sheet.write_number(row, col, value)
     else:
-        sheet.write_string(row, col, str(value))
+        sheet.write_string(row, col, clean_text(str(value)))
 
 
 def open_results(

@@ -8,6 +8,12 @@ are skipped but still counted, so later rows keep their numbers.
 Nothing here holds the whole sheet: CSV is decoded as it is read (after one cheap binary
 pass that picks the encoding), XLSX goes through openpyxl's read-only mode.
 Foreign errors (UnicodeDecodeError, csv.Error, zipfile, openpyxl) become SheetError here.
+
+Text no output can carry (`UNSAFE_TEXT`: a lone UTF-16 surrogate, which XLSX's `_xD800_`
+escape can hold, or a control character other than TAB, LF and CR) never leaves the
+reader as it is: the cell arrives cleaned (`clean_text`) and its row gets a problem
+(`unrepresentable_text`, `control_character`), so it is not sent and every results file
+can still be written. A header holding such text is a SheetError.
 """
 
 from __future__ import annotations
@@ -27,11 +33,16 @@ from bulk_loader.report import Problem
 __all__ = [
     "CHUNK_ROWS",
     "ERROR_TEXTS",
+    "FORMULA_START",
     "MAX_COLUMNS",
+    "TEXT_PROBLEMS",
+    "UNSAFE_TEXT",
     "Chunk",
     "Sheet",
+    "clean_text",
     "find_column",
     "open_sheet",
+    "unescape_csv_cell",
 ]
 
 CHUNK_ROWS = 2000
@@ -54,6 +65,23 @@ _SNIFF_CHARS = 64 * 1024
 _CHECK_BYTES = 256 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
+
+# Characters no output can carry as they are. A lone surrogate is not text at all: UTF-8
+# cannot encode it, so writing it fails. C0 control characters (but TAB, LF and CR) are
+# refused by XML 1.0 and Excel, end strings in C code (NUL), and are what OWASP says to
+# strip from cells. `clean_text` shows the first as U+FFFD and drops the others.
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Problem codes for such cells: the row is invalid whichever column holds them, since
+# the results and failed-rows files cannot show the cell as the sheet has it.
+TEXT_PROBLEMS = frozenset({"unrepresentable_text", "control_character"})
+
+# What a spreadsheet may run as a formula (OWASP CSV injection): a cell starting with
+# TAB or CR, or with = + - @ or their fullwidth forms (Excel takes =1+1 typed in
+# fullwidth as a formula), also behind whitespace, NBSP, a BOM or zero-width characters
+# that a person does not see. results.escape_csv_cell and unescape_csv_cell share it.
+FORMULA_START = r"(?:[\t\r]|[\s\u180e\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20])"
 
 # (row number, cells as text) for every record after the header, blank ones included.
 Records = Iterator[tuple[int, list[str]]]
@@ -78,13 +106,17 @@ class Sheet:
         records: Records,
         close: Callable[[], None],
         worksheet: str = "",
+        unsafe_text: bool = True,
     ) -> None:
+        """`unsafe_text=False` promises that no cell holds `UNSAFE_TEXT` (a CSV whose
+        every character was seen while picking its encoding), sparing the search."""
         self.path = path
         self.worksheet = worksheet  # the XLSX worksheet read ("" for CSV), however named
         self.headers = headers
         self._records = records
         self._close = close
         self._streamed = False
+        self._unsafe_text = unsafe_text
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Chunk]:
         """Yield the rows in chunks of at most `size`, in one pass over the file."""
@@ -100,9 +132,12 @@ class Sheet:
         numbers: list[int] = []
         rows: list[list[str]] = []
         problems: list[Problem] = []
+        scan = self._unsafe_text
         for number, cells in self._records:
             if not any(cells):
                 continue
+            if scan and UNSAFE_TEXT.search("".join(cells)):
+                cells = self._clean(number, cells, problems)
             if len(cells) != width:
                 cells = self._fit(number, cells, problems)
             if not ERROR_TEXTS.isdisjoint(cells):
@@ -138,6 +173,18 @@ class Sheet:
             )
         return cells[:width]
 
+    def _clean(self, number: int, cells: list[str], problems: list[Problem]) -> list[str]:
+        """Cells fit for every output, and a problem for each headed cell that changed."""
+        cleaned = []
+        for index, cell in enumerate(cells):
+            if UNSAFE_TEXT.search(cell):
+                text = clean_text(cell)
+                if index < len(self.headers):  # beyond them, extra_cells tells the row
+                    problems.append(_unsafe_problem(number, self.headers[index], cell, text))
+                cell = text
+            cleaned.append(cell)
+        return cleaned
+
     def _error_cells(self, number: int, cells: list[str]) -> Iterator[Problem]:
         for header, cell in zip(self.headers, cells, strict=True):
             if cell in ERROR_TEXTS:
@@ -164,6 +211,35 @@ class Sheet:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def clean_text(text: str) -> str:
+    """`text` fit for any output: a lone surrogate shows as U+FFFD, control characters
+    other than TAB, LF and CR are dropped. Text without them comes back as it is."""
+    if not UNSAFE_TEXT.search(text):
+        return text
+    return _CONTROL.sub("", _SURROGATE.sub("\ufffd", text))
+
+
+def _unsafe_problem(number: int, header: str, cell: str, cleaned: str) -> Problem:
+    surrogate = _SURROGATE.search(cell)
+    if surrogate:
+        code = "unrepresentable_text"
+        message = (
+            f"holds a character that is not text (a lone UTF-16 surrogate, "
+            f"U+{ord(surrogate.group()):04X}), shown as \ufffd in the results; the row is "
+            "not sent: retype the cell in the sheet"
+        )
+    else:
+        control = _CONTROL.search(cell)
+        assert control is not None
+        code = "control_character"
+        message = (
+            f"holds an invisible control character (U+{ord(control.group()):04X}) that "
+            "Kartra would store as it is; it is left out of the results and the row is not "
+            "sent: delete it in the sheet"
+        )
+    return Problem(row=number, column=header, value=cleaned, code=code, message=message)
 
 
 def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
@@ -216,12 +292,24 @@ def find_column(sheet_headers: Sequence[str], name: str, path: Path) -> int | No
 
 
 def clean_headers(cells: Sequence[str], path: Path) -> list[str]:
-    """Trim headers and drop trailing blank ones; SheetError when there is no header."""
+    """Trim headers and drop trailing blank ones; SheetError when there is no header,
+    or when a header holds text no output can carry (it names a results column)."""
     headers = [cell.strip() for cell in cells]
     while headers and not headers[-1]:
         headers.pop()
     if not headers:
         raise SheetError("no header row: row 1 is empty", path, row=1)
+    for index, header in enumerate(headers):
+        bad = UNSAFE_TEXT.search(header)
+        if bad:
+            what = "a lone surrogate" if _SURROGATE.match(bad.group()) else "a control character"
+            raise SheetError(
+                f"the header {clean_text(header)!r} holds {what} "
+                f"(U+{ord(bad.group()):04X}), which no results file can show; retype it",
+                path,
+                row=1,
+                column=_column_letter(index),
+            )
     return headers
 
 
@@ -239,7 +327,7 @@ def _column_letter(index: int) -> str:
 
 
 def _open_csv(path: Path) -> Sheet:
-    encoding = _csv_encoding(path)
+    encoding, unsafe_text = _csv_encoding(path)
     delimiter = _sniff_delimiter(path, encoding)
     file = path.open(encoding=encoding, errors="strict", newline="")
     try:
@@ -251,7 +339,7 @@ def _open_csv(path: Path) -> Sheet:
     except BaseException:
         file.close()
         raise
-    return Sheet(path, headers, records, file.close)
+    return Sheet(path, headers, records, file.close, unsafe_text=unsafe_text)
 
 
 def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
@@ -280,20 +368,21 @@ def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
         raise SheetError(message, path, row=number + 1) from exc
 
 
-_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+_ESCAPED = re.compile("'+" + FORMULA_START)
 
 
 def unescape_csv_cell(cell: str) -> str:
     """Undo the OWASP escaping our own CSV files carry (results.escape_csv_cell).
 
-    `'=SUM(A1)` reads as `=SUM(A1)`: the quote only kept a spreadsheet from running it.
-    Cells already as they should be are left alone.
+    `'=SUM(A1)` reads as `=SUM(A1)` and `' ＝1` as ` ＝1`: the quote only kept a
+    spreadsheet from running it. Cells already as they should be are left alone.
     """
     return cell[1:] if _ESCAPED.match(cell) else cell
 
 
-def _csv_encoding(path: Path) -> str:
+def _csv_encoding(path: Path) -> tuple[str, bool]:
     """A BOM decides; else strict UTF-8 if every byte allows it; else Windows-1252.
+    Also whether the text holds any `UNSAFE_TEXT` (so rows need searching for it).
 
     One binary pass in 256 KB blocks (constant memory, far faster than parsing) is the
     price of never switching encodings after rows have been handed out.
@@ -304,7 +393,7 @@ def _csv_encoding(path: Path) -> str:
     candidates = [bom_encoding] if bom_encoding else ["utf-8", "cp1252"]
     for encoding in candidates:
         try:
-            _check_text(path, encoding)
+            unsafe_text = _check_text(path, encoding)
         except UnicodeDecodeError as exc:
             if encoding != candidates[-1]:
                 continue
@@ -318,18 +407,20 @@ def _csv_encoding(path: Path) -> str:
                 path,
                 row=_row_at(path, encoding, exc.start),
             ) from exc
-        return encoding
+        return encoding, unsafe_text
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _check_text(path: Path, encoding: str) -> None:
+def _check_text(path: Path, encoding: str) -> bool:
     """Decode the whole file; UnicodeDecodeError (with a file-wide `start`) if it can't be.
+    Returns whether the text holds any `UNSAFE_TEXT` (a control character).
 
     A NUL character is a SheetError: text files don't hold one, binary files and UTF-16
     without a BOM do, and the csv module would pass it on silently.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     chars = 0
+    unsafe = False
     with path.open("rb") as file:
         while True:
             block = file.read(_CHECK_BYTES)
@@ -345,9 +436,24 @@ def _check_text(path: Path, encoding: str) -> None:
                     path,
                     row=_row_at(path, encoding, chars + text.index("\0")),
                 )
+            if not unsafe:
+                unsafe = _holds_unsafe_text(block, text, encoding)
             chars += len(text)
             if not block:
-                return
+                return unsafe
+
+
+# Every byte but the control characters UNSAFE_TEXT names: what bytes.translate deletes.
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in b"\t\n\r")
+
+
+def _holds_unsafe_text(block: bytes, text: str, encoding: str) -> bool:
+    """Whether `text`, decoded from `block`, holds UNSAFE_TEXT. In UTF-8 and cp1252 a byte
+    below 0x20 is always that character (strict decoding leaves no surrogates), and
+    looking at bytes is about ten times faster than a regular expression over the text."""
+    if encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        return bool(block.translate(None, _NOT_CONTROL_BYTES))
+    return UNSAFE_TEXT.search(text) is not None
 
 
 def _row_at(path: Path, encoding: str, char_offset: int) -> int:

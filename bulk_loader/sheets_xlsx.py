@@ -18,7 +18,8 @@ Before openpyxl sees a workbook, workbook_guard.check_workbook_zip refuses zip b
 giant parts and DOCTYPEs. openpyxl itself parses through defusedxml (entities refused),
 and the worksheet's rows are parsed here through defusedxml with no DTD allowed at all.
 While rows stream, rows and columns beyond Excel's own limits and cells longer than
-Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`, `MAX_CELL_CHARS`).
+Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`, `MAX_CELL_CHARS`). `_xD800_` and
+`_x0000_` decode to what they say; `Sheet` turns such cells into problems.
 """
 
 from __future__ import annotations
@@ -296,9 +297,18 @@ def _unescape_ooxml(text: str) -> str:
     """Decode `_xHHHH_`, how XLSX stores characters XML cannot hold (a CR is _x000D_).
 
     Excel shows the character; openpyxl hands over the escape. `_x005F_` escapes an
-    underscore, so a literal "_x000D_" typed in Excel comes back as itself.
+    underscore, so a literal "_x000D_" typed in Excel comes back as itself. Escapes are
+    UTF-16 code units, so `_xD83D__xDE00_` is one emoji; a surrogate without its pair
+    stays a lone surrogate, for `Sheet` to report.
     """
-    return _OOXML_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    decoded = _OOXML_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    if _SURROGATE_PAIR.search(decoded):
+        utf16 = decoded.encode("utf-16-le", "surrogatepass")
+        decoded = utf16.decode("utf-16-le", "surrogatepass")
+    return decoded
+
+
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
 def cell_text(value: object) -> str:

@@ -32,7 +32,7 @@ from bulk_loader.checks import (
 )
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.report import Problem
-from bulk_loader.sheets import Chunk, Sheet, find_column
+from bulk_loader.sheets import TEXT_PROBLEMS, Chunk, Sheet, find_column
 from bulk_loader.template import CustomFieldMap, Mode, Template, normalise_header
 
 if TYPE_CHECKING:
@@ -272,9 +272,14 @@ class Validator:
         return problems
 
     def _reader_problems(self, chunk: Chunk) -> list[Problem]:
-        """Reader problems in mapped columns, or about the whole row, make the row invalid."""
+        """Reader problems in mapped columns, or about the whole row, make the row invalid;
+        so does text no output can carry (sheets.TEXT_PROBLEMS), in any column."""
         mapped = {normalise_header(c.header) for c in self.columns}
-        return [p for p in chunk.problems if not p.column or normalise_header(p.column) in mapped]
+        return [
+            p
+            for p in chunk.problems
+            if not p.column or p.code in TEXT_PROBLEMS or normalise_header(p.column) in mapped
+        ]
 
     def _keys(self, chunk: Chunk, failed: set[tuple[int, str]]) -> list[_Key]:
         """Emails, ids and new emails of a chunk, in row order; malformed cells left out."""

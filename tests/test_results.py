@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import stat
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -20,7 +21,7 @@ from bulk_loader.results import (
     escape_csv_cell,
     open_results,
 )
-from bulk_loader.sheets import unescape_csv_cell
+from bulk_loader.sheets import clean_text, unescape_csv_cell
 
 FORMULA = '=HYPERLINK("https://evil.example.com","click")'
 HEADERS = ["Email", "First Name", "Phone"]
@@ -122,12 +123,29 @@ def test_csv_escapes_formulas_but_not_numbers(tmp_path: Path) -> None:
         ("-5.25", "-5.25"),
         ("+1e5", "+1e5"),
         ("+1 415 555 0100", "'+1 415 555 0100"),
+        ("-5\n", "'-5\n"),
         ("Maria", "Maria"),
         ("", ""),
+        (" =1+2", "' =1+2"),
+        ("\u00a0=1+2", "'\u00a0=1+2"),
+        ("\ufeff@SUM(A1)", "'\ufeff@SUM(A1)"),
+        ("\u200b+1+1", "'\u200b+1+1"),
+        ("\u3000 -2+3", "'\u3000 -2+3"),
+        ("\n=1+2", "'\n=1+2"),
+        ("＝1+2", "'＝1+2"),
+        ("＋1+1", "'＋1+1"),
+        ("－2+3", "'－2+3"),
+        ("＠SUM(A1)", "'＠SUM(A1)"),
+        ("'＝1", "''＝1"),
+        ("' =1", "'' =1"),
+        ("\x00=1+2", "'=1+2"),
+        ("=1\x01+2\x1f", "'=1+2"),
+        ("Ana\ud800", "Ana\ufffd"),
+        ("line\tone\x00\r\ntwo", "line\tone\r\ntwo"),
     ],
 )
 def test_escape_csv_cell(value: str, escaped: str) -> None:
-    """OWASP escaping, with a plain-number exception."""
+    """OWASP escaping after cleaning, formula characters however hidden, plain numbers left."""
     assert escape_csv_cell(value) == escaped
 
 
@@ -172,19 +190,52 @@ def test_a_dead_writer_process_is_reported(tmp_path: Path) -> None:
         writer.close({})
 
 
-@given(st.text())
+# Any text, surrogates included, weighted towards what hides or starts a formula.
+cell_values = st.text(
+    st.sampled_from("=+-@＝＋－＠'\t\r\n \u00a0\u3000\ufeff\u200b\u2060\x00\x1f\ud800.5eE")
+    | st.characters(exclude_categories=())
+)
+RUNS_AS_FORMULA = re.compile(r"[\t\r]|[\s\ufeff\u200b-\u200d\u2060\u180e]*[=+\-@＝＋－＠]")
+UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+@given(cell_values)
 def test_escaped_csv_cells_never_start_a_formula(value: str) -> None:
-    """After escaping, a cell starts with a formula character only if it is a plain number."""
+    """After escaping, a cell runs as a formula only if it is a plain number; none is unsafe."""
     escaped = escape_csv_cell(value)
-    assert escaped in (value, "'" + value)
-    if escaped.startswith(("=", "+", "-", "@", "\t", "\r")):
+    assert escaped in (clean_text(value), "'" + clean_text(value))
+    assert not UNSAFE.search(escaped)
+    if RUNS_AS_FORMULA.match(escaped):
         assert re.fullmatch(r"[+-][0-9.]+(?:[eE][+-]?[0-9]+)?", escaped)
 
 
-@given(st.text())
+@given(cell_values)
 def test_reading_an_escaped_cell_gives_back_the_value(value: str) -> None:
     """What the CSV writer escapes, the CSV reader unescapes: failed rows run again as is."""
-    assert unescape_csv_cell(escape_csv_cell(value)) == value
+    assert unescape_csv_cell(escape_csv_cell(value)) == clean_text(value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_every_string_written_is_cleaned(tmp_path: Path, suffix: str) -> None:
+    """Every string a results file holds (cells, ids, messages, notes) is cleaned first."""
+    path = tmp_path / f"r{suffix}"
+    problem = Problem(2, "Email", "a\x00", "invalid_email", "'a\x00\ud800' is bad\x07")
+    with ResultsWriter(path, ["Email", "First\x01 Name", "Phone"]) as writer:
+        writer.add(2, ["a\x00", "Ana\ud800", "\x0b=1+1"], "failed", lead_id="7\x1f",
+                   message="Kartra said \x00\x1b[31m", problems=[problem])  # fmt: skip
+        writer.close({"Rows\x00 read": "1\ud800"})
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            cells = [cell for row in csv.reader(file) for cell in row]
+        assert cells[7:11] == ["a", "Ana\ufffd", "'=1+1", "failed"]
+    else:
+        with zipfile.ZipFile(path) as archive:  # cell text and comments (VML ids look escaped)
+            names = [n for n in archive.namelist() if re.match(r"xl/(work|shared|comments)", n)]
+            cells = [archive.read(name).decode() for name in names]
+        assert any("Ana\ufffd" in part for part in cells)
+        assert any("is bad" in part for part in cells)  # the comment on the Email cell
+    for cell in cells:
+        assert not UNSAFE.search(cell) and not re.search("_x00(?:0[0-8BCEF]|1[0-9A-F])_", cell)
 
 
 @pytest.mark.parametrize(
