@@ -35,7 +35,7 @@ from bulk_loader.journal import (
 )
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
 from bulk_loader.pacing import RateLimiter, RetryPolicy
-from bulk_loader.pool import send_all
+from bulk_loader.pool import Pending, send_all
 from bulk_loader.report import Problem, Report, without_value
 from bulk_loader.results import check_writable, check_writable_folder
 from bulk_loader.runner import default_results_path, key_headers
@@ -365,19 +365,15 @@ def _send(
     summary: ImportSummary,
     progress: Progress,
 ) -> None:
-    pending = list(journal.to_send())
+    # Counted, not listed: the rows themselves stream from the journal a batch at a
+    # time as the pool asks for them, each with its history, so memory stays flat.
+    pending, summary.reconciled = journal.count_to_send()
     total_valid = journal.count("rows.lead_key IS NOT NULL")
-    summary.resumed = total_valid - len(pending)
-    summary.reconciled = sum(1 for lead in pending if lead.unsettled)
-    progress.message(_estimate(len(pending), options.rate, options.lookup))
-    progress.start(len(pending))
+    summary.resumed = total_valid - pending
+    progress.message(_estimate(pending, options.rate, options.lookup))
+    progress.start(pending)
     started = time.monotonic()
-    rows = (_lead_row(lead) for lead in pending)
-    history = {
-        lead.row: (_history(lead), lead.sent_at)
-        for lead in pending
-        if lead.unsettled or lead.written
-    }
+    rows = (Pending(_lead_row(lead), *_history(lead)) for lead in journal.to_send())
     # Kartra's clock, for settling lost answers: this run's creates teach it first,
     # earlier runs' creates (recorded with their send and answer times) meanwhile.
     sender.clock.remember(journal.witnesses(), time.time())
@@ -387,7 +383,6 @@ def _send(
             sender,
             workers=options.workers,
             before_send=journal.mark_sending,
-            history=history,
             idle=journal.flush,
         ):
             journal.record(row.key, outcome)
@@ -406,8 +401,13 @@ def _send(
     summary.interrupted = sender.stop.is_set() and not (summary.fatal or summary.crash)
 
 
-def _history(lead: PendingLead) -> str:
-    return SETTLE if lead.unsettled else EXISTS
+def _history(lead: PendingLead) -> tuple[str, float]:
+    """What an earlier run left of this lead, for RowSender.send: (history, since)."""
+    if lead.unsettled:
+        return SETTLE, lead.sent_at
+    if lead.written:
+        return EXISTS, lead.sent_at
+    return "", 0.0
 
 
 def _lead_row(lead: PendingLead) -> LeadRow:

@@ -86,6 +86,7 @@ UNSETTLED_STATES = frozenset({"sending", "unknown"})
 # SQLite's companions of a WAL database (the lock file is our own).
 SIDE_FILES = ("-wal", "-shm")
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
+TO_SEND_BATCH = 500  # leads read per query while sending: what the send phase holds
 
 
 def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
@@ -344,17 +345,41 @@ class Journal:
 
     # -- sending ---------------------------------------------------------------------
 
-    def to_send(self) -> Iterator[PendingLead]:
-        """Leads of this sheet not yet settled, in sheet order."""
-        cursor = self._db.execute(
-            "SELECT leads.lead_key, rows.row, leads.payload, leads.state, leads.written,"
-            " leads.sent_at"
+    def to_send(self, batch: int | None = None) -> Iterator[PendingLead]:
+        """Leads of this sheet not yet settled, in sheet order, read `batch` at a time
+        (TO_SEND_BATCH unless given).
+
+        Each batch is its own query, after the last row read (keyset pagination): no
+        cursor stays open across the commits the caller makes meanwhile (mark_sending,
+        record), and what is held is one batch, however long the sheet. Those commits
+        only touch rows already read, so no row is read twice and none is skipped.
+        """
+        batch = batch or TO_SEND_BATCH
+        last = 0  # sheet rows are numbered as in Excel: the header is 1, data from 2
+        while True:
+            found = self._db.execute(
+                "SELECT leads.lead_key, rows.row, leads.payload, leads.state, leads.written,"
+                " leads.sent_at"
+                " FROM rows JOIN leads ON leads.lead_key = rows.lead_key"
+                " WHERE leads.final = 0 AND rows.row > ?"
+                " ORDER BY rows.row LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            for key, row, payload, state, written, sent_at in found:
+                yield PendingLead(key, row, json.loads(payload), state, bool(written), sent_at)
+            if len(found) < batch:
+                return
+            last = found[-1][1]
+
+    def count_to_send(self) -> tuple[int, int]:
+        """How many leads `to_send` would yield now, and how many of them are unsettled."""
+        unsettled = ", ".join(f"'{state}'" for state in sorted(UNSETTLED_STATES))
+        pending, settling = self._db.execute(
+            f"SELECT count(*), coalesce(sum(leads.state IN ({unsettled})), 0)"
             " FROM rows JOIN leads ON leads.lead_key = rows.lead_key"
             " WHERE leads.final = 0"
-            " ORDER BY rows.row"
-        )
-        for key, row, payload, state, written, sent_at in cursor.fetchall():
-            yield PendingLead(key, row, json.loads(payload), state, bool(written), sent_at)
+        ).fetchone()
+        return int(pending), int(settling)
 
     def count(self, where: str = "1") -> int:
         sql = f"SELECT count(*) FROM rows LEFT JOIN leads USING (lead_key) WHERE {where}"

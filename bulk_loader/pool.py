@@ -6,15 +6,24 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
+from typing import NamedTuple
 
 from bulk_loader.sender import SETTLE, RowOutcome, RowSender
 from bulk_loader.validation import LeadRow
 
-__all__ = ["send_all"]
+__all__ = ["Pending", "send_all"]
+
+
+class Pending(NamedTuple):
+    """A row to send with what an earlier run left of it (see RowSender.send)."""
+
+    row: LeadRow
+    history: str = ""  # SETTLE, EXISTS, or "" for a row no earlier run touched
+    since: float = 0.0  # when an earlier run marked it as being sent (0: never)
 
 
 def send_all(
-    rows: Iterable[LeadRow],
+    rows: Iterable[LeadRow | Pending],
     sender: RowSender,
     *,
     workers: int,
@@ -26,10 +35,12 @@ def send_all(
     """Send `rows` with a fixed pool of `workers` threads; yield outcomes as they arrive.
 
     The caller's thread feeds the pool and consumes outcomes, so the journal is only
-    ever touched from that thread: `before_send(keys)` runs there for each batch just
-    before it is queued (the journal commits the intent). At most 2 x `workers` rows are
-    queued or in flight, so rows are read no faster than they are sent. Rows whose
-    number is in `history` come with what an earlier run left (see RowSender.send).
+    ever touched from that thread: `rows` is read there, and `before_send(keys)` runs
+    there for each batch just before it is queued (the journal commits the intent). At
+    most 2 x `workers` rows are queued or in flight, so rows are read no faster than
+    they are sent and the pool holds no more than that (plus the deferred rows), however
+    many `rows` yields. A `Pending` row carries what an earlier run left of it; a bare
+    LeadRow has none, unless its number is in `history` (for a caller with a few rows).
     Once `sender.stop` is set, rows not yet started come back as not_sent.
 
     A row the sender defers (a lead found after a lost answer, before this run knows
@@ -39,25 +50,35 @@ def send_all(
     commits what it holds, so a slow call never holds back outcomes already in).
     """
     window = 2 * workers
-    past = dict(history or {})
-    todo: queue.Queue[tuple[LeadRow, bool] | None] = queue.Queue()
-    done: queue.Queue[tuple[LeadRow, RowOutcome]] = queue.Queue()
+    past = history or {}
+    todo: queue.Queue[tuple[Pending, bool] | None] = queue.Queue()
+    done: queue.Queue[tuple[Pending, RowOutcome]] = queue.Queue()
 
     def work() -> None:
         while (item := todo.get()) is not None:
-            row, may_defer = item
+            pending, may_defer = item
+            row = pending.row
             if sender.stop.is_set():
-                done.put((row, _not_sent(row)))
+                done.put((pending, _not_sent(row)))
                 continue
-            kind, since = past.get(row.row, ("", 0.0))
             try:
-                outcome = sender.send(row, history=kind, since=since or None, may_defer=may_defer)
+                outcome = sender.send(
+                    row,
+                    history=pending.history,
+                    since=pending.since or None,
+                    may_defer=may_defer,
+                )
             except Exception as exc:  # a bug: stop the run, never hang waiting for this row
                 sender.crash = sender.crash or f"{type(exc).__name__}: {exc}"
                 sender.halt.set()
                 sender.stop.set()
                 outcome = RowOutcome(row.row, "unknown", message=f"internal error: {exc}")
-            done.put((row, outcome))
+            done.put((pending, outcome))
+
+    def with_history(item: LeadRow | Pending) -> Pending:
+        if isinstance(item, Pending):
+            return item
+        return Pending(item, *past.get(item.row, ("", 0.0)))
 
     threads = [
         threading.Thread(target=work, name=f"bulk-loader-worker-{n}", daemon=True)
@@ -65,8 +86,8 @@ def send_all(
     ]
     for thread in threads:
         thread.start()
-    source = iter(rows)
-    later: list[LeadRow] = []  # deferred rows, to settle once the rest is done
+    source = map(with_history, rows)  # lazy: pulled a batch at a time below
+    later: list[Pending] = []  # deferred rows (lost answers only), to settle at the end
     in_flight = 0
     try:
         while True:
@@ -76,32 +97,31 @@ def send_all(
                 batch = list(islice(source, window - in_flight))
                 if batch:
                     if before_send is not None:
-                        before_send([row.key for row in batch])
-                    for row in batch:
-                        todo.put((row, True))
+                        before_send([pending.row.key for pending in batch])
+                    for pending in batch:
+                        todo.put((pending, True))
                     in_flight += len(batch)
                 elif in_flight == 0 and later:
-                    for row in later:  # already `sending` in the journal
-                        todo.put((row, False))
+                    for pending in later:  # already `sending` in the journal
+                        todo.put((pending, False))
                     in_flight, later = len(later), []
             if in_flight == 0:
                 break
             try:
-                row, outcome = done.get(timeout=idle_every)
+                pending, outcome = done.get(timeout=idle_every)
             except queue.Empty:
                 if idle is not None:
                     idle()
                 continue
             in_flight -= 1
             if outcome.status == "deferred":
-                past[row.row] = (SETTLE, outcome.since)
-                later.append(row)
+                later.append(Pending(pending.row, SETTLE, outcome.since))
                 continue
-            yield row, outcome
-        for row in later:  # stopped before they were settled
-            yield row, _unsettled(row)
-        for row in source:  # stopped: the rest were never sent
-            yield row, _not_sent(row)
+            yield pending.row, outcome
+        for pending in later:  # stopped before they were settled
+            yield pending.row, _unsettled(pending.row)
+        for pending in source:  # stopped: the rest were never sent
+            yield pending.row, _not_sent(pending.row)
     finally:
         for _ in threads:
             todo.put(None)
