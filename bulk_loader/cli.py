@@ -158,6 +158,19 @@ def cli(debug: bool) -> None:
     default=None,
     help="Calls in flight at once (default 8; 16 when --rate is 0 or over 50).",
 )
+@click.option(
+    "--known",
+    "known_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A CSV/XLSX listing leads that exist (e.g. Kartra's contacts export: an email "
+    "column, optionally a lead id): upsert edits those first and creates the rest.",
+)
+@click.option(
+    "--no-memory",
+    is_flag=True,
+    help="Neither use nor keep the memory of the leads this tool wrote in this account.",
+)
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
@@ -197,6 +210,8 @@ def run(
     workers: int | None,
     restart: bool,
     yes: bool,
+    known_path: Path | None,
+    no_memory: bool,
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
@@ -239,6 +254,8 @@ def run(
         ephemeral_journal=sandbox or dry_run,
         lookup=lookup,
         keys_only=keys_only,
+        known_path=known_path,
+        memory=not no_memory and not sandbox,
     )
     network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
     with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
@@ -332,7 +349,7 @@ def results(sheet: Path, results_path: Path | None, results_columns: str) -> Non
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--older-than",
     type=click.FloatRange(min=0),
@@ -340,9 +357,14 @@ def results(sheet: Path, results_path: Path | None, results_columns: str) -> Non
     metavar="DAYS",
     help="PATHS are folders: forget every journal in them (and below) not written for DAYS days.",
 )
+@click.option(
+    "--memory",
+    is_flag=True,
+    help="Also forget the memory of the leads this tool wrote, in every account.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask first (for scripts and cron).")
 @_guarded
-def forget(paths: tuple[Path, ...], older_than: float | None, yes: bool) -> None:
+def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes: bool) -> None:
     """Delete the journals kept for the sheets PATHS (rows, outcomes, lead keys).
 
     A run of a forgotten sheet no longer knows what earlier runs sent: it sends every
@@ -351,8 +373,14 @@ def forget(paths: tuple[Path, ...], older_than: float | None, yes: bool) -> None
     from bulk_loader.errors import ConfigError
     from bulk_loader.journal import find_journals, stale_journals
     from bulk_loader.journal import forget as forget_journal
+    from bulk_loader.known import memory_files
 
-    if older_than is None:
+    if not paths and not memory:
+        raise click.UsageError("name the sheets (or folders, with --older-than), or --memory")
+    memories = memory_files() if memory else []
+    if not paths:
+        found: list[Path] = []
+    elif older_than is None:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(f"{missing[0]}: no such sheet (to purge a folder: --older-than)")
@@ -362,19 +390,23 @@ def forget(paths: tuple[Path, ...], older_than: float | None, yes: bool) -> None
         if folders:
             raise ConfigError(f"{folders[0]}: not a folder (--older-than takes folders)")
         found = [journal for path in paths for journal in stale_journals(path, older_than)]
-    if not found:
-        click.echo("no journal to forget")
+    if not found and not memories:
+        click.echo("nothing to forget")
         return
-    for journal in found:
-        click.echo(f"  {journal}")
-    question = f"Forget these {len(found)} journals? Later runs will send their rows again"
+    for path in (*found, *memories):
+        click.echo(f"  {path}")
+    question = f"Forget these {len(found) + len(memories)} files? Later runs start afresh"
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("not a terminal, so nothing to ask: add --yes to forget them")
         click.confirm(question, abort=True)
     for journal in found:
         forget_journal(journal)
+    for path in memories:
+        path.unlink(missing_ok=True)
     click.echo(f"forgot {len(found)} journal{'s' if len(found) != 1 else ''}")
+    if memories:
+        click.echo(f"forgot the lead memory of {len(memories)} account(s)")
 
 
 @cli.group()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from bulk_loader import scratch
 from bulk_loader.account import AccountSnapshot, fetch_account
+from bulk_loader.budget import SharedPace
 from bulk_loader.errors import Interrupted
 from bulk_loader.journal import (
     Journal,
@@ -34,6 +36,7 @@ from bulk_loader.journal import (
     legacy_journal_path,
 )
 from bulk_loader.kartra import CallResult, Credentials, KartraClient
+from bulk_loader.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.pacing import RateLimiter, RetryPolicy
 from bulk_loader.pool import Pending, send_all
 from bulk_loader.report import Problem, Report, without_value
@@ -45,7 +48,7 @@ from bulk_loader.summary import ImportSummary, failed_rows_path, write_run_files
 from bulk_loader.template import Mode, Template, default_template, load_template
 from bulk_loader.validation import LeadRow, Validator
 
-__all__ = ["ImportOptions", "Progress", "bundled_sandbox", "run_import"]
+__all__ = ["ImportOptions", "Progress", "SilentProgress", "bundled_sandbox", "run_import"]
 
 REPEAT_SIGNAL_GRACE = 1.0  # seconds within which a second signal is the first one again
 BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
@@ -66,6 +69,8 @@ class ImportOptions:
     ephemeral_journal: bool = False
     lookup: bool = False  # a dry run that asks search_lead what each row would do
     keys_only: bool = False  # results: row number, email/id and outcome columns only
+    known_path: Path | None = None  # --known: a sheet listing leads that exist (upsert hints)
+    memory: bool = False  # use and keep the account's memory of leads this tool wrote
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -77,6 +82,9 @@ class Progress(Protocol):
     def start(self, total: int) -> None: ...
 
     def advance(self, outcome: RowOutcome) -> None: ...
+
+    def pace(self, rate: float, rate_limited: int) -> None:
+        """The App's pace now (calls/s; 0: no limit) and the 429s answered so far."""
 
     def close(self) -> None: ...
 
@@ -91,8 +99,43 @@ class SilentProgress:
     def advance(self, outcome: RowOutcome) -> None:
         pass
 
+    def pace(self, rate: float, rate_limited: int) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+class _PacedProgress:
+    """The caller's Progress, told the pace with each row, and once that the App is
+    shared with other runs on this machine."""
+
+    def __init__(self, progress: Progress, sender: RowSender, shared: SharedPace | None):
+        self._progress, self._sender, self._shared = progress, sender, shared
+        self.shared_with = 0
+
+    def message(self, text: str) -> None:
+        self._progress.message(text)
+
+    def start(self, total: int) -> None:
+        self._progress.start(total)
+
+    def advance(self, outcome: RowOutcome) -> None:
+        self._progress.advance(outcome)
+        self.pace(self._sender.limiter.rate, self._sender.stats.rate_limited)
+
+    def pace(self, rate: float, rate_limited: int) -> None:
+        self._progress.pace(rate, rate_limited)
+        others = self._shared.others if self._shared is not None else 0
+        if others > self.shared_with:
+            self.shared_with = others
+            self._progress.message(
+                f"sharing this App's {self._sender.limiter.limit:g} calls/s with {others} "
+                "other bulk-loader run(s) on this machine"
+            )
+
+    def close(self) -> None:
+        self._progress.close()
 
 
 def run_import(
@@ -131,23 +174,30 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
         template = _template(options, sheet)
         mode: Mode = options.mode or template.mode
         validator = Validator(template, sheet, mode)  # a header missing: before any call
+        shared: SharedPace | None = None
+        known: KnownLeads | None = None
         try:
             identity = _identity(options, sheet, client)
             _check_outputs(options, results, identity)  # before any call: nothing sent
+            known = _known_leads(options, client)  # a bad --known file: before any call
+            limiter, shared = _pacing(options, client, progress)
             sender = RowSender(
                 client,
-                RateLimiter(options.rate),
+                limiter,
                 mode=mode,
                 policy=options.policy,
                 lookup_only=options.lookup,
+                known=known,
             )
+            paced = _PacedProgress(progress, sender, shared)
             account = fetch_account(sender.lookup, client)
             journal, summary = _open_journal(options, identity, client, template, mode)
             summary.report.notes.extend(validator.notes)
             try:
-                _scan_and_send(
-                    sheet, validator, account, journal, sender, options, summary, progress
-                )
+                _scan_and_send(sheet, validator, account, journal, sender, options, summary, paced)
+                summary.limit = limiter.limit
+                summary.final_rate = limiter.rate
+                summary.shared_with = paced.shared_with
                 summary.calls = client.calls_made
                 summary.ended = time.time()
                 write_run_files(
@@ -165,6 +215,10 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
                     shutil.rmtree(journal.path.parent, ignore_errors=True)
         finally:
             validator.close()
+            if shared is not None:
+                shared.close()
+            if known is not None:
+                known.close()
     return summary
 
 
@@ -188,6 +242,35 @@ def _scan_and_send(
         # A second Ctrl-C: stop at once. The rows in flight stay `sending` in the
         # journal and are settled by the next run; the results can be rebuilt.
         raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
+
+
+def _known_leads(options: ImportOptions, client: KartraClient) -> KnownLeads | None:
+    """Which leads exist, as a --known file and the account's memory say (hints)."""
+    listed = read_known(options.known_path) if options.known_path is not None else None
+    memory = None
+    if options.memory and not options.ephemeral_journal:
+        try:
+            memory = LeadMemory(client.api_host, client.account_identity()["app_id"])
+        except (OSError, sqlite3.Error):
+            memory = None  # a hint only: the run goes on without it
+    if listed is None and memory is None:
+        return None
+    return KnownLeads(listed, memory)
+
+
+def _pacing(
+    options: ImportOptions, client: KartraClient, progress: Progress
+) -> tuple[RateLimiter, SharedPace | None]:
+    """The App's rate limiter: shared with the other runs on this machine using the
+    same App (budget.py), or this run's own if the shared file cannot be used."""
+    if not options.rate or options.ephemeral_journal:  # no limit, or a throw-away sandbox
+        return RateLimiter(options.rate), None
+    try:
+        shared = SharedPace(client.api_host, client.account_identity()["app_id"], options.rate)
+    except (OSError, sqlite3.Error) as exc:
+        progress.message(f"pacing this run alone: the shared budget file cannot be used ({exc})")
+        return RateLimiter(options.rate), None
+    return RateLimiter(options.rate, clock=time.time, store=shared), shared
 
 
 def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, str]) -> None:

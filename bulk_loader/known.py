@@ -163,6 +163,7 @@ class KnownLeads:
                 lead = {"email": lead["new_email"], "id": lead.get("id")}
             self._memory.remember(lead_keys(lead))
 
-    def flush(self) -> None:
+    def close(self) -> None:
+        """Keep what was learned (the memory is committed and closed)."""
         if self._memory is not None:
-            self._memory.flush()
+            self._memory.close()

@@ -39,6 +39,8 @@ EXISTS = "exists"
 # Answers retried within a call; and those whose failure a later run may retry.
 RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
 PASSING = RETRIED | {Outcome.FATAL}
+# Outcomes after which the row's lead exists in Kartra (created, edited, or found).
+EXISTING = frozenset({"created", "updated", "partial", "would_update"})
 # Answers from Kartra itself that were not a 429: the call got through its rate counter.
 ANSWERED = frozenset({Outcome.OK, Outcome.REJECTED, Outcome.FATAL})
 # HTTP answers after which the server certainly did not act (no answer at all: None).
@@ -161,6 +163,20 @@ class RowSender:
     # -- one row -------------------------------------------------------------------
 
     def send(
+        self,
+        row: LeadRow,
+        *,
+        history: str = "",
+        since: float | None = None,
+        may_defer: bool = False,
+    ) -> RowOutcome:
+        """See `_send`; a lead that exists afterwards is remembered for later runs."""
+        outcome = self._send(row, history=history, since=since, may_defer=may_defer)
+        if self.known is not None and outcome.status in EXISTING:
+            self.known.remember(row.lead)
+        return outcome
+
+    def _send(
         self,
         row: LeadRow,
         *,

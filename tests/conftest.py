@@ -21,6 +21,19 @@ settings.load_profile("ci")
 MakeXlsx = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test's own cache folder (shared budgets, lead memories), never the user's.
+
+    Set in the environment, so that the CLI run in a subprocess uses it too.
+    """
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("BULK_LOADER_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def make_xlsx(tmp_path: Path) -> MakeXlsx:
     """Write an XLSX with openpyxl and return its path.
