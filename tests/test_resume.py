@@ -151,6 +151,11 @@ def test_second_ctrl_c_stops_at_once_and_the_journal_still_resumes(
         # The calls in flight now take ten minutes to answer: a run that waited for
         # them could not end within communicate's timeout below.
         sandbox.configure(latency_ms=600_000)
+        calls = sandbox.stats.calls_total
+        for _ in range(6000):  # until a call under that latency is in flight
+            if sandbox.stats.calls_total > calls + 1 or process.poll() is not None:
+                break
+            time.sleep(0.01)
         process.send_signal(signal.SIGINT)
         for _ in range(6000):  # until the first Ctrl-C was handled (it says so)
             if b"stopping:" in log.read_bytes() or process.poll() is not None:
