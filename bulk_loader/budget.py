@@ -36,7 +36,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS pace (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     rate REAL NOT NULL, next_slot REAL NOT NULL, resume REAL NOT NULL,
-    last_cut REAL NOT NULL, in_a_row INTEGER NOT NULL, limit_ REAL NOT NULL
+    last_cut REAL NOT NULL, in_a_row INTEGER NOT NULL, limit_ REAL NOT NULL,
+    unanswered INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS runs (pid INTEGER PRIMARY KEY, seen REAL NOT NULL);
 """
@@ -84,27 +85,39 @@ class SharedPace:
     def _join(self, db: sqlite3.Connection) -> None:
         now = time.time()
         self._heartbeat(db, now)
-        db.execute("INSERT OR IGNORE INTO pace VALUES (1, 0, 0, 0, -1e18, 0, 0)")
+        columns = {row[1] for row in db.execute("PRAGMA table_info(pace)")}
+        if "unanswered" not in columns:  # a file written by an earlier version
+            db.execute("ALTER TABLE pace ADD COLUMN unanswered INTEGER NOT NULL DEFAULT 0")
+        db.execute("INSERT OR IGNORE INTO pace VALUES (1, 0, 0, 0, -1e18, 0, 0, 0)")
         (limit,) = db.execute("SELECT limit_ FROM pace WHERE id = 1").fetchone()
         if limit != self._limit or not self.others:
             # Alone (or another --rate): the rate starts afresh; a pace that runs going
             # on have learned is kept. Slots already handed out are never given again.
             db.execute(
-                "UPDATE pace SET rate = ?, last_cut = -1e18, in_a_row = 0, limit_ = ? WHERE id = 1",
+                "UPDATE pace SET rate = ?, last_cut = -1e18, in_a_row = 0, unanswered = 0,"
+                " limit_ = ? WHERE id = 1",
                 (self._limit * RateLimiter.START, self._limit),
             )
 
     def update(self, change: Callable[[Pace], T]) -> T:
         def run(db: sqlite3.Connection) -> T:
-            rate, next_slot, resume, last_cut, in_a_row = db.execute(
-                "SELECT rate, next_slot, resume, last_cut, in_a_row FROM pace WHERE id = 1"
+            row = db.execute(
+                "SELECT rate, next_slot, resume, last_cut, in_a_row, unanswered"
+                " FROM pace WHERE id = 1"
             ).fetchone()
-            pace = Pace(rate, next_slot, resume, last_cut, in_a_row)
+            pace = Pace(*row)
             result = change(pace)
             db.execute(
                 "UPDATE pace SET rate = ?, next_slot = ?, resume = ?, last_cut = ?,"
-                " in_a_row = ? WHERE id = 1",
-                (pace.rate, pace.next_slot, pace.resume, pace.last_cut, pace.in_a_row),
+                " in_a_row = ?, unanswered = ? WHERE id = 1",
+                (
+                    pace.rate,
+                    pace.next_slot,
+                    pace.resume,
+                    pace.last_cut,
+                    pace.in_a_row,
+                    pace.unanswered,
+                ),
             )
             now = time.time()
             if now - self._seen >= HEARTBEAT:

@@ -91,14 +91,20 @@ class LeadMemory:
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         if hasattr(os, "chmod"):
             os.chmod(self.path, 0o600)
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        # Autocommit: each write is its own short transaction, so that runs of the same
+        # account at once never wait on each other (a run-long one did: "locked").
+        self._db = sqlite3.connect(
+            self.path, timeout=30, check_same_thread=False, isolation_level=None
+        )
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS salt (value BLOB NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS leads (h INTEGER PRIMARY KEY)")
         row = self._db.execute("SELECT value FROM salt").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO salt VALUES (?)", (secrets.token_bytes(16),))
-            self._db.commit()
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._db.execute("SELECT value FROM salt").fetchone() is None:
+                self._db.execute("INSERT INTO salt VALUES (?)", (secrets.token_bytes(16),))
+            self._db.execute("COMMIT")
             row = self._db.execute("SELECT value FROM salt").fetchone()
         self._salt = bytes(row[0])
         self._lock = threading.Lock()
@@ -117,18 +123,14 @@ class LeadMemory:
             return found.fetchone() is not None
 
     def remember(self, keys: Iterable[str]) -> None:
-        """Add keys (committed by `flush`, at the latest when closed)."""
+        """Add keys (each call one short transaction)."""
         rows = [(self._hash(key),) for key in keys]
         with self._lock:
             self._db.executemany("INSERT OR IGNORE INTO leads VALUES (?)", rows)
 
-    def flush(self) -> None:
-        with self._lock:
-            self._db.commit()
-
     def close(self) -> None:
-        self.flush()
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 def memory_files(folder: Path | None = None) -> list[Path]:

@@ -29,7 +29,8 @@ class Pace:
     next_slot: float = 0.0  # the earliest time the next call may go
     resume: float = 0.0  # no call before this (a pause)
     last_cut: float = -math.inf  # when the rate was last cut
-    in_a_row: int = 0  # 429s since the last accepted call
+    in_a_row: int = 0  # crowded seconds (cuts) since the last accepted call
+    unanswered: int = 0  # 429s since the last cut
 
 
 class PaceStore(Protocol):
@@ -65,9 +66,11 @@ class RateLimiter:
 
     - each call Kartra accepted raises the rate by INCREASE of the limit, up to
       CEILING of it: never more than `rate`;
-    - a 429 cuts it by CUT, at most once per HOLD seconds (the 429s of one crowded
-      second are one signal), and the call is simply sent again at the next slot;
-    - IN_A_ROW 429s with nothing accepted between them pause the whole App for a
+    - 429s cut it once per HOLD seconds, by CUT for each 429 since the last cut (up to
+      MAX_CUTS of them): one stray 429 is a nudge, a crowded second (a loaded laptop
+      sending in bunches, another App user) a real step down; the call is simply sent
+      again at the next slot;
+    - IN_A_ROW cuts with not one call accepted between them pause the whole App for a
       second, Kartra's documented remedy (`pause`).
 
     Why these numbers: on a model of a sliding window with uniform arrival jitter J,
@@ -83,6 +86,7 @@ class RateLimiter:
     FLOOR = 0.25
     INCREASE = 0.000025
     CUT = 0.005
+    MAX_CUTS = 10
     HOLD = 1.0
     IN_A_ROW = 3
 
@@ -143,9 +147,12 @@ class RateLimiter:
 
     def _cut(self, pace: Pace, pause: float) -> None:
         now = self._clock()
-        if now - pace.last_cut >= self.HOLD:
-            pace.rate = max(self.limit * self.FLOOR, pace.rate * (1 - self.CUT))
-            pace.last_cut = now
+        pace.unanswered += 1
+        if now - pace.last_cut < self.HOLD:
+            return
+        cut = self.CUT * min(pace.unanswered, self.MAX_CUTS)
+        pace.rate = max(self.limit * self.FLOOR, pace.rate * (1 - cut))
+        pace.last_cut, pace.unanswered = now, 0
         pace.in_a_row += 1
         if pace.in_a_row >= self.IN_A_ROW:
             pace.in_a_row = 0

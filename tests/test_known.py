@@ -157,3 +157,15 @@ def test_a_bad_known_file_stops_the_run_before_any_call(
     )
     assert result.exit_code == 3 and "needs an email column" in result.stderr
     assert sandbox.stats.calls_total == 0
+
+
+def test_two_runs_of_one_account_share_the_memory_without_waiting(tmp_path: Path) -> None:
+    """What one run remembers, another sees at once; neither holds the file locked."""
+    first = LeadMemory("api.example", "app-1", folder=tmp_path)
+    second = LeadMemory("api.example", "app-1", folder=tmp_path)
+    first.remember(["e:ann@example.com"])
+    assert second.knows(["e:ann@example.com"])
+    second.remember(["e:bo@example.com"])
+    assert first.knows(["e:bo@example.com"])
+    first.close()
+    second.close()

@@ -415,18 +415,20 @@ def test_rate_limiter_spaces_calls_evenly_under_the_limit() -> None:
 
 
 def test_a_burst_of_429s_slows_the_pace_once_per_crowded_second() -> None:
-    """Five 429s within a second are one signal: one cut; a second later, another."""
+    """429s within a second are one cut, sized by how many came: a nudge, then a step."""
     time = FakeTime()
     limiter = RateLimiter(20, clock=lambda: time.now)
     before = limiter.rate
-    for _ in range(5):
-        limiter.throttled()
-        limiter.accepted()  # interleaved: no pause
+    limiter.throttled()  # the first: a nudge at once
     after_one = limiter.rate
-    time.now += 1.0
-    limiter.throttled()
-    assert after_one < before and limiter.rate < after_one
-    assert after_one == pytest.approx(before * (1 - limiter.CUT) + 5 * 20 * limiter.INCREASE)
+    for _ in range(4):  # the rest of that crowded second: no further cut yet
+        limiter.throttled()
+        limiter.accepted()
+    assert after_one == pytest.approx(before * (1 - limiter.CUT))
+    time.now += 1.01
+    grown = limiter.rate
+    limiter.throttled()  # a second later: one cut for the five since the first
+    assert limiter.rate == pytest.approx(grown * (1 - 5 * limiter.CUT))
 
 
 def test_a_quiet_link_recovers_the_pace_but_never_passes_the_limit() -> None:
@@ -445,18 +447,21 @@ def test_a_quiet_link_recovers_the_pace_but_never_passes_the_limit() -> None:
     assert limiter.rate == pytest.approx(20 * 0.995)
 
 
-def test_one_429_is_sent_again_at_once_and_three_in_a_row_pause_the_app() -> None:
-    """A lone 429 costs one slot, not a second of the whole App; three in a row do."""
+def test_one_429_is_sent_again_at_once_and_three_crowded_seconds_pause_the_app() -> None:
+    """A lone 429 costs one slot; 429s in three seconds with none accepted pause it."""
     time = FakeTime()
     limiter = RateLimiter(20, clock=lambda: time.now)
     limiter.acquire(time)
-    limiter.throttled(pause=1.0)
+    for _ in range(3):  # one crowded moment: all the calls in flight answered 429
+        limiter.throttled(pause=1.0)
     limiter.acquire(time)
     assert time.now < 0.1
-    limiter.throttled(pause=1.0)
-    limiter.throttled(pause=1.0)
+    for _ in range(2):
+        time.now += 1.01
+        limiter.throttled(pause=1.0)
+    start = time.now
     limiter.acquire(time)
-    assert time.now >= 1.0
+    assert time.now >= start + 1.0
 
 
 def test_rate_limiter_pause_holds_back_slots_already_handed_out() -> None:
