@@ -18,14 +18,12 @@ the journal exactly as it was.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import glob
 import hashlib
 import json
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from typing import Any
 
 from bulk_loader.errors import ConfigError
 from bulk_loader.kartra_clock import Witness
+from bulk_loader.private_files import make_private, open_private
 from bulk_loader.report import Problem
 from bulk_loader.sender import RowOutcome
 
@@ -210,9 +209,9 @@ class Journal:
             if restart:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
-            _make_private(path, create=True)
+            make_private(path, create=True)
             for suffix in SIDE_FILES:  # SQLite would follow a link, or keep a 644 file
-                _make_private(Path(f"{path}{suffix}"), create=False)
+                make_private(Path(f"{path}{suffix}"), create=False)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             # FULL: every commit reaches the disk (an fsync of the WAL), so the intents
@@ -220,9 +219,11 @@ class Journal:
             # A handful of commits a second at Kartra's 20 calls/s: nothing to measure.
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(SCHEMA)
+            # Not a file of SQLite's is opened from here on: closing any descriptor of a
+            # file drops this process's locks on it (POSIX), and a reader of the -shm
+            # file would then truncate what this run has mapped (SIGBUS). SQLite makes
+            # -wal and -shm with the journal's own mode, 600 since make_private.
             _add_columns(db)
-            for suffix in SIDE_FILES:
-                _make_private(Path(f"{path}{suffix}"), create=False)
         except (OSError, sqlite3.Error) as exc:
             os.close(lock)
             raise ConfigError(f"{path}: cannot open the journal: {exc}") from exc
@@ -501,56 +502,11 @@ class Journal:
             self._lock = None
 
 
-def _make_private(path: Path, *, create: bool) -> None:
-    """Make a journal file owner-only (600), also one an earlier version left wider.
-
-    A link, or a file another user owns (a shared folder), is refused: writing through
-    it would put the journal's personal data where that user chose.
-    """
-    fd = _open_private(path, create=create)
-    if fd is not None:
-        os.close(fd)
-
-
-def _open_private(path: Path, *, create: bool) -> int | None:
-    """`path` opened read-write and made owner-only; None if it is absent and not
-    `create`d. ConfigError for a link or another user's file."""
-    if path.is_symlink():  # O_NOFOLLOW below is the race-free check where it exists
-        raise ConfigError(f"{path}: is a link; refusing to write the journal through it")
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileNotFoundError:
-        if create:
-            raise
-        return None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise ConfigError(
-                f"{path}: is a link; refusing to write the journal through it"
-            ) from exc
-        raise
-    try:
-        info = os.fstat(fd)
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise ConfigError(
-                f"{path}: belongs to another user; refusing to use it (move or delete it)"
-            )
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: is not a regular file")
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _lock(path: Path) -> int:
     """Take `<journal>.lock` exclusively, or say which run holds it."""
     lock_path = Path(f"{path}.lock")
     try:
-        opened = _open_private(lock_path, create=True)
+        opened = open_private(lock_path, create=True)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot open the journal: {exc.strerror or exc}") from exc
     assert opened is not None  # created

@@ -351,7 +351,17 @@ class BackgroundResultsWriter:
         self._pump = threading.Thread(target=self._pump_pipe, daemon=True)
         self._pump.start()
         self._send(
-            ("open", (str(self.path), list(headers), attempts_column, keep, str(scratch.folder())))
+            # Absolute: the child runs in the private temporary folder, not in ours.
+            (
+                "open",
+                (
+                    str(self.path.resolve()),
+                    list(headers),
+                    attempts_column,
+                    keep,
+                    str(scratch.folder()),
+                ),
+            )
         )
 
     def add(
@@ -414,6 +424,9 @@ class BackgroundResultsWriter:
         if code == 0:
             return None
         why = lines[-1] if lines else f"the writer process ended with code {code}"
+        why = why.split(": ", 1)[1] if why.startswith("bulk_loader.errors.") else why
+        if why.startswith("cannot write the results to "):  # the child said it all
+            return InputError(why)
         return InputError(f"cannot write the results to {self.path}: {why}")
 
     def __enter__(self) -> BackgroundResultsWriter:

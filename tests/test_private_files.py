@@ -40,8 +40,10 @@ def big_sheet(folder: Path, rows: int) -> Path:
     return path
 
 
-def start(folder: Path, temp: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **SECRETS, "TMPDIR": str(temp)}
+def start(
+    folder: Path, temp: Path, *args: str, secrets: dict[str, str] = SECRETS
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **secrets, "TMPDIR": str(temp)}
     command = [sys.executable, "-m", "bulk_loader", *args]
     return subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -158,3 +160,41 @@ def test_the_cli_turns_core_dumps_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", ["bulk-loader", "--version"])
     cli.main()
     assert calls == [(resource.RLIMIT_CORE, (0, 0))] and codes == [0]
+
+
+def test_a_dry_run_named_relative_to_the_working_folder_writes_its_xlsx_results(
+    tmp_path: Path,
+) -> None:
+    """`bulk-loader run leads.csv --dry-run` from the sheet's folder: results written there."""
+    big_sheet(tmp_path, 5)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    process = start(tmp_path, temp, "run", "leads.csv", "--dry-run")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()
+    book = (tmp_path / "leads.results.xlsx").read_bytes()
+    assert book.startswith(b"PK") and len(book) > 1000
+
+
+def test_reading_the_results_while_a_run_goes_on_leaves_the_run_whole(tmp_path: Path) -> None:
+    """`bulk-loader results` beside a running import: the run finishes, every row created."""
+    from bulk_loader.sandbox import serve_in_thread
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    sheet = big_sheet(tmp_path, 80)
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox:
+        env_url = ("--api-url", sandbox.url, "--mode", "create", "--rate", "40")
+        sandbox_secrets = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+                           "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
+        run = start(tmp_path, temp, "run", str(sheet), *env_url, secrets=sandbox_secrets)
+        for _ in range(6000):  # until the run is sending (its journal has rows)
+            if sandbox.stats.by_cmd["create_lead"] >= 10 or run.poll() is not None:
+                break
+            time.sleep(0.01)
+        for _ in range(3):
+            reader = start(tmp_path, temp, "results", str(sheet))
+            reader.communicate(timeout=120)
+        _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err.decode()
+    assert sandbox.stats.by_cmd["create_lead"] == 80
