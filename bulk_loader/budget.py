@@ -24,12 +24,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bulk_loader.pacing import Pace, RateLimiter
+from bulk_loader.pacing import LocalPace, Pace, RateLimiter
+from bulk_loader.private_files import make_private, private_folder
 
 __all__ = ["SharedPace", "cache_folder"]
 
 T = TypeVar("T")
 HEARTBEAT = 1.0  # seconds between a run's "still here"
+LOCK_WAIT = 2.0  # seconds to wait for the file before pacing alone
+CLOCK_STEP = 60.0  # no slot or pause is ever planned this far ahead
 GONE = 5.0  # a run silent this long has ended
 
 SCHEMA = """
@@ -60,23 +63,30 @@ class SharedPace:
     """A pacing.PaceStore kept in a file that every run of the same App uses.
 
     Times are wall-clock (time.time): the runs are different processes. Raises
-    OSError or sqlite3.Error if the file cannot be used; the caller then paces alone.
+    OSError, sqlite3.Error or ConfigError if the file cannot be used; the caller then
+    paces alone. If the file fails later (locked for long, disk full), this run goes on
+    with the last pace it saw, alone (`alone` says so): a budget is never worth a run.
     """
 
     def __init__(self, api_host: str, app_id: str, limit: float, folder: Path | None = None):
-        folder = folder or cache_folder()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = private_folder(folder or cache_folder())
         name = hashlib.sha256(f"bulk-loader budget:{api_host}:{app_id}".encode()).hexdigest()
         self.path = folder / f"budget-{name[:16]}.sqlite"
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+        make_private(self.path, create=True)
+        for suffix in ("-journal",):
+            make_private(Path(f"{self.path}{suffix}"), create=False)
+        # Transactions last microseconds: a wait of seconds means something is wrong.
+        self._db = sqlite3.connect(self.path, timeout=LOCK_WAIT, isolation_level=None,
                                    check_same_thread=False)  # fmt: skip
+        self._local: LocalPace | None = None  # set when the file failed mid-run
+        self.alone = ""  # why this run stopped sharing, if it did
         # Rollback journal, not WAL: switching a new file to WAL fails while another
         # run opens it, and these transactions are a few hundred bytes.
         self._db.execute("PRAGMA synchronous=OFF")  # a crash loses a slot, not a lead
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self._limit = limit
+        self._last = Pace(rate=limit * RateLimiter.START)
         self._pid = os.getpid()
         self._seen = 0.0
         self.others = 0  # other runs using this App right now
@@ -100,13 +110,28 @@ class SharedPace:
             )
 
     def update(self, change: Callable[[Pace], T]) -> T:
+        if self._local is not None:
+            return self._local.update(change)
+        try:
+            return self._shared_update(change)
+        except sqlite3.Error as exc:
+            self.alone = f"the shared budget file failed ({exc}): pacing this run alone"
+            self._local = LocalPace(self._last)
+            return self._local.update(change)
+
+    def _shared_update(self, change: Callable[[Pace], T]) -> T:
         def run(db: sqlite3.Connection) -> T:
             row = db.execute(
                 "SELECT rate, next_slot, resume, last_cut, in_a_row, unanswered"
                 " FROM pace WHERE id = 1"
             ).fetchone()
             pace = Pace(*row)
+            now = time.time()
+            # A slot or pause far ahead is a wall clock set back, not a plan: clamp it.
+            pace.next_slot = min(pace.next_slot, now + CLOCK_STEP)
+            pace.resume = min(pace.resume, now + CLOCK_STEP)
             result = change(pace)
+            self._last = Pace(**vars(pace))
             db.execute(
                 "UPDATE pace SET rate = ?, next_slot = ?, resume = ?, last_cut = ?,"
                 " in_a_row = ?, unanswered = ? WHERE id = 1",
@@ -119,7 +144,6 @@ class SharedPace:
                     pace.unanswered,
                 ),
             )
-            now = time.time()
             if now - self._seen >= HEARTBEAT:
                 self._heartbeat(db, now)
             return result

@@ -12,6 +12,7 @@ every problem of the sheet first and the estimate counts only the rows that will
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import sqlite3
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from bulk_loader import scratch
 from bulk_loader.account import AccountSnapshot, fetch_account
 from bulk_loader.budget import SharedPace
-from bulk_loader.errors import Interrupted
+from bulk_loader.errors import ConfigError, Interrupted
 from bulk_loader.journal import (
     Journal,
     PendingLead,
@@ -113,6 +114,7 @@ class _PacedProgress:
     def __init__(self, progress: Progress, sender: RowSender, shared: SharedPace | None):
         self._progress, self._sender, self._shared = progress, sender, shared
         self.shared_with = 0
+        self._said: set[str] = set()
 
     def message(self, text: str) -> None:
         self._progress.message(text)
@@ -126,6 +128,10 @@ class _PacedProgress:
 
     def pace(self, rate: float, rate_limited: int) -> None:
         self._progress.pace(rate, rate_limited)
+        for why in (self._shared.alone if self._shared else "", _failed(self._sender.known)):
+            if why and why not in self._said:
+                self._said.add(why)
+                self._progress.message(why)
         others = self._shared.others if self._shared is not None else 0
         if others > self.shared_with:
             self.shared_with = others
@@ -207,9 +213,10 @@ def _run_import(options: ImportOptions, client: KartraClient, progress: Progress
                     failed_file=not options.lookup,
                     keys_only=options.keys_only,
                 )
-                if summary.journal_kept:  # the values of settled leads are no longer needed
-                    journal.forget_values(all_settled=options.keys_only)
             finally:  # every way out releases the journal's lock; a temporary one goes
+                if summary.journal_kept:  # the values of settled leads are not needed now
+                    with contextlib.suppress(sqlite3.Error):
+                        journal.forget_values(all_settled=options.keys_only)
                 journal.close()
                 if options.ephemeral_journal:
                     shutil.rmtree(journal.path.parent, ignore_errors=True)
@@ -244,6 +251,10 @@ def _scan_and_send(
         raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
 
 
+def _failed(known: KnownLeads | None) -> str:
+    return known.failed if known is not None else ""
+
+
 def _known_leads(options: ImportOptions, client: KartraClient) -> KnownLeads | None:
     """Which leads exist, as a --known file and the account's memory say (hints)."""
     listed = read_known(options.known_path) if options.known_path is not None else None
@@ -251,7 +262,7 @@ def _known_leads(options: ImportOptions, client: KartraClient) -> KnownLeads | N
     if options.memory and not options.ephemeral_journal:
         try:
             memory = LeadMemory(client.api_host, client.account_identity()["app_id"])
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error, ConfigError):
             memory = None  # a hint only: the run goes on without it
     if listed is None and memory is None:
         return None
@@ -267,7 +278,7 @@ def _pacing(
         return RateLimiter(options.rate), None
     try:
         shared = SharedPace(client.api_host, client.account_identity()["app_id"], options.rate)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error, ConfigError) as exc:
         progress.message(f"pacing this run alone: the shared budget file cannot be used ({exc})")
         return RateLimiter(options.rate), None
     return RateLimiter(options.rate, clock=time.time, store=shared), shared
@@ -297,7 +308,12 @@ def _open_journal(
     template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
     journal = Journal.open(
         _journal_location(options, identity),
-        {**identity, "template_path": template_name, "mode": mode},
+        {
+            **identity,
+            "template_path": template_name,
+            "mode": mode,
+            "results_columns": "keys" if options.keys_only else "all",
+        },
         restart=options.restart,
     )
     summary = ImportSummary(

@@ -14,17 +14,18 @@ hint costs the usual fallback call, never a wrong write):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bulk_loader.budget import cache_folder
 from bulk_loader.errors import InputError, SheetError
+from bulk_loader.private_files import make_private, private_folder
 from bulk_loader.sheets import open_sheet
 
 __all__ = ["KnownLeads", "LeadMemory", "lead_keys", "memory_files", "read_known"]
@@ -84,17 +85,15 @@ class LeadMemory:
     """Leads this tool wrote or found in one account, as salted hashes; thread-safe."""
 
     def __init__(self, api_host: str, app_id: str, folder: Path | None = None) -> None:
-        folder = folder or cache_folder()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = private_folder(folder or cache_folder())
         name = hashlib.sha256(f"bulk-loader memory:{api_host}:{app_id}".encode()).hexdigest()
         self.path = folder / f"memory-{name[:16]}.sqlite"
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        if hasattr(os, "chmod"):
-            os.chmod(self.path, 0o600)
+        make_private(self.path, create=True)
+        make_private(Path(f"{self.path}-journal"), create=False)
         # Autocommit: each write is its own short transaction, so that runs of the same
         # account at once never wait on each other (a run-long one did: "locked").
         self._db = sqlite3.connect(
-            self.path, timeout=30, check_same_thread=False, isolation_level=None
+            self.path, timeout=2.0, check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS salt (value BLOB NOT NULL)")
@@ -149,12 +148,13 @@ class KnownLeads:
     def __init__(self, listed: set[str] | None, memory: LeadMemory | None) -> None:
         self._listed = listed
         self._memory = memory
+        self.failed = ""  # why the memory was dropped mid-run, if it was
 
     def exists(self, lead: Mapping[str, Any]) -> bool | None:
         keys = lead_keys(lead)
         if self._listed is not None and any(key in self._listed for key in keys):
             return True
-        if self._memory is not None and self._memory.knows(keys):
+        if self._memory is not None and self._guarded(lambda m: m.knows(keys)):
             return True
         return False if self._listed is not None else None
 
@@ -163,7 +163,23 @@ class KnownLeads:
         if self._memory is not None:
             if lead.get("new_email"):  # renamed: the old address is gone
                 lead = {"email": lead["new_email"], "id": lead.get("id")}
-            self._memory.remember(lead_keys(lead))
+            keys = lead_keys(lead)
+            self._guarded(lambda m: m.remember(keys))
+
+    def _guarded(self, use: Callable[[LeadMemory], Any]) -> Any:
+        """A hint is never worth a run: a memory that fails (locked, disk full) is
+        dropped for the rest of the run, and `failed` says why."""
+        memory = self._memory
+        if memory is None:
+            return None
+        try:
+            return use(memory)
+        except sqlite3.Error as exc:
+            self._memory = None
+            self.failed = f"the lead memory failed ({exc}): this run goes on without it"
+            with contextlib.suppress(sqlite3.Error):
+                memory.close()
+            return None
 
     def close(self) -> None:
         """Keep what was learned (the memory is committed and closed)."""

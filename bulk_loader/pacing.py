@@ -105,8 +105,10 @@ class RateLimiter:
 
     @property
     def rate(self) -> float:
-        """Calls per second now (0: no limit)."""
-        return self._store.update(lambda pace: pace.rate) if self.limit else 0.0
+        """Calls per second now (0: no limit), never over this run's own limit."""
+        if not self.limit:
+            return 0.0
+        return min(self._store.update(lambda pace: pace.rate), self.limit * self.CEILING)
 
     def acquire(self, stop: threading.Event) -> bool:
         """Wait for a slot; False when `stop` was set while waiting (nothing sent)."""
@@ -123,7 +125,9 @@ class RateLimiter:
     def _reserve(self, pace: Pace) -> float:
         slot = max(self._clock(), pace.next_slot, pace.resume)
         if self.limit:
-            pace.next_slot = slot + 1.0 / max(pace.rate, self.limit * self.FLOOR)
+            # A shared pace may come from a run with a higher --rate: never past ours.
+            rate = min(pace.rate, self.limit * self.CEILING)
+            pace.next_slot = slot + 1.0 / max(rate, self.limit * self.FLOOR)
         return slot
 
     def accepted(self) -> None:

@@ -80,3 +80,53 @@ def test_a_run_joining_alone_never_reuses_slots_already_handed_out(tmp_path: Pat
     later = RateLimiter(20, clock=lambda: 1000.0, store=second)
     assert second.update(later._reserve) > max(taken)
     second.close()
+
+
+def test_a_run_never_paces_past_its_own_rate_when_sharing(tmp_path: Path) -> None:
+    """A run at --rate 40 pushes the shared pace up; one at --rate 10 keeps to 10."""
+    slow_store = SharedPace("api.example", "app-1", 10, folder=tmp_path)
+    fast = RateLimiter(40, clock=lambda: 0.0, store=SharedPace("api.example", "app-1", 40,
+                                                              folder=tmp_path))  # fmt: skip
+    for _ in range(5000):
+        fast.accepted()
+    slow = RateLimiter(10, clock=lambda: 0.0, store=slow_store)
+    first, second = (slow_store.update(slow._reserve) for _ in range(2))
+    assert second - first >= 1 / (10 * RateLimiter.CEILING) * 0.999
+    assert slow.rate <= 10
+
+
+def test_a_clock_set_back_does_not_stall_the_app(tmp_path: Path) -> None:
+    """A slot ten minutes ahead (the wall clock went back): clamped to a minute at most."""
+    import time
+
+    store = SharedPace("api.example", "app-1", 20, folder=tmp_path)
+    store.update(lambda pace: setattr(pace, "next_slot", time.time() + 600))
+    limiter = RateLimiter(20, clock=time.time, store=store)
+    assert store.update(limiter._reserve) <= time.time() + 61
+
+
+def test_a_budget_file_that_fails_mid_run_leaves_the_run_pacing_alone(tmp_path: Path) -> None:
+    """Locked for long, disk full: the run goes on at the last pace it saw, and says so."""
+    store = SharedPace("api.example", "app-1", 20, folder=tmp_path)
+    limiter = RateLimiter(20, clock=lambda: 0.0, store=store)
+    before = limiter.rate
+    store._db.close()  # every further use of the file fails
+    limiter.throttled()
+    assert limiter.rate < before and "pacing this run alone" in store.alone
+
+
+def test_budget_files_are_owner_only_and_never_a_link(tmp_path: Path) -> None:
+    """A budget file left at 644 is made 600; a link where it goes is refused."""
+    import pytest
+
+    from bulk_loader.errors import ConfigError
+
+    first = SharedPace("api.example", "app-1", 20, folder=tmp_path)
+    first.close()
+    first.path.chmod(0o644)
+    SharedPace("api.example", "app-1", 20, folder=tmp_path).close()
+    assert first.path.stat().st_mode & 0o077 == 0
+    first.path.unlink()
+    first.path.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="is a link"):
+        SharedPace("api.example", "app-1", 20, folder=tmp_path)

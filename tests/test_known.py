@@ -169,3 +169,13 @@ def test_two_runs_of_one_account_share_the_memory_without_waiting(tmp_path: Path
     assert first.knows(["e:bo@example.com"])
     first.close()
     second.close()
+
+
+def test_a_memory_that_fails_mid_run_is_dropped_not_fatal(tmp_path: Path) -> None:
+    """A locked or broken memory file: no hint, a reason to show, and no exception."""
+    memory = LeadMemory("api.example", "app-1", folder=tmp_path)
+    known = KnownLeads(None, memory)
+    memory.close()  # every further use fails
+    assert known.exists({"email": "a@x.co"}) is None
+    known.remember({"email": "a@x.co"})
+    assert "goes on without it" in known.failed
