@@ -6,6 +6,7 @@ renders what comes back. Like cli.py, and unlike the library, it may use click.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -182,7 +183,7 @@ def print_import_summary(summary: ImportSummary) -> None:
         click.echo(f"Problems:  {top}")
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results}")
-    if summary.failed:
+    if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
     if summary.statuses["unknown"] and summary.journal_kept:
         click.echo(
@@ -191,7 +192,8 @@ def print_import_summary(summary: ImportSummary) -> None:
         )
     if summary.journal_kept:
         click.echo(f"Journal:   {summary.journal}")
-        click.echo(f"           (kept until `bulk-loader forget {summary.sheet}` deletes it)")
+        sheet = shlex.quote(str(summary.sheet))
+        click.echo(f"           (kept until `bulk-loader forget {sheet}` deletes it)")
     if summary.fatal:
         click.echo(f"error: stopped: {summary.fatal}", err=True)
     if summary.crash:

@@ -6,6 +6,7 @@ the CLI and the results workbook render them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,8 +39,11 @@ def without_value(problem: Problem) -> Problem:
     if not value:
         return problem
     message = problem.message
-    for shown in {value, value.strip()}:
-        for quoted in (repr(shown), f"'{shown}'", f'"{shown}"'):
+    # The whole cell, and each item of a list cell (checkbox options, tags), longest
+    # first so that a part never leaves the rest of a longer form behind.
+    shown = {value, value.strip(), *(part.strip() for part in re.split(r"[;,|\n]", value))}
+    for text in sorted(filter(None, shown), key=len, reverse=True):
+        for quoted in (repr(text), f"'{text}'", f'"{text}"'):
             message = message.replace(quoted, "the value")
     return Problem(problem.row, problem.column, "", problem.code, message)
 

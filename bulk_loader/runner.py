@@ -17,7 +17,7 @@ from typing import IO
 
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
-from bulk_loader.report import Problem, Report
+from bulk_loader.report import Problem, Report, without_value
 from bulk_loader.results import (
     BackgroundResultsWriter,
     ResultsWriter,
@@ -121,11 +121,17 @@ def dry_run(
         report.notes.extend(validator.notes)
         try:
             spool = _Spool() if "new_email" in validator.by_target else None
-            keep = key_columns(sheet.headers, key_headers(validator)) if keys_only else None
+            keys = key_headers(validator)
+            keep = key_columns(sheet.headers, keys) if keys_only else None
             with open_results(out, sheet.headers, keep=keep) as writer:
                 for chunk, _leads, problems in validated_chunks(sheet, validator, progress):
                     report.add_rows(len(chunk.rows))
-                    report.add_problems(problems)
+                    # Keys only: the terminal's examples show no other cell's value either.
+                    report.add_problems(
+                        [p if p.column in keys else without_value(p) for p in problems]
+                        if keys_only
+                        else problems
+                    )
                     if spool is not None:
                         spool.add(chunk, problems)
                     else:

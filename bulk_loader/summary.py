@@ -146,6 +146,8 @@ def rebuild_results(
             started=0.0,
         )
         results = default_results_path(sheet, results_path)
+        # A keys-only run's journal holds no other cell: its results stay keys only.
+        keys_only = keys_only or meta.get("results_columns") == "keys"
         write_run_files(results, journal, summary, keys_only=keys_only)
     finally:
         journal.close()

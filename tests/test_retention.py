@@ -188,3 +188,25 @@ def test_a_journal_in_use_is_not_forgotten(tmp_path: Path, client: KartraClient)
         held.close()
     assert result.exit_code == 3 and "another bulk-loader run" in result.output
     assert path.exists()
+
+
+def test_each_item_of_a_list_cell_leaves_a_keys_only_message() -> None:
+    """A checkbox 'red;purple' whose 'purple' is no option: the message names neither."""
+    from bulk_loader.report import without_value
+
+    problem = Problem(25, "Colours", "red;purple", "unknown_option",
+                      "'purple': not an option of color (red, blue, green)")  # fmt: skip
+    assert "purple" not in without_value(problem).message
+
+
+def test_results_rebuilt_from_a_keys_only_journal_stay_keys_only(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """`bulk-loader results` without the flag: a keys-only run's results stay keys only."""
+    sheet = write(tmp_path / "s.csv", ROWS)
+    run(client, sheet, keys_only=True)
+    result = CliRunner().invoke(cli, ["results", str(sheet), "--results", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    header = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("row,email,") and "city" not in header
+    assert not (tmp_path / "s.failed.csv").exists()
