@@ -142,7 +142,7 @@ def _content_types(archive: zipfile.ZipFile, path: Path) -> dict[str, set[str]]:
     _refuse_doctype(archive, info, path)
     try:
         root = fromstring(archive.read(info), forbid_dtd=True)
-    except ParseError:
+    except (ParseError, LookupError, ValueError):
         return {}
     types: dict[str, set[str]] = {}
     for node in root:
@@ -195,8 +195,8 @@ def _refuse_doctype(archive: zipfile.ZipFile, part: zipfile.ZipInfo, path: Path)
                         path,
                     )
             parser.Parse(b"", True)
-        except (_Root, expat.ExpatError):
-            return
+        except (_Root, expat.ExpatError, LookupError, ValueError):
+            return  # LookupError: an encoding no codec has (found by the fuzzer)
         except _Doctype:
             raise SheetError(f"the workbook part {part.filename!r} {_DOCTYPE}", path) from None
 

@@ -673,3 +673,11 @@ def test_shared_strings_are_counted_exactly_across_read_blocks(
         assert read(path)[0] == ["Email"]
     else:
         refused(path, "more than 1,001 distinct texts")
+
+
+def test_a_part_declaring_an_encoding_no_codec_has_is_one_clean_line(tmp_path: Path) -> None:
+    """Found by the fuzzer: encoding="TTF-8" raised LookupError out of the zip guard."""
+    xml = worksheet(text_row(1, "email"), prolog='<?xml version="1.0" encoding="TTF-8"?>')
+    with pytest.raises(SheetError) as caught:
+        read(one_sheet(tmp_path, xml))
+    assert "\n" not in str(caught.value)
