@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from bulk_loader.errors import ConfigError
@@ -176,13 +177,15 @@ class KartraClient:
         local = _is_loopback(urlsplit(self.api_url).hostname or "")
         if proxy is not None:
             check_proxy_url(proxy)
-        self._http = http or httpx.Client(
-            verify=_tls_context(ca_bundle) if verify else False,
-            proxy=None if local else proxy,
-            trust_env=not local,  # HTTPS_PROXY and friends, but never for the sandbox
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": "bulk-loader"},
-            follow_redirects=False,
+        self._http = http or _with_deadlines(
+            httpx.Client(
+                verify=_tls_context(ca_bundle) if verify else False,
+                proxy=None if local else proxy,
+                trust_env=not local,  # HTTPS_PROXY and friends, but never for the sandbox
+                timeout=httpx.Timeout(timeout),
+                headers={"User-Agent": "bulk-loader"},
+                follow_redirects=False,
+            )
         )
         self._lock = threading.Lock()
         self._calls_made = 0
@@ -310,7 +313,20 @@ class KartraClient:
     def _send(self, body: bytes) -> tuple[int, bytes]:
         """POST `body`; the status and the whole answer, within the call's deadline."""
         deadline = time.monotonic() + self._deadline
+        _DEADLINE.at = deadline  # every read and write of this call, headers included
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        try:
+            return self._send_within(body, headers, deadline)
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline - 0.05:  # the call's deadline, not one read's
+                raise _Overdue(f"no whole answer within {self._deadline:g} s") from exc
+            raise
+        finally:
+            _DEADLINE.at = None
+
+    def _send_within(
+        self, body: bytes, headers: dict[str, str], deadline: float
+    ) -> tuple[int, bytes]:
         with self._http.stream("POST", self.api_url, content=body, headers=headers) as response:
             chunks: list[bytes] = []
             size = 0
@@ -327,6 +343,72 @@ class KartraClient:
         creds = self._credentials
         auth = {"app_id": creds.app_id, "api_key": creds.api_key}
         return encode_body({**auth, "api_password": creds.api_password, **payload})
+
+
+_DEADLINE = threading.local()  # the current call's deadline (time.monotonic), per thread
+
+
+def _remaining(timeout: float | None) -> float | None:
+    """This read's timeout, shortened to what is left of the call's deadline."""
+    deadline: float | None = getattr(_DEADLINE, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("no whole answer within the call's deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the call's deadline, so that
+    a server trickling its headers (not only its body) cannot hold a call."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(*args, **kwargs))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_unix_socket(*args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _with_deadlines(client: httpx.Client) -> httpx.Client:
+    """Every connection of `client` (direct and through proxies) keeps call deadlines.
+
+    httpx builds its connection pools itself; their network backend is swapped here.
+    Should a future httpx lay them out otherwise, only the body is bounded (`_send`).
+    """
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return client
 
 
 class _Overdue(Exception):

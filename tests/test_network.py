@@ -142,3 +142,27 @@ def test_a_ca_bundle_is_trusted_and_a_missing_one_is_one_clear_line() -> None:
     KartraClient(CREDENTIALS, ca_bundle=certifi.where()).close()
     with pytest.raises(ConfigError, match=r"--ca-bundle /no/such.pem: not a readable PEM"):
         KartraClient(CREDENTIALS, ca_bundle="/no/such.pem")
+
+
+def test_a_server_that_trickles_its_headers_cannot_hold_a_call() -> None:
+    """Status line and headers a byte every 0.25 s: the call's deadline (2 s) ends it too."""
+    sent = [0]
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Slow: " + b"x" * 160 + b"\r\n\r\n{}"
+
+    def trickle(connection: socket.socket) -> None:
+        read_head(connection)
+        for byte in head:
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return  # the client hung up
+            sent[0] += 1
+            threading.Event().wait(0.25)
+
+    with (
+        tcp_server(trickle) as port,
+        KartraClient(CREDENTIALS, api_url=f"http://127.0.0.1:{port}/api", timeout=1.0) as client,
+    ):
+        result = client.search_lead(email="a@example.com")
+    assert result.outcome is Outcome.UNKNOWN and "no whole answer within 2 s" in result.message
+    assert sent[0] < 40  # the whole head is 200 bytes (50 s)
