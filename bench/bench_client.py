@@ -24,7 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import standing_sandbox
 
-from bulk_loader.kartra import (
+from bulk_loader.kartra.client import (
     Credentials,
     KartraClient,
     Outcome,

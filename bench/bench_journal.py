@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import standing_sandbox
 
-from bulk_loader import journal as journal_module
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.kartra import Credentials, KartraClient
+from bulk_loader.journal import store as journal_module
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
 
 TARGET_MS = 0.3
 spent: Counter[str] = Counter()

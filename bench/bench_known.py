@@ -22,10 +22,10 @@ import random
 import tempfile
 from pathlib import Path
 
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.sandbox import load_account, serve_in_thread
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import cpu_seconds, standing_sandbox
 
-from bulk_loader.formencode import encode_body
+from bulk_loader.kartra.formencode import encode_body
 
 AUTH = {"app_id": "sandbox-app", "api_key": "sandbox-key", "api_password": "sandbox-password"}
 SEARCH = encode_body(

@@ -70,9 +70,9 @@ def reset_peak() -> None:
 
 
 def child(url: str, sheet: Path, workers: int) -> None:
-    from bulk_loader import importer
-    from bulk_loader.importer import ImportOptions, run_import
-    from bulk_loader.kartra import Credentials, KartraClient
+    from bulk_loader.kartra.client import Credentials, KartraClient
+    from bulk_loader.pipeline import importer
+    from bulk_loader.pipeline.importer import ImportOptions, run_import
 
     peaks: dict[str, int] = {}
     send = importer._send

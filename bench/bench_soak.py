@@ -20,12 +20,12 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.journal import Journal
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.journal.store import Journal
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
-from bulk_loader.summary import ImportSummary
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS = FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, gateway=0.02, seed=2026)

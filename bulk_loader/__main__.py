@@ -1,3 +1,3 @@
-from bulk_loader.cli import main
+from bulk_loader.cli.app import main
 
 main()

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bulk_loader.budget import SharedPace
-from bulk_loader.pacing import RateLimiter
+from bulk_loader.sending.budget import SharedPace
+from bulk_loader.sending.pacing import RateLimiter
 
 RESERVE = """
 import json, sys, time
 from pathlib import Path
-from bulk_loader.budget import SharedPace
-from bulk_loader.pacing import RateLimiter
+from bulk_loader.sending.budget import SharedPace
+from bulk_loader.sending.pacing import RateLimiter
 shared = SharedPace("api.example", "app-1", 20, folder=Path(sys.argv[1]))
 limiter = RateLimiter(20, clock=time.time, store=shared)
 print("joined", flush=True)

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
-from bulk_loader.cli import cli
+from bulk_loader.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -217,7 +217,7 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bulk_loader.runner.dry_run", interrupted)
+    monkeypatch.setattr("bulk_loader.pipeline.scan.dry_run", interrupted)
     result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run")
     assert result.exit_code == 4
     assert result.stderr == ("error: stopped; nothing was sent, the results file is incomplete\n")
@@ -225,7 +225,7 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_resume_command_never_repeats_restart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Following the printed command must carry on, not start over."""
-    from bulk_loader.cli import _this_command
+    from bulk_loader.cli.app import _this_command
 
     monkeypatch.setattr(
         "sys.argv",

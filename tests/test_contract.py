@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bulk_loader.kartra import (
+from bulk_loader.kartra.client import (
     Credentials,
     KartraClient,
     Outcome,

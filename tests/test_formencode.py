@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_loader.formencode import decode, decode_body, encode, encode_body
+from bulk_loader.kartra.formencode import decode, decode_body, encode, encode_body
 
 # The reference's create_lead example (lead-api-reference.txt), as PHP declares it.
 REFERENCE_CREATE = {

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from test_fuzz_sheets import mutated
 
 from bulk_loader.errors import TemplateError
-from bulk_loader.template import (
+from bulk_loader.template.mapping import (
     CUSTOM_FIELD_TYPES,
     KARTRA_FIELDS,
     MAX_TEMPLATE_BYTES,

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from bulk_loader import workbook_guard
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import open_sheet
+from bulk_loader.sheets import guard as workbook_guard
+from bulk_loader.sheets.sheet import open_sheet
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -130,7 +130,7 @@ def unpacked_bytes() -> Iterator[list[int]]:
 @contextmanager
 def records_read() -> Iterator[list[list[str]]]:
     """Every record the XLSX reader produced while the block runs (the work it did)."""
-    from bulk_loader import sheets_xlsx
+    from bulk_loader.sheets import xlsx_file as sheets_xlsx
 
     seen: list[list[str]] = []
     real = sheets_xlsx._records

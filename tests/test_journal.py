@@ -13,13 +13,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.journal import find_journals
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.cli.app import cli
+from bulk_loader.journal.store import find_journals
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.results.summary import ImportSummary, rebuild_results
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
-from bulk_loader.summary import ImportSummary, rebuild_results
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
@@ -174,7 +174,7 @@ def test_results_without_a_journal_is_one_clear_line(tmp_path: Path) -> None:
 def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) -> None:
     """While one run holds the journal, a second one stops before sending, naming it."""
     from bulk_loader.errors import ConfigError
-    from bulk_loader.journal import Journal, journal_path
+    from bulk_loader.journal.store import Journal, journal_path
 
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
     identity = {"sheet": sheet.name, "worksheet": "", **client.account_identity()}
@@ -191,7 +191,7 @@ def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) ->
 
 
 def created_in_journal(sheet: Path) -> int:
-    from bulk_loader.journal import Journal
+    from bulk_loader.journal.store import Journal
 
     (path,) = find_journals(sheet)
     journal = Journal.open_readonly(path)
@@ -204,7 +204,7 @@ def created_in_journal(sheet: Path) -> int:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 10 rows, so that a scan can fail after some chunks were recorded."""
-    from bulk_loader.sheets import Sheet
+    from bulk_loader.sheets.sheet import Sheet
 
     chunks = Sheet.chunks
     monkeypatch.setattr(Sheet, "chunks", lambda self, size=10: chunks(self, size))
@@ -236,7 +236,7 @@ def test_a_scan_stopped_by_ctrl_c_leaves_the_journal_as_it_was(
 ) -> None:
     """Ctrl-C while the second chunk is checked: the journal still says 30 created."""
     from bulk_loader.errors import Interrupted
-    from bulk_loader.validation import Validator
+    from bulk_loader.validation.validator import Validator
 
     sheet = write(tmp_path / "s.csv", [[f"p{n}@example.com", f"P{n}"] for n in range(30)])
     run(client, sheet)
@@ -308,7 +308,7 @@ def test_an_unwritable_output_stops_the_run_before_anything_is_sent(
 
 def test_intents_are_committed_durably(tmp_path: Path) -> None:
     """synchronous=FULL: a commit reaches the disk, so a power loss keeps the intents."""
-    from bulk_loader.journal import Journal
+    from bulk_loader.journal.store import Journal
 
     journal = Journal.open(tmp_path / "j.sqlite", {"sheet": "s.csv"})
     try:
@@ -321,10 +321,11 @@ def test_outcomes_are_committed_while_a_slow_call_is_in_flight() -> None:
     """The pool calls `idle` when no outcome comes for a while: the journal commits then."""
     import threading
 
-    from bulk_loader.pacing import RateLimiter
-    from bulk_loader.pool import send_all
-    from bulk_loader.sender import RowOutcome, RowSender
-    from bulk_loader.validation import LeadRow
+    from bulk_loader.outcomes import RowOutcome
+    from bulk_loader.sending.pacing import RateLimiter
+    from bulk_loader.sending.pool import send_all
+    from bulk_loader.sending.sender import RowSender
+    from bulk_loader.validation.validator import LeadRow
 
     idled = threading.Event()
 
@@ -399,7 +400,7 @@ def test_a_journal_of_the_earlier_version_is_taken_over(
     tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
 ) -> None:
     """0.1 kept the journal under another name: after the upgrade nothing is sent twice."""
-    from bulk_loader.journal import legacy_journal_path
+    from bulk_loader.journal.store import legacy_journal_path
 
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"], ["b@example.com", "B"]])
     run(client, sheet)

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from bulk_loader.errors import ConfigError
-from bulk_loader.formencode import decode_body, encode
-from bulk_loader.kartra import (
+from bulk_loader.kartra.client import (
     DEFAULT_API_URL,
     CallResult,
     Credentials,
@@ -26,6 +25,7 @@ from bulk_loader.kartra import (
     subscribe_lead_to_list,
     subscribe_lead_to_sequence_at_step,
 )
+from bulk_loader.kartra.formencode import decode_body, encode
 
 KEY, PASSWORD = "SENTINEL-KEY-7f3a", "SENTINEL-PASSWORD-9c1e"
 CREDS = Credentials("app-1", KEY, PASSWORD)

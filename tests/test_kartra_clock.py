@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bulk_loader.kartra_clock import KartraClock, Verdict, Witness, stamp_seconds
+from bulk_loader.kartra.clock import KartraClock, Verdict, stamp_seconds
+from bulk_loader.outcomes import Witness
 
 READINGS = {"EST": timezone(timedelta(hours=-5)), "New York": ZoneInfo("America/New_York")}
 WINTER = datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()

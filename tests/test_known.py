@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
+from bulk_loader.cli.app import cli
 from bulk_loader.errors import InputError
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.known import KnownLeads, LeadMemory, read_known
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import RunningSandbox, load_account, serve_in_thread
-from bulk_loader.summary import ImportSummary
+from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")

@@ -15,7 +15,7 @@ import certifi
 import pytest
 
 from bulk_loader.errors import ConfigError
-from bulk_loader.kartra import Credentials, KartraClient, Outcome
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
 from bulk_loader.sandbox import serve_in_thread
 
 ROOT_ACCOUNT = Path(__file__).resolve().parent.parent / "samples" / "account.toml"

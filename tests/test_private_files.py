@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_loader import results
+from bulk_loader.results import workbook as results
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -151,7 +151,7 @@ def test_the_cli_turns_core_dumps_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """A core file of a crashed run would hold the password: RLIMIT_CORE is 0."""
     import resource
 
-    from bulk_loader import cli
+    from bulk_loader.cli import app as cli
 
     calls: list[tuple[int, tuple[int, int]]] = []
     codes: list[int | str | None] = []

@@ -14,14 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulk_loader.errors import InputError
-from bulk_loader.report import Problem
-from bulk_loader.results import (
+from bulk_loader.outcomes import Problem
+from bulk_loader.results.workbook import (
     BackgroundResultsWriter,
     ResultsWriter,
     escape_csv_cell,
     open_results,
 )
-from bulk_loader.sheets import clean_text, unescape_csv_cell
+from bulk_loader.sheets.sheet import clean_text, unescape_csv_cell
 
 FORMULA = '=HYPERLINK("https://evil.example.com","click")'
 HEADERS = ["Email", "First Name", "Phone"]

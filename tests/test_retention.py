@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.journal import find_journals
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
-from bulk_loader.report import Problem
+from bulk_loader.cli.app import cli
+from bulk_loader.journal.store import find_journals
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.outcomes import Problem
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
-from bulk_loader.summary import ImportSummary
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
@@ -129,7 +129,7 @@ def test_keys_only_results_do_not_repeat_cell_values_in_messages(tmp_path: Path)
 
 def test_without_value_takes_every_quoted_form_out() -> None:
     """'premium', "premium" and the value itself leave the message; the code stays."""
-    from bulk_loader.report import without_value
+    from bulk_loader.outcomes import without_value
 
     problem = Problem(3, "plan", " premium ", "unknown_option", "'premium' is not an option")
     assert without_value(problem) == Problem(
@@ -176,7 +176,7 @@ def test_forget_older_than_purges_only_stale_journals(tmp_path: Path, client: Ka
 
 def test_a_journal_in_use_is_not_forgotten(tmp_path: Path, client: KartraClient) -> None:
     """A run holds the journal: forget stops with exit 3 and deletes nothing."""
-    from bulk_loader.journal import Journal
+    from bulk_loader.journal.store import Journal
 
     sheet = write(tmp_path / "s.csv", ROWS)
     run(client, sheet)
@@ -192,7 +192,7 @@ def test_a_journal_in_use_is_not_forgotten(tmp_path: Path, client: KartraClient)
 
 def test_each_item_of_a_list_cell_leaves_a_keys_only_message() -> None:
     """A checkbox 'red;purple' whose 'purple' is no option: the message names neither."""
-    from bulk_loader.report import without_value
+    from bulk_loader.outcomes import without_value
 
     problem = Problem(25, "Colours", "red;purple", "unknown_option",
                       "'purple': not an option of color (red, blue, green)")  # fmt: skip

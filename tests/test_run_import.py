@@ -12,14 +12,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
+from bulk_loader.cli.app import cli
 from bulk_loader.errors import KartraFatalError
-from bulk_loader.importer import ImportOptions, SilentProgress, run_import
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_import
+from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
-from bulk_loader.sheets import open_sheet
-from bulk_loader.summary import ImportSummary
+from bulk_loader.sending.pacing import RetryPolicy
+from bulk_loader.sheets.sheet import open_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = ROOT / "samples" / "account.toml"
@@ -407,7 +407,7 @@ def test_a_bug_while_sending_stops_the_run_instead_of_hanging(
     tmp_path: Path, client: KartraClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected error in a worker: the run ends (exit 70), every row accounted for."""
-    from bulk_loader.sender import RowSender
+    from bulk_loader.sending.sender import RowSender
 
     real_send = RowSender.send
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
-from bulk_loader.formencode import encode_body
-from bulk_loader.kartra import Credentials, KartraClient, Outcome
+from bulk_loader.cli.app import cli
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
+from bulk_loader.kartra.formencode import encode_body
 from bulk_loader.sandbox import (
     TOKEN_HEADER,
     Knobs,

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bulk_loader.cli import cli
-from bulk_loader.kartra import Credentials, KartraClient, Outcome
+from bulk_loader.cli.app import cli
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "account.toml"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bulk_loader.kartra import Credentials, KartraClient, Outcome
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
 from bulk_loader.sandbox import (
     TOKEN_HEADER,
     FaultPlan,

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bulk_loader.formencode import encode_body
-from bulk_loader.kartra import Credentials, KartraClient, Outcome
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
+from bulk_loader.kartra.formencode import encode_body
 from bulk_loader.sandbox import TOKEN_HEADER, FaultPlan, RunningSandbox, serve_in_thread
 from bulk_loader.sandbox.http import loopback_host
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_loader.kartra import Credentials, KartraClient
+from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_crash_with_debug_traceback_leaks_nothing(folder: Path, sandbox: Running
         "import sys, httpx\n"
         "def boom(*a, **k): raise RuntimeError('simulated bug while sending')\n"
         "httpx.Client.send = boom\n"
-        "from bulk_loader.cli import main\n"
+        "from bulk_loader.cli.app import main\n"
         "sys.argv = ['bulk-loader', '--debug', *sys.argv[1:]]\n"
         "main()\n"
     )

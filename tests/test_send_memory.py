@@ -16,15 +16,16 @@ from typing import Any
 
 import pytest
 
-from bulk_loader import journal as journal_module
-from bulk_loader.importer import ImportOptions, run_import
-from bulk_loader.journal import Journal
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RateLimiter, RetryPolicy
-from bulk_loader.pool import Pending, send_all
+from bulk_loader.journal import store as journal_module
+from bulk_loader.journal.store import Journal
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.outcomes import RowOutcome
+from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.sandbox import serve_in_thread
-from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
-from bulk_loader.validation import LeadRow
+from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
+from bulk_loader.sending.pool import Pending, send_all
+from bulk_loader.sending.sender import EXISTS, SETTLE, RowSender
+from bulk_loader.validation.validator import LeadRow
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")

@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from bulk_loader.kartra import ActionResult, CallResult, Outcome
-from bulk_loader.kartra_clock import Witness, stamp_seconds
-from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
-from bulk_loader.pool import send_all
-from bulk_loader.sender import SETTLE, RowSender
-from bulk_loader.validation import LeadRow
+from bulk_loader.kartra.client import ActionResult, CallResult, Outcome
+from bulk_loader.kartra.clock import stamp_seconds
+from bulk_loader.outcomes import Witness
+from bulk_loader.sending.pacing import RateLimiter, RetryPolicy, UpsertStrategy
+from bulk_loader.sending.pool import send_all
+from bulk_loader.sending.sender import SETTLE, RowSender
+from bulk_loader.validation.validator import LeadRow
 
 EST = timezone(timedelta(hours=-5))  # Kartra's documented clock for date_joined
 

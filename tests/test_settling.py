@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from bulk_loader.importer import ImportOptions, SilentProgress, run_import
-from bulk_loader.kartra import Credentials, KartraClient
-from bulk_loader.pacing import RetryPolicy
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_import
+from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import FaultPlan, load_account, serve_in_thread
-from bulk_loader.summary import ImportSummary
+from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = ROOT / "samples" / "account.toml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import Chunk, open_sheet
+from bulk_loader.sheets.sheet import Chunk, open_sheet
 
 
 def write(tmp_path: Path, data: bytes, name: str = "leads.csv") -> Path:

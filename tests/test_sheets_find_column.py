@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import find_column
+from bulk_loader.sheets.sheet import find_column
 
 HEADERS = ["Email", "First Name", "", "Zip Code"]
 SHEET = Path("leads.xlsx")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import TemplateError
-from bulk_loader.template import (
+from bulk_loader.template.mapping import (
     KARTRA_FIELDS,
     ActionColumn,
     CustomFieldMap,

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_loader.cli import cli
-from bulk_loader.starter import guess_field, starter_template, toml_string
-from bulk_loader.template import load_template
+from bulk_loader.cli.app import cli
+from bulk_loader.template.mapping import load_template
+from bulk_loader.template.starter import guess_field, starter_template, toml_string
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

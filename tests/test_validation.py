@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import SheetError, TemplateError
-from bulk_loader.report import Problem
-from bulk_loader.sheets import open_sheet
-from bulk_loader.template import Mode, Template, default_template, load_template
-from bulk_loader.validation import LeadRow, Validator
+from bulk_loader.outcomes import Problem
+from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.validation.validator import LeadRow, Validator
 
 TEMPLATE = """
 [template]
@@ -347,7 +347,7 @@ def test_all_problems_of_a_row_at_once(tmp_path: Path) -> None:
 )
 def test_time_zone_suggestion_keeps_the_clock(zone: str, suggested: str) -> None:
     """A real zone Kartra lacks gets one with the same offsets all year; others by spelling."""
-    from bulk_loader.checks import closest_time_zone
+    from bulk_loader.validation.checks import closest_time_zone
 
     assert closest_time_zone(zone) == suggested
 

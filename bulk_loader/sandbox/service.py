@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from bulk_loader.formencode import decode_body
+from bulk_loader.kartra.formencode import decode_body
 from bulk_loader.sandbox.model import CLOCKS, Clock, SandboxState
 
 __all__ = ["FaultPlan", "Knobs", "Reply", "Sandbox", "Stats", "parse_faults"]

@@ -3,7 +3,7 @@
 A template is a TOML file (see templates/example.toml). `load_template` checks the whole
 file and raises one TemplateError listing every problem with its dotted key, so a user
 fixes everything in one pass. Without a file, `default_template` maps headers that are
-spelled like Kartra's field names. `starter_template` (in bulk_loader.starter) writes a
+spelled like Kartra's field names. `starter_template` (in bulk_loader.template.starter) writes a
 first draft for a given sheet.
 """
 
@@ -197,7 +197,7 @@ def default_template(headers: Sequence[str]) -> Template:
 
 def starter_template(headers: Sequence[str], source: str = "") -> str:
     """TOML text of a first-draft template for a sheet with `headers`."""
-    from bulk_loader.starter import starter_template as build
+    from bulk_loader.template.starter import starter_template as build
 
     return build(headers, source)
 

@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bulk_loader.kartra import ActionResult, CallResult, Outcome, lead_details
-from bulk_loader.kartra_clock import KartraClock, Verdict, Witness, stamp_seconds
-from bulk_loader.known import KnownLeads
-from bulk_loader.pacing import RateLimiter, RetryPolicy, UpsertStrategy
-from bulk_loader.validation import LeadRow
+from bulk_loader.kartra.client import ActionResult, CallResult, Outcome, lead_details
+from bulk_loader.kartra.clock import KartraClock, Verdict, stamp_seconds
+from bulk_loader.outcomes import RowOutcome, RowStatus, Witness
+from bulk_loader.sending.known import KnownLeads
+from bulk_loader.sending.pacing import RateLimiter, RetryPolicy, UpsertStrategy
+from bulk_loader.validation.validator import LeadRow
 
-__all__ = ["EXISTS", "SETTLE", "RowOutcome", "RowSender", "SendStats"]
+__all__ = ["EXISTS", "SETTLE", "RowSender", "SendStats"]
 
 NO_LEAD = "243"
 LEAD_EXISTS = "244"
@@ -40,7 +41,9 @@ EXISTS = "exists"
 RETRIED = frozenset({Outcome.RATE_LIMITED, Outcome.TRANSIENT})
 PASSING = RETRIED | {Outcome.FATAL}
 # Outcomes after which the row's lead exists in Kartra (created, edited, or found).
-EXISTING = frozenset({"created", "updated", "partial", "would_update"})
+EXISTING = frozenset(
+    {RowStatus.CREATED, RowStatus.UPDATED, RowStatus.PARTIAL, RowStatus.WOULD_UPDATE}
+)
 # Answers from Kartra itself that were not a 429: the call got through its rate counter.
 ANSWERED = frozenset({Outcome.OK, Outcome.REJECTED, Outcome.FATAL})
 # HTTP answers after which the server certainly did not act (no answer at all: None).
@@ -63,27 +66,6 @@ class LeadClient(Protocol):
     def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
 
     def get_lead(self, *, email: str) -> CallResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RowOutcome:
-    """The final word on one sent row, as the results workbook shows it."""
-
-    row: int
-    # created | updated | partial | failed | unknown | not_sent; `deferred` only between
-    # the sender and the pool (settle this row later in the run).
-    status: str
-    lead_id: str = ""
-    error_type: str = ""
-    message: str = ""
-    attempts: int = 0
-    calls: int = 0
-    # Failed for a passing reason (the server never acted, or the run was stopped by a
-    # fatal answer): a resumed run sends the row again.
-    retryable: bool = False
-    # This row's create, sent and answered: what teaches the run Kartra's clock.
-    witness: Witness | None = None
-    since: float = 0.0  # when this row was first sent (epoch seconds)
 
 
 class _Stopped(Exception):
@@ -218,19 +200,25 @@ class RowSender:
         except _Stopped:
             if tally.maybe_written:
                 message = "the run was stopped before this row was settled"
-                return self._outcome(row, tally, "unknown", message=message)
-            return self._outcome(row, tally, "not_sent", message="not sent: the run was stopped")
+                return self._outcome(row, tally, RowStatus.UNKNOWN, message=message)
+            return self._outcome(
+                row, tally, RowStatus.NOT_SENT, message="not sent: the run was stopped"
+            )
         except _Unresolved as exc:
             message = f"answer lost, and the search to settle it failed: {exc.result.message}"
-            return self._outcome(row, tally, "unknown", "", exc.result.kartra_type or "", message)
+            return self._outcome(
+                row, tally, RowStatus.UNKNOWN, "", exc.result.kartra_type or "", message
+            )
         except _Deferred:
             if tally.may_defer:
-                return self._outcome(row, tally, "deferred", message="settled later in the run")
+                return self._outcome(
+                    row, tally, RowStatus.DEFERRED, message="settled later in the run"
+                )
             message = (
                 "answer lost; a lead with this email exists, and whether this run created it "
                 "cannot be told yet: run the same command again to settle it"
             )
-            return self._outcome(row, tally, "unknown", message=message)
+            return self._outcome(row, tally, RowStatus.UNKNOWN, message=message)
 
     def lookup(self, func: Callable[[], CallResult]) -> CallResult:
         """A read-only call (account look-ups) through the limiter and the retries.
@@ -252,15 +240,17 @@ class RowSender:
         except _Unresolved as exc:
             if exc.result.kartra_type != LEAD_DELETED:
                 raise
-            return self._outcome(row, tally, "would_fail", "", LEAD_DELETED, "Lead is deleted")
+            return self._outcome(
+                row, tally, RowStatus.WOULD_FAIL, "", LEAD_DELETED, "Lead is deleted"
+            )
         if found is None:
             if self.mode == "edit" or (row.lead.get("id") and not row.lead.get("email")):
-                return self._outcome(row, tally, "would_fail", "", NO_LEAD, "No lead found")
-            return self._outcome(row, tally, "would_create")
+                return self._outcome(row, tally, RowStatus.WOULD_FAIL, "", NO_LEAD, "No lead found")
+            return self._outcome(row, tally, RowStatus.WOULD_CREATE)
         if self.mode == "create":
             message = "the lead already exists (create mode fails it; upsert would update it)"
-            return self._outcome(row, tally, "would_fail", found, LEAD_EXISTS, message)
-        return self._outcome(row, tally, "would_update", found)
+            return self._outcome(row, tally, RowStatus.WOULD_FAIL, found, LEAD_EXISTS, message)
+        return self._outcome(row, tally, RowStatus.WOULD_UPDATE, found)
 
     def _upsert(self, row: LeadRow, tally: _Tally) -> RowOutcome:
         """Edit first or create first: as the known leads say, else as recent rows went.
@@ -301,7 +291,7 @@ class RowSender:
                 except _Unresolved as exc:
                     if exc.result.kartra_type != LEAD_DELETED:
                         raise
-                    return self._finish(row, tally, exc.result, "created")
+                    return self._finish(row, tally, exc.result, RowStatus.CREATED)
                 if found is not None:
                     return self._found_after_lost_create(
                         row, tally, found, str(lead.get("email")), fallback=fallback
@@ -319,8 +309,8 @@ class RowSender:
                     str(lead["email"]), tally.sent_at, tally.answered_at, result.lead_id
                 )
                 self.clock.witness(tally.witness)
-            return self._finish(row, tally, result, "created")
-        return self._outcome(row, tally, "unknown", message="answer lost on every attempt")
+            return self._finish(row, tally, result, RowStatus.CREATED)
+        return self._outcome(row, tally, RowStatus.UNKNOWN, message="answer lost on every attempt")
 
     def _edit(self, row: LeadRow, tally: _Tally, fallback: bool = False) -> RowOutcome | None:
         """edit_lead; with `fallback`, None on 243 so that the caller creates instead."""
@@ -330,7 +320,7 @@ class RowSender:
             landed = self._rename_landed(tally, row.lead)  # an earlier attempt may have done it
             if landed is not None:
                 result = self._edit_by_id(tally, row.lead, landed, then)
-                return self._finish(row, tally, result, "updated")
+                return self._finish(row, tally, result, RowStatus.UPDATED)
         result = self._edit_call(tally, _edit_payload(row.lead), then)
         if result.kartra_type == NO_LEAD and renamed_to:
             # The old address is gone: renamed by an earlier attempt or run, if the new
@@ -340,7 +330,7 @@ class RowSender:
                 result = self._edit_by_id(tally, row.lead, found, then)
         if fallback and result.kartra_type == NO_LEAD:
             return None
-        return self._finish(row, tally, result, "updated")
+        return self._finish(row, tally, result, RowStatus.UPDATED)
 
     def _rename_landed(self, tally: _Tally, lead: Mapping[str, Any]) -> str | None:
         """The lead's id if a rename to new_email already happened, else None.
@@ -429,13 +419,13 @@ class RowSender:
             # id all the same; only whether this run created it cannot be told.
             result = self._edit_by_id(tally, row.lead, lead_id, _chained_actions(row))
             message = "answer lost; the lead was found and updated (this run may have created it)"
-            outcome = self._finish(row, tally, result, "updated", lead_id=lead_id)
+            outcome = self._finish(row, tally, result, RowStatus.UPDATED, lead_id=lead_id)
             return replace(outcome, message=outcome.message or message)
         if verdict is Verdict.EXISTED:
             if fallback:
                 return None  # upsert: the caller edits the existing lead
             message = "Lead already exists (it joined Kartra before this row was sent)"
-            return self._outcome(row, tally, "failed", lead_id, LEAD_EXISTS, message)
+            return self._outcome(row, tally, RowStatus.FAILED, lead_id, LEAD_EXISTS, message)
         then = _chained_actions(row)
         if self.mode == "upsert" or tally.resumed:
             result = self._edit_by_id(tally, row.lead, lead_id, then)
@@ -443,11 +433,13 @@ class RowSender:
             result = self._edit_call(tally, {"id": lead_id}, then)
         else:
             message = "answer lost; lead found by search"
-            return self._outcome(row, tally, "created", lead_id=lead_id, message=message)
+            return self._outcome(row, tally, RowStatus.CREATED, lead_id=lead_id, message=message)
         if not result.lead_saved:
             message = f"lead created, but this row may be only partly applied: {result.message}"
-            return self._outcome(row, tally, "partial", lead_id, result.kartra_type or "", message)
-        return self._finish(row, tally, result, "created", lead_id=lead_id)
+            return self._outcome(
+                row, tally, RowStatus.PARTIAL, lead_id, result.kartra_type or "", message
+            )
+        return self._finish(row, tally, result, RowStatus.CREATED, lead_id=lead_id)
 
     def _ownership(self, tally: _Tally, email: str) -> Verdict:
         """Was the lead with this email created before this row was first sent?
@@ -536,7 +528,7 @@ class RowSender:
     # -- outcomes ------------------------------------------------------------------
 
     def _finish(
-        self, row: LeadRow, tally: _Tally, result: CallResult, success: str, lead_id: str = ""
+        self, row: LeadRow, tally: _Tally, result: CallResult, success: RowStatus, lead_id: str = ""
     ) -> RowOutcome:
         lead_id = lead_id or result.lead_id or ""
         if result.outcome is Outcome.OK and result.lead_saved:
@@ -544,20 +536,25 @@ class RowSender:
             if failed is None:
                 return self._outcome(row, tally, success, lead_id=lead_id)
             return self._outcome(
-                row, tally, "partial", lead_id, failed.type or "", f"{failed.cmd}: {failed.message}"
+                row,
+                tally,
+                RowStatus.PARTIAL,
+                lead_id,
+                failed.type or "",
+                f"{failed.cmd}: {failed.message}",
             )
         if result.lead_saved:
             failed = _first_failed_action(result)
             error_type = (failed.type if failed else result.kartra_type) or ""
             message = f"{failed.cmd}: {failed.message}" if failed else result.message
-            return self._outcome(row, tally, "partial", lead_id, error_type, message)
+            return self._outcome(row, tally, RowStatus.PARTIAL, lead_id, error_type, message)
         # Never 'failed' while an earlier attempt may have written the lead and the last
         # answer settled nothing (a lost answer, then server errors until we gave up, or
         # a fatal answer): only a search can tell, so the next run settles it first.
         unsettled = result.outcome is Outcome.UNKNOWN or (
             tally.maybe_written and result.outcome in PASSING
         )
-        status = "unknown" if unsettled else "failed"
+        status = RowStatus.UNKNOWN if unsettled else RowStatus.FAILED
         return self._outcome(
             row,
             tally,
@@ -572,7 +569,7 @@ class RowSender:
         self,
         row: LeadRow,
         tally: _Tally,
-        status: str,
+        status: RowStatus,
         lead_id: str = "",
         error_type: str = "",
         message: str = "",
@@ -587,7 +584,7 @@ class RowSender:
             tally.attempts,
             tally.calls,
             retryable,
-            tally.witness if status == "created" else None,
+            tally.witness if status == RowStatus.CREATED else None,
             tally.since,
         )
 

@@ -1,6 +1,6 @@
 """Validation: every row of a sheet checked against the template, chunk by chunk.
 
-Cell checks (bulk_loader.checks) run as one lazy pandera schema per chunk, so every
+Cell checks (bulk_loader.validation.checks) run as one lazy pandera schema per chunk, so every
 problem of every row is found at once. Checks across rows (the same lead twice, a
 new_email that is another row's email) keep their state in a private temporary SQLite
 file, so memory stays flat however long the sheet. A new_email can clash with an email
@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bulk_loader import scratch
-from bulk_loader.checks import (
+from bulk_loader.errors import TemplateError, TemplateProblem
+from bulk_loader.outcomes import Problem
+from bulk_loader.sheets.sheet import TEXT_PROBLEMS, Chunk, Sheet, find_column
+from bulk_loader.template.mapping import CustomFieldMap, Mode, Template, normalise_header
+from bulk_loader.validation.checks import (
     Check,
     custom_field_checks,
     field_checks,
@@ -30,10 +34,6 @@ from bulk_loader.checks import (
     resolve_options,
     split_values,
 )
-from bulk_loader.errors import TemplateError, TemplateProblem
-from bulk_loader.report import Problem
-from bulk_loader.sheets import TEXT_PROBLEMS, Chunk, Sheet, find_column
-from bulk_loader.template import CustomFieldMap, Mode, Template, normalise_header
 
 if TYPE_CHECKING:
     from pandera.pandas import DataFrameSchema

@@ -2,7 +2,7 @@
 
 Each check is a vectorised test over a column of trimmed text (True = fine) plus a
 function that explains a failing value. Empty cells always pass (they are not sent);
-the template's clear marker passes wherever clearing makes sense. bulk_loader.validation
+the template's clear marker passes wherever clearing makes sense. bulk_loader.validation.validator
 turns these into a pandera schema and the problems into `report.Problem` values.
 """
 
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from bulk_loader.template import CHOICE_TYPES, CustomFieldMap
+from bulk_loader.template.mapping import CHOICE_TYPES, CustomFieldMap
 
 __all__ = [
     "MAX_LENGTH",

@@ -24,12 +24,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-__all__ = ["KartraClock", "Verdict", "Witness", "stamp_seconds"]
+from bulk_loader.outcomes import Witness
+
+__all__ = ["KartraClock", "Verdict", "stamp_seconds"]
 
 # A stamp "HH:MM:SS" drops the fraction: truncated (PHP date()) or rounded (MySQL): the
 # true moment lies within [stamp - 0.5, stamp + 1).
@@ -46,17 +47,6 @@ class Verdict(StrEnum):
     EXISTED = "existed"  # created before this row was first sent: not ours
     OURS = "ours"  # created after this row was first sent
     UNSURE = "unsure"  # the clock is not known well enough to tell
-
-
-@dataclass(frozen=True, slots=True)
-class Witness:
-    """A lead this tool created: its email, when the create was sent and answered, and
-    the id Kartra gave it (a read-back of another lead under that email is no witness)."""
-
-    email: str
-    sent: float
-    answered: float
-    lead_id: str = ""
 
 
 def stamp_seconds(stamp: object) -> float | None:

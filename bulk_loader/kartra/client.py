@@ -33,8 +33,7 @@ import httpcore
 import httpx
 
 from bulk_loader.errors import ConfigError
-from bulk_loader.formencode import encode_body
-from bulk_loader.kartra_answers import (
+from bulk_loader.kartra.answers import (
     FATAL_TYPES,
     REJECTED_TYPES,
     ActionResult,
@@ -45,6 +44,7 @@ from bulk_loader.kartra_answers import (
     interpret,
     lead_details,
 )
+from bulk_loader.kartra.formencode import encode_body
 
 __all__ = [
     "DEFAULT_API_URL",

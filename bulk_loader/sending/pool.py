@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import NamedTuple
 
-from bulk_loader.sender import SETTLE, RowOutcome, RowSender
-from bulk_loader.validation import LeadRow
+from bulk_loader.outcomes import RowOutcome, RowStatus
+from bulk_loader.sending.sender import SETTLE, RowSender
+from bulk_loader.validation.validator import LeadRow
 
 __all__ = ["Pending", "send_all"]
 
@@ -72,7 +73,7 @@ def send_all(
                 sender.crash = sender.crash or f"{type(exc).__name__}: {exc}"
                 sender.halt.set()
                 sender.stop.set()
-                outcome = RowOutcome(row.row, "unknown", message=f"internal error: {exc}")
+                outcome = RowOutcome(row.row, RowStatus.UNKNOWN, message=f"internal error: {exc}")
             done.put((pending, outcome))
 
     def with_history(item: LeadRow | Pending) -> Pending:
@@ -114,7 +115,7 @@ def send_all(
                     idle()
                 continue
             in_flight -= 1
-            if outcome.status == "deferred":
+            if outcome.status == RowStatus.DEFERRED:
                 later.append(Pending(pending.row, SETTLE, outcome.since))
                 continue
             yield pending.row, outcome
@@ -128,9 +129,9 @@ def send_all(
 
 
 def _not_sent(row: LeadRow) -> RowOutcome:
-    return RowOutcome(row.row, "not_sent", message="not sent: the run was stopped")
+    return RowOutcome(row.row, RowStatus.NOT_SENT, message="not sent: the run was stopped")
 
 
 def _unsettled(row: LeadRow) -> RowOutcome:
     message = "the run was stopped before this row was settled"
-    return RowOutcome(row.row, "unknown", message=message)
+    return RowOutcome(row.row, RowStatus.UNKNOWN, message=message)

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bulk_loader.errors import TemplateError
-from bulk_loader.results import problem_text
+from bulk_loader.outcomes import RowStatus
+from bulk_loader.results.workbook import problem_text
 
 if TYPE_CHECKING:
-    from bulk_loader.runner import RunSummary
-    from bulk_loader.sender import RowOutcome
-    from bulk_loader.summary import ImportSummary
+    from bulk_loader.outcomes import RowOutcome
+    from bulk_loader.pipeline.scan import RunSummary
+    from bulk_loader.results.summary import ImportSummary
 
 __all__ = ["ImportProgress", "dry_run_progress", "print_import_summary", "print_summary",
            "template_errors"]  # fmt: skip
@@ -138,15 +139,15 @@ def print_import_summary(summary: ImportSummary) -> None:
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")
     for status in (
-        "created",
-        "updated",
-        "would_create",
-        "would_update",
-        "would_fail",
-        "partial",
-        "failed",
-        "unknown",
-        "not_sent",
+        RowStatus.CREATED,
+        RowStatus.UPDATED,
+        RowStatus.WOULD_CREATE,
+        RowStatus.WOULD_UPDATE,
+        RowStatus.WOULD_FAIL,
+        RowStatus.PARTIAL,
+        RowStatus.FAILED,
+        RowStatus.UNKNOWN,
+        RowStatus.NOT_SENT,
     ):
         if summary.statuses[status]:
             label = status.replace("_", " ").capitalize() + ":"
@@ -185,7 +186,7 @@ def print_import_summary(summary: ImportSummary) -> None:
     click.echo(f"Results:   {summary.results}")
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
-    if summary.statuses["unknown"] and summary.journal_kept:
+    if summary.statuses[RowStatus.UNKNOWN] and summary.journal_kept:
         click.echo(
             f"Note:      {summary.statuses['unknown']} rows are unknown (an answer was lost): "
             "run the same command again first; it asks Kartra before sending anything"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from bulk_loader.cli_render import (
+from bulk_loader.cli.render import (
     ImportProgress,
     dry_run_progress,
     print_import_summary,
@@ -32,10 +32,10 @@ from bulk_loader.cli_render import (
 from bulk_loader.errors import BulkLoaderError, Interrupted
 
 if TYPE_CHECKING:
-    from bulk_loader.importer import ImportOptions
-    from bulk_loader.kartra import KartraClient
-    from bulk_loader.summary import ImportSummary
-    from bulk_loader.template import Mode
+    from bulk_loader.kartra.client import KartraClient
+    from bulk_loader.pipeline.importer import ImportOptions
+    from bulk_loader.results.summary import ImportSummary
+    from bulk_loader.template.mapping import Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -230,11 +230,11 @@ def run(
     if dry_run and not lookup:
         _run_dry(sheet, template_path, sheet_name, mode, results_path, keys_only)
         return
-    from bulk_loader.importer import ImportOptions
+    from bulk_loader.pipeline.importer import ImportOptions
 
     if rate > 20:
         click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
-    from bulk_loader.journal import find_journals
+    from bulk_loader.journal.store import find_journals
 
     if restart and not yes and not sandbox and find_journals(sheet):
         question = "Forget what earlier runs of this sheet did, and send every row again?"
@@ -274,7 +274,7 @@ def _run_dry(
     results_path: Path | None,
     keys_only: bool,
 ) -> None:
-    from bulk_loader.runner import dry_run as run_dry
+    from bulk_loader.pipeline.scan import dry_run as run_dry
 
     with template_errors(), dry_run_progress() as progress:
         try:
@@ -298,8 +298,8 @@ def _kartra(
     sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
 ) -> Iterator[KartraClient]:
     """A Kartra client: for the real API from the environment, or for a local sandbox."""
-    from bulk_loader.importer import bundled_sandbox
-    from bulk_loader.kartra import Credentials, KartraClient
+    from bulk_loader.kartra.client import Credentials, KartraClient
+    from bulk_loader.pipeline.importer import bundled_sandbox
 
     if not network["verify"]:
         click.echo(
@@ -320,7 +320,7 @@ def _kartra(
 
 
 def _import(options: ImportOptions, client: KartraClient) -> ImportSummary:
-    from bulk_loader.importer import run_import
+    from bulk_loader.pipeline.importer import run_import
 
     with ImportProgress() as progress:
         return run_import(options, client, progress)
@@ -328,7 +328,7 @@ def _import(options: ImportOptions, client: KartraClient) -> ImportSummary:
 
 def _this_command() -> str:
     """The command that resumes: this one, minus --restart/--yes, with no URL password."""
-    from bulk_loader.kartra import shown_url
+    from bulk_loader.kartra.client import shown_url
 
     words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
     return shlex.join(["bulk-loader", *words])
@@ -341,7 +341,7 @@ def _this_command() -> str:
 @_guarded
 def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
-    from bulk_loader.summary import rebuild_results
+    from bulk_loader.results.summary import rebuild_results
 
     summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
     print_import_summary(summary)
@@ -371,9 +371,9 @@ def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes:
     row again (create mode: 'Lead already exists' for leads already imported).
     """
     from bulk_loader.errors import ConfigError
-    from bulk_loader.journal import find_journals, stale_journals
-    from bulk_loader.journal import forget as forget_journal
-    from bulk_loader.known import memory_files
+    from bulk_loader.journal.store import find_journals, stale_journals
+    from bulk_loader.journal.store import forget as forget_journal
+    from bulk_loader.sending.known import memory_files
 
     if not paths and not memory:
         raise click.UsageError("name the sheets (or folders, with --older-than), or --memory")
@@ -420,8 +420,8 @@ def template() -> None:
 @_guarded
 def template_init(sheet: Path, sheet_name: str | None) -> None:
     """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
-    from bulk_loader.sheets import open_sheet
-    from bulk_loader.template import starter_template
+    from bulk_loader.sheets.sheet import open_sheet
+    from bulk_loader.template.mapping import starter_template
 
     with open_sheet(sheet, sheet_name) as opened:
         headers = list(opened.headers)

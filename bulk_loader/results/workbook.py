@@ -28,8 +28,8 @@ from typing import IO, Any
 
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
-from bulk_loader.report import Problem, without_value
-from bulk_loader.sheets import FORMULA_START, clean_text
+from bulk_loader.outcomes import ATTENTION, Problem, RowStatus, without_value
+from bulk_loader.sheets.sheet import FORMULA_START, clean_text
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -52,7 +52,7 @@ RESULT_COLUMNS = (
 )
 
 # Statuses a person must look at: their result_status cell is highlighted.
-HIGHLIGHTED = frozenset({"invalid", "failed", "partial", "unknown", "not_sent", "would_fail"})
+HIGHLIGHTED = ATTENTION | {RowStatus.WOULD_FAIL}
 _FORMULA = re.compile(FORMULA_START)
 _LOOKS_ESCAPED = re.compile("'+" + FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -460,11 +460,12 @@ def _child_command() -> list[str]:
     A source checkout that is not installed is found by appending (never prepending)
     the folder that holds this package.
     """
-    home = str(Path(__file__).resolve().parent.parent)
+    home = str(Path(__file__).resolve().parents[2])
     code = (
         "import sys\n"
-        "try:\n import bulk_loader.results as r\n"
-        f"except ImportError:\n sys.path.append({home!r}); import bulk_loader.results as r\n"
+        "try:\n import bulk_loader.results.workbook as r\n"
+        f"except ImportError:\n sys.path.append({home!r})\n"
+        " import bulk_loader.results.workbook as r\n"
         "r._child()"
     )
     return [sys.executable, "-I", "-c", code]

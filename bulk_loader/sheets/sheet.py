@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bulk_loader.errors import SheetError
-from bulk_loader.report import Problem
+from bulk_loader.outcomes import Problem
 
 __all__ = [
     "CHUNK_ROWS",
@@ -261,7 +261,9 @@ def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
             path,
         )
     if head.startswith(_ZIP_MAGIC):
-        from bulk_loader import sheets_xlsx  # imports openpyxl: CSV runs don't pay for it
+        from bulk_loader.sheets import (
+            xlsx_file as sheets_xlsx,  # imports openpyxl: CSV runs don't pay for it
+        )
 
         return sheets_xlsx.open_workbook_sheet(path, sheet)
     if path.suffix.lower() in {".xlsx", ".xlsm"}:

@@ -26,34 +26,34 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bulk_loader import scratch
-from bulk_loader.account import AccountSnapshot, fetch_account
-from bulk_loader.budget import SharedPace
 from bulk_loader.errors import ConfigError, Interrupted
-from bulk_loader.journal import (
+from bulk_loader.journal.store import (
     Journal,
     PendingLead,
     adopt_legacy,
     journal_path,
     legacy_journal_path,
 )
-from bulk_loader.kartra import CallResult, Credentials, KartraClient
-from bulk_loader.known import KnownLeads, LeadMemory, read_known
-from bulk_loader.pacing import RateLimiter, RetryPolicy
-from bulk_loader.pool import Pending, send_all
-from bulk_loader.report import Problem, Report, without_value
-from bulk_loader.results import check_writable, check_writable_folder
-from bulk_loader.runner import default_results_path, key_headers
-from bulk_loader.sender import EXISTS, SETTLE, RowOutcome, RowSender
-from bulk_loader.sheets import Sheet, open_sheet
-from bulk_loader.summary import ImportSummary, failed_rows_path, write_run_files
-from bulk_loader.template import Mode, Template, default_template, load_template
-from bulk_loader.validation import LeadRow, Validator
+from bulk_loader.kartra.client import CallResult, Credentials, KartraClient
+from bulk_loader.outcomes import Problem, Report, RowOutcome, RowStatus, without_value
+from bulk_loader.pipeline.scan import default_results_path, key_headers
+from bulk_loader.results.summary import ImportSummary, failed_rows_path, write_run_files
+from bulk_loader.results.workbook import check_writable, check_writable_folder
+from bulk_loader.sending.budget import SharedPace
+from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
+from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
+from bulk_loader.sending.pool import Pending, send_all
+from bulk_loader.sending.sender import EXISTS, SETTLE, RowSender
+from bulk_loader.sheets.sheet import Sheet, open_sheet
+from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.validation.account import AccountSnapshot, fetch_account
+from bulk_loader.validation.validator import LeadRow, Validator
 
 __all__ = ["ImportOptions", "Progress", "SilentProgress", "bundled_sandbox", "run_import"]
 
 REPEAT_SIGNAL_GRACE = 1.0  # seconds within which a second signal is the first one again
 BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
-SAMPLE_ACCOUNT = Path(__file__).with_name("data") / "sample_account.toml"
+SAMPLE_ACCOUNT = Path(__file__).parent.parent / "data" / "sample_account.toml"
 
 
 @dataclass(frozen=True)
@@ -485,7 +485,7 @@ def _send(
             idle=journal.flush,
         ):
             journal.record(row.key, outcome)
-            summary.sent += outcome.status != "not_sent"
+            summary.sent += outcome.status != RowStatus.NOT_SENT
             summary.row_calls += outcome.calls
             progress.advance(outcome)
     journal.flush()

@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bulk_loader.errors import ConfigError
-from bulk_loader.kartra_clock import Witness
+from bulk_loader.outcomes import Problem, RowOutcome, RowStatus, Witness
 from bulk_loader.private_files import make_private, open_private
-from bulk_loader.report import Problem
-from bulk_loader.sender import RowOutcome
 
 __all__ = [
     "FINAL_STATES",
@@ -79,9 +77,11 @@ ADDED_COLUMNS = (("leads", "witness", "TEXT NOT NULL DEFAULT ''"),)
 
 # A row in one of these states is settled: a resumed run does not send it again
 # (unless it failed for a passing reason: RowOutcome.retryable).
-FINAL_STATES = frozenset({"created", "updated", "partial", "failed"})
+FINAL_STATES = frozenset(
+    {RowStatus.CREATED, RowStatus.UPDATED, RowStatus.PARTIAL, RowStatus.FAILED}
+)
 # The row's call may have reached Kartra: a resumed run settles it before sending.
-UNSETTLED_STATES = frozenset({"sending", "unknown"})
+UNSETTLED_STATES = frozenset({"sending", RowStatus.UNKNOWN})
 # SQLite's companions of a WAL database (the lock file is our own).
 SIDE_FILES = ("-wal", "-shm")
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
@@ -471,7 +471,7 @@ class Journal:
                     row,
                     json.loads(cells),
                     _load_problems(row, problems),
-                    "invalid" if problems else _visible(state),
+                    RowStatus.INVALID if problems else _visible(state),
                     lead_id or "",
                     error_type or "",
                     message or "",
@@ -542,9 +542,9 @@ def _dump_witness(witness: Witness | None) -> str:
 def _visible(state: str | None) -> str:
     """What a results reader sees for a journal state."""
     if state in (None, "pending"):
-        return "not_sent"
+        return RowStatus.NOT_SENT
     if state == "sending":
-        return "unknown"
+        return RowStatus.UNKNOWN
     return state
 
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bulk_loader.pacing import LocalPace, Pace, RateLimiter
 from bulk_loader.private_files import make_private, private_folder
+from bulk_loader.sending.pacing import LocalPace, Pace, RateLimiter
 
 __all__ = ["SharedPace", "cache_folder"]
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bulk_loader.checks import split_values
 from bulk_loader.errors import ConfigError, KartraFatalError
-from bulk_loader.kartra import CallResult, Outcome, answer_field
-from bulk_loader.report import Problem
-from bulk_loader.template import Template
-from bulk_loader.validation import LeadRow
+from bulk_loader.kartra.client import CallResult, Outcome, answer_field
+from bulk_loader.outcomes import Problem
+from bulk_loader.template.mapping import Template
+from bulk_loader.validation.checks import split_values
+from bulk_loader.validation.validator import LeadRow
 
 __all__ = ["AccountSnapshot", "CustomFieldInfo", "fetch_account"]
 

@@ -17,16 +17,16 @@ from typing import IO
 
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
-from bulk_loader.report import Problem, Report, without_value
-from bulk_loader.results import (
+from bulk_loader.outcomes import Problem, Report, RowStatus, without_value
+from bulk_loader.results.workbook import (
     BackgroundResultsWriter,
     ResultsWriter,
     key_columns,
     open_results,
 )
-from bulk_loader.sheets import Chunk, Sheet, open_sheet
-from bulk_loader.template import Mode, Template, default_template, load_template
-from bulk_loader.validation import LeadRow, Validator
+from bulk_loader.sheets.sheet import Chunk, Sheet, open_sheet
+from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.validation.validator import LeadRow, Validator
 
 __all__ = [
     "Progress",
@@ -183,7 +183,7 @@ def _write_chunk(
         by_row.setdefault(problem.row, []).append(problem)
     for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
         found = by_row.get(row, []) + (late.get(row, []) if late else [])
-        writer.add(row, cells, "invalid" if found else "valid", problems=found)
+        writer.add(row, cells, RowStatus.INVALID if found else RowStatus.VALID, problems=found)
 
 
 class _Spool:

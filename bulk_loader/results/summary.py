@@ -12,17 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
-from bulk_loader.journal import Journal, find_journals
-from bulk_loader.report import Report
-from bulk_loader.results import ResultsWriter, key_columns
-from bulk_loader.runner import default_results_path
+from bulk_loader.journal.store import Journal, find_journals
+from bulk_loader.outcomes import ATTENTION, GOOD, Report, RowStatus
+from bulk_loader.pipeline.scan import default_results_path
+from bulk_loader.results.workbook import ResultsWriter, key_columns
 
 __all__ = ["ImportSummary", "failed_rows_path", "rebuild_results", "write_run_files"]
-
-# Row statuses that end a row as the person wanted (would_*: a --lookup dry run).
-GOOD_STATUSES = ("created", "updated", "would_create", "would_update")
-# Row statuses that need a person: they go to the failed-rows file.
-NEEDS_ATTENTION = ("invalid", "failed", "partial", "unknown", "not_sent")
 
 
 @dataclass
@@ -67,7 +62,7 @@ class ImportSummary:
             return KartraFatalError.exit_code
         if self.interrupted:
             return Interrupted.exit_code
-        good = sum(self.statuses[status] for status in GOOD_STATUSES)
+        good = sum(self.statuses[status] for status in GOOD)
         return 0 if good == sum(self.statuses.values()) else 1
 
     @property
@@ -79,7 +74,7 @@ class ImportSummary:
         """
         if self.failed is None:
             return ""
-        if self.statuses["partial"] and self.mode == "create":
+        if self.statuses[RowStatus.PARTIAL] and self.mode == "create":
             return (
                 f"{self.statuses['partial']} of its rows were saved with an action refused "
                 "(partial): fix the cause, then run it with --mode upsert (create mode "
@@ -152,7 +147,7 @@ def rebuild_results(
     finally:
         journal.close()
     summary.report.rows_read = summary.statuses.total()
-    summary.report.rows_invalid = summary.statuses["invalid"]
+    summary.report.rows_invalid = summary.statuses[RowStatus.INVALID]
     return summary
 
 
@@ -197,7 +192,7 @@ def write_run_files(
                 row.problems,
                 row.attempts,
             )
-            if row.status in NEEDS_ATTENTION and failed_file:
+            if row.status in ATTENTION and failed_file:
                 if retry is None:
                     retry = files.enter_context(
                         ResultsWriter(failed, headers, result_columns=False)

@@ -1,7 +1,7 @@
 """Reading Kartra's answers: the outcome classes and the pure `interpret` function.
 
 Kept apart from the client so that the rules about what an answer means can be read,
-and tested, without any network code. bulk_loader.kartra re-exports everything here.
+and tested, without any network code. bulk_loader.kartra.client re-exports everything here.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ LEAD_COMMANDS = frozenset({"create_lead", "edit_lead", "search_lead", "get_lead"
 
 
 class Outcome(StrEnum):
-    """What a call's result means for its row (the table in bulk_loader.kartra's docstring)."""
+    """What a call's result means for its row (the table in the client module's docstring)."""
 
     OK = "ok"
     REJECTED = "rejected"

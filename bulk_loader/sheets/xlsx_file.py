@@ -42,8 +42,8 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import DATA_TAG, ROW_TAG, WorkSheetParser
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
-from bulk_loader.workbook_guard import check_workbook_zip, unreadable
+from bulk_loader.sheets.guard import check_workbook_zip, unreadable
+from bulk_loader.sheets.sheet import MAX_COLUMNS, Records, Sheet, _column_letter, clean_headers
 
 __all__ = [
     "MAX_CELL_CHARS",

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from bulk_loader.template import KARTRA_FIELDS
+from bulk_loader.template.mapping import KARTRA_FIELDS
 
 __all__ = ["guess_field", "starter_template", "toml_string"]
 

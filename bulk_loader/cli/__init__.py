@@ -1,0 +1,1 @@
+"""The `bulk-loader` command: click, signals and the terminal live here alone."""

@@ -1,0 +1,1 @@
+"""One row path for every run: read -> template -> validate -> (send) -> results."""

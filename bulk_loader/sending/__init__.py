@@ -1,0 +1,1 @@
+"""Sending valid rows: one call per row, paced, retried only where safe, lost answers settled."""
