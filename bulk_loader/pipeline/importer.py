@@ -36,9 +36,14 @@ from bulk_loader.journal.store import (
 )
 from bulk_loader.kartra.client import CallResult, Credentials, KartraClient
 from bulk_loader.outcomes import Problem, Report, RowOutcome, RowStatus, without_value
-from bulk_loader.pipeline.scan import default_results_path, key_headers
-from bulk_loader.results.summary import ImportSummary, failed_rows_path, write_run_files
-from bulk_loader.results.workbook import check_writable, check_writable_folder
+from bulk_loader.pipeline.scan import key_headers
+from bulk_loader.results.files import (
+    check_writable,
+    check_writable_folder,
+    default_results_path,
+    failed_rows_path,
+)
+from bulk_loader.results.summary import ImportSummary, write_run_files
 from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy

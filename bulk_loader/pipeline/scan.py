@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import IO
 
 from bulk_loader import scratch
-from bulk_loader.errors import InputError
 from bulk_loader.outcomes import Problem, Report, RowStatus, without_value
+from bulk_loader.results.files import default_results_path
 from bulk_loader.results.workbook import (
     BackgroundResultsWriter,
     ResultsWriter,
@@ -31,7 +31,6 @@ from bulk_loader.validation.validator import LeadRow, Validator
 __all__ = [
     "Progress",
     "RunSummary",
-    "default_results_path",
     "dry_run",
     "prepare",
     "summary_table",
@@ -55,26 +54,6 @@ class RunSummary:
     def exit_code(self) -> int:
         """0 when every row is valid, 1 otherwise (the CLI's exit code)."""
         return 0 if self.report.rows_invalid == 0 else 1
-
-
-def default_results_path(sheet_path: Path, results_path: Path | None = None) -> Path:
-    """`--results` if given, else `<sheet>.results.xlsx` beside the input.
-
-    Never the input itself: writing results over the sheet would destroy it.
-    """
-    sheet_path = Path(sheet_path)
-    if results_path is None:
-        return sheet_path.with_name(f"{sheet_path.stem}.results.xlsx")
-    if _same_file(Path(results_path), sheet_path):
-        raise InputError(f"--results {results_path} is the input sheet; name another file")
-    return Path(results_path)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 def prepare(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:

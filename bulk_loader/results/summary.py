@@ -14,10 +14,10 @@ from pathlib import Path
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
 from bulk_loader.journal.store import Journal, find_journals
 from bulk_loader.outcomes import ATTENTION, GOOD, Report, RowStatus
-from bulk_loader.pipeline.scan import default_results_path
+from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
 from bulk_loader.results.workbook import ResultsWriter, key_columns
 
-__all__ = ["ImportSummary", "failed_rows_path", "rebuild_results", "write_run_files"]
+__all__ = ["ImportSummary", "rebuild_results", "write_run_files"]
 
 
 @dataclass
@@ -168,7 +168,7 @@ def write_run_files(
         failed_rows_path(summary.sheet).unlink(missing_ok=True)
     failed_file = failed_file and not keys_only
     failed = failed_rows_path(summary.sheet)
-    if failed_file and _same(failed, results):
+    if failed_file and same_file(failed, results):
         raise InputError(f"--results {results} is where the failed rows go; name another file")
     if failed_file:
         failed.unlink(missing_ok=True)  # an earlier run's list no longer holds
@@ -202,16 +202,6 @@ def write_run_files(
                 retry.add(retry_rows, row.cells, row.status)
         out.close(summary.as_rows())
     summary.results = results
-
-
-def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def failed_rows_path(sheet: Path) -> Path:
-    """`<sheet>.failed.<ext>` beside the input, in the input's own format."""
-    suffix = sheet.suffix.lower() if sheet.suffix.lower() in (".csv", ".xlsx") else ".csv"
-    return sheet.with_name(f"{sheet.stem}.failed{suffix}")
 
 
 def _stamp(seconds: float) -> str:

@@ -19,7 +19,6 @@ import queue
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,8 +34,6 @@ __all__ = [
     "RESULT_COLUMNS",
     "BackgroundResultsWriter",
     "ResultsWriter",
-    "check_writable",
-    "check_writable_folder",
     "escape_csv_cell",
     "key_columns",
     "open_results",
@@ -86,31 +83,6 @@ def key_columns(headers: Sequence[str], key_headers: Sequence[str]) -> list[int]
 def problem_text(problem: Problem) -> str:
     """How one problem reads in result_message: the column first, when there is one."""
     return f"{problem.column}: {problem.message}" if problem.column else problem.message
-
-
-def check_writable(path: Path, what: str = "results") -> None:
-    """InputError now, before anything is sent, if `path` could not be written later.
-
-    Opens it as the writer will (without emptying a file that is there); a file this
-    check created is removed again.
-    """
-    existed = os.path.lexists(path)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    except OSError as exc:
-        raise InputError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from exc
-    if not existed:
-        Path(path).unlink(missing_ok=True)
-
-
-def check_writable_folder(folder: Path, what: str) -> None:
-    """InputError now if no file could be made in `folder` (a file is made and removed
-    there; the file the run will write is not touched)."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bulk-loader-check-"):
-            pass
-    except OSError as exc:
-        raise InputError(f"cannot write the {what} in {folder}: {exc.strerror or exc}") from exc
 
 
 def _create_private(path: Path) -> int:
