@@ -1,13 +1,13 @@
-"""Read a CSV or XLSX sheet as the text a person sees, streamed in chunks of rows.
+"""A sheet as the text a person sees, streamed in chunks of rows: what CSV and XLSX share.
 
 Every cell arrives as a string: what Excel would show, so that a phone stored as
 14155550100.0 reads "14155550100" and a zip formatted `00000` keeps its leading zero.
 Row numbers are the ones a person sees in Excel: the header is row 1. Wholly empty rows
 are skipped but still counted, so later rows keep their numbers.
 
-Nothing here holds the whole sheet: CSV is decoded as it is read (after one cheap binary
-pass that picks the encoding), XLSX goes through openpyxl's read-only mode.
-Foreign errors (UnicodeDecodeError, csv.Error, zipfile, openpyxl) become SheetError here.
+Nothing here holds the whole sheet. The readers feed `Sheet` records as they read them:
+csv_file.py (CSV) and xlsx_file.py (XLSX, through openpyxl's read-only mode); opening.py
+picks one by the file's content. Foreign errors become SheetError in the readers.
 
 Text no output can carry (`UNSAFE_TEXT`: a lone UTF-16 surrogate, which XLSX's `_xD800_`
 escape can hold, or a control character other than TAB, LF and CR) never leaves the
@@ -18,9 +18,6 @@ can still be written. A header holding such text is a SheetError.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,11 +35,12 @@ __all__ = [
     "TEXT_PROBLEMS",
     "UNSAFE_TEXT",
     "Chunk",
+    "Records",
     "Sheet",
+    "clean_headers",
     "clean_text",
+    "column_letter",
     "find_column",
-    "open_sheet",
-    "unescape_csv_cell",
 ]
 
 CHUNK_ROWS = 2000
@@ -54,17 +52,6 @@ MAX_COLUMNS = 16_384
 ERROR_TEXTS = frozenset(
     {"#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA"}
 )
-
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_DELIMITERS = ",;\t|"
-_SNIFF_CHARS = 64 * 1024
-_CHECK_BYTES = 256 * 1024
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
 
 # Characters no output can carry as they are. A lone surrogate is not text at all: UTF-8
 # cannot encode it, so writing it fails. C0 control characters (but TAB, LF and CR) are
@@ -80,7 +67,7 @@ TEXT_PROBLEMS = frozenset({"unrepresentable_text", "control_character"})
 # What a spreadsheet may run as a formula (OWASP CSV injection): a cell starting with
 # TAB or CR, or with = + - @ or their fullwidth forms (Excel takes =1+1 typed in
 # fullwidth as a formula), also behind whitespace, NBSP, a BOM or zero-width characters
-# that a person does not see. results.escape_csv_cell and unescape_csv_cell share it.
+# that a person does not see. results.escape_csv_cell and csv_file.unescape_csv_cell share it.
 FORMULA_START = r"(?:[\t\r]|[\s\u180e\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20])"
 
 # (row number, cells as text) for every record after the header, blank ones included.
@@ -159,7 +146,7 @@ class Sheet:
         if extra:
             # Name the cells: the results keep only the headed columns, so this message
             # is the one place their values still show.
-            shown = ", ".join(f"{_column_letter(i)}: {cell[:40]!r}" for i, cell in extra[:3])
+            shown = ", ".join(f"{column_letter(i)}: {cell[:40]!r}" for i, cell in extra[:3])
             more = f" and {len(extra) - 3} more" if len(extra) > 3 else ""
             problems.append(
                 Problem(
@@ -242,35 +229,6 @@ def _unsafe_problem(number: int, header: str, cell: str, cleaned: str) -> Proble
     return Problem(row=number, column=header, value=cleaned, code=code, message=message)
 
 
-def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
-    """Open a CSV or XLSX file and read its header row; SheetError if it can't be used.
-
-    The content decides the format (a zip is a workbook), so a renamed file still opens;
-    `sheet` names an XLSX worksheet (default: the first) and is ignored for CSV.
-    """
-    path = Path(path)
-    try:
-        with path.open("rb") as file:
-            head = file.read(8)
-    except OSError as exc:
-        raise SheetError(f"cannot open the file: {exc.strerror or exc}", path) from exc
-    if head.startswith(_OLE_MAGIC) or (path.suffix.lower() == ".xls" and head[:4] != _ZIP_MAGIC):
-        raise SheetError(
-            "this is an old-format .xls workbook or a password-protected one; "
-            "save it (without a password) as .xlsx or .csv",
-            path,
-        )
-    if head.startswith(_ZIP_MAGIC):
-        from bulk_loader.sheets import (
-            xlsx_file as sheets_xlsx,  # imports openpyxl: CSV runs don't pay for it
-        )
-
-        return sheets_xlsx.open_workbook_sheet(path, sheet)
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        raise SheetError("this is not an XLSX workbook (not a zip file); is it corrupt?", path)
-    return _open_csv(path)
-
-
 def find_column(sheet_headers: Sequence[str], name: str, path: Path) -> int | None:
     """Index of the header matching `name` (trimmed, any case), or None if absent.
 
@@ -282,7 +240,7 @@ def find_column(sheet_headers: Sequence[str], name: str, path: Path) -> int | No
         raise SheetError("a blank column name cannot be matched to a header", path)
     found = [i for i, header in enumerate(sheet_headers) if header.strip().casefold() == wanted]
     if len(found) > 1:
-        columns = ", ".join(_column_letter(i) for i in found)
+        columns = ", ".join(column_letter(i) for i in found)
         raise SheetError(
             f"the header {name.strip()!r} occurs {len(found)} times (columns {columns}); "
             "rename one of them",
@@ -310,12 +268,12 @@ def clean_headers(cells: Sequence[str], path: Path) -> list[str]:
                 f"(U+{ord(bad.group()):04X}), which no results file can show; retype it",
                 path,
                 row=1,
-                column=_column_letter(index),
+                column=column_letter(index),
             )
     return headers
 
 
-def _column_letter(index: int) -> str:
+def column_letter(index: int) -> str:
     """Excel's letter for a 0-based column index (0 -> A, 26 -> AA)."""
     letters = ""
     index += 1
@@ -323,194 +281,3 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
-
-
-# ---------------------------------------------------------------------------- CSV
-
-
-def _open_csv(path: Path) -> Sheet:
-    encoding, unsafe_text = _csv_encoding(path)
-    delimiter = _sniff_delimiter(path, encoding)
-    file = path.open(encoding=encoding, errors="strict", newline="")
-    try:
-        records = _csv_records(path, file, delimiter)
-        first = next(records, None)
-        if first is None:
-            raise SheetError("no header row: the file is empty", path)
-        headers = clean_headers(first[1], path)
-    except BaseException:
-        file.close()
-        raise
-    return Sheet(path, headers, records, file.close, unsafe_text=unsafe_text)
-
-
-def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
-    """Records numbered from 1 (the header); quoted newlines stay inside one record."""
-    reader = csv.reader(file, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-    number = 0
-    try:
-        for number, cells in enumerate(reader, start=1):
-            if len(cells) > MAX_COLUMNS:
-                raise SheetError(
-                    f"this row has {len(cells):,} cells, more than Excel's {MAX_COLUMNS:,} "
-                    "columns; is it really a CSV, and is the delimiter right?",
-                    path,
-                    row=number,
-                )
-            if any(cell[:1] == "'" for cell in cells):
-                cells = [unescape_csv_cell(cell) for cell in cells]
-            yield number, cells
-    except (csv.Error, UnicodeDecodeError) as exc:
-        message = f"cannot read this row as CSV: {exc}"
-        if "field larger than field limit" in str(exc):
-            message = (
-                f"a cell is longer than {csv.field_size_limit():,} characters: probably a "
-                'quote (") that is never closed'
-            )
-        raise SheetError(message, path, row=number + 1) from exc
-
-
-_ESCAPED = re.compile("'+" + FORMULA_START)
-
-
-def unescape_csv_cell(cell: str) -> str:
-    """Undo the OWASP escaping our own CSV files carry (results.escape_csv_cell).
-
-    `'=SUM(A1)` reads as `=SUM(A1)` and `' ＝1` as ` ＝1`: the quote only kept a
-    spreadsheet from running it. Cells already as they should be are left alone.
-    """
-    return cell[1:] if _ESCAPED.match(cell) else cell
-
-
-def _csv_encoding(path: Path) -> tuple[str, bool]:
-    """A BOM decides; else strict UTF-8 if every byte allows it; else Windows-1252.
-    Also whether the text holds any `UNSAFE_TEXT` (so rows need searching for it).
-
-    One binary pass in 256 KB blocks (constant memory, far faster than parsing) is the
-    price of never switching encodings after rows have been handed out.
-    """
-    with path.open("rb") as file:
-        head = file.read(4)
-    bom_encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
-    candidates = [bom_encoding] if bom_encoding else ["utf-8", "cp1252"]
-    for encoding in candidates:
-        try:
-            unsafe_text = _check_text(path, encoding)
-        except UnicodeDecodeError as exc:
-            if encoding != candidates[-1]:
-                continue
-            what = (
-                f"{encoding.upper()} text (as its byte-order mark says)"
-                if bom_encoding
-                else ("UTF-8 nor Windows-1252 text")
-            )
-            raise SheetError(
-                f"undecodable bytes: the file is not {what}; is it really a CSV?",
-                path,
-                row=_row_at(path, encoding, exc.start),
-            ) from exc
-        return encoding, unsafe_text
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _check_text(path: Path, encoding: str) -> bool:
-    """Decode the whole file; UnicodeDecodeError (with a file-wide `start`) if it can't be.
-    Returns whether the text holds any `UNSAFE_TEXT` (a control character).
-
-    A NUL character is a SheetError: text files don't hold one, binary files and UTF-16
-    without a BOM do, and the csv module would pass it on silently.
-    """
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    chars = 0
-    unsafe = False
-    with path.open("rb") as file:
-        while True:
-            block = file.read(_CHECK_BYTES)
-            try:
-                text = decoder.decode(block, final=not block)
-            except UnicodeDecodeError as exc:
-                exc.start = chars + len(block[: exc.start].decode(encoding, "replace"))
-                raise
-            if "\0" in text:
-                raise SheetError(
-                    "the file contains NUL bytes: it is binary, or UTF-16 text without a "
-                    "byte-order mark; save it as CSV UTF-8",
-                    path,
-                    row=_row_at(path, encoding, chars + text.index("\0")),
-                )
-            if not unsafe:
-                unsafe = _holds_unsafe_text(block, text, encoding)
-            chars += len(text)
-            if not block:
-                return unsafe
-
-
-# Every byte but the control characters UNSAFE_TEXT names: what bytes.translate deletes.
-_NOT_CONTROL_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in b"\t\n\r")
-
-
-def _holds_unsafe_text(block: bytes, text: str, encoding: str) -> bool:
-    """Whether `text`, decoded from `block`, holds UNSAFE_TEXT. In UTF-8 and cp1252 a byte
-    below 0x20 is always that character (strict decoding leaves no surrogates), and
-    looking at bytes is about ten times faster than a regular expression over the text."""
-    if encoding in ("utf-8", "utf-8-sig", "cp1252"):
-        return bool(block.translate(None, _NOT_CONTROL_BYTES))
-    return UNSAFE_TEXT.search(text) is not None
-
-
-def _row_at(path: Path, encoding: str, char_offset: int) -> int:
-    """The record number (header = 1) holding the character at `char_offset`.
-
-    Only used to word an error, so it re-reads the file rather than burden the fast path.
-    """
-    delimiter = _sniff_delimiter(path, encoding, errors="replace")
-
-    def lines_up_to_offset(file: io.TextIOWrapper) -> Iterator[str]:
-        seen = 0
-        for line in file:
-            yield line
-            seen += len(line)
-            if seen > char_offset:
-                return
-
-    records = 0
-    with path.open(encoding=encoding, errors="replace", newline="") as file:
-        reader = csv.reader(lines_up_to_offset(file), delimiter=delimiter)
-        try:
-            for _ in reader:
-                records += 1
-        except csv.Error:  # e.g. an unclosed quote before the bad byte: it is in this record
-            records += 1
-    return max(1, records)
-
-
-def _sniff_delimiter(path: Path, encoding: str, errors: str = "strict") -> str:
-    """Pick the delimiter among `, ; TAB |` from the start of the file; comma by default.
-
-    csv.Sniffer judges consistency across lines but gives up on one-column files and on
-    samples cut inside a quoted field, and may pick a character the header lacks; then
-    the header line decides: the candidate that splits it into the most fields.
-    """
-    with path.open(encoding=encoding, errors=errors, newline="") as file:
-        sample = file.read(_SNIFF_CHARS)
-        complete = len(sample) < _SNIFF_CHARS
-    if not complete and "\n" in sample:
-        sample = sample[: sample.rindex("\n") + 1]
-    sample = sample.replace("\0", "")
-    by_header = _delimiter_from_header(sample)
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return by_header
-    # Sniffer can settle on a character that is consistent in the data (tags "a;b")
-    # but absent from the header line; the header line is then the better judge.
-    header = sample.splitlines()[0] if sample else ""
-    return sniffed if sniffed in header else by_header
-
-
-def _delimiter_from_header(sample: str) -> str:
-    """The candidate that splits the first line into the most fields; comma on a tie."""
-    header = sample.splitlines()[0] if sample else ""
-    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals
-    return best if counts[best] > 1 else ","
