@@ -3,8 +3,8 @@
 A template is a TOML file (see templates/example.toml). `load_template` checks the whole
 file and raises one TemplateError listing every problem with its dotted key, so a user
 fixes everything in one pass. Without a file, `default_template` maps headers that are
-spelled like Kartra's field names. `starter_template` (in bulk_loader.template.starter) writes a
-first draft for a given sheet.
+spelled like Kartra's field names. What a column can map to is in fields.py;
+`template init`'s first draft for a sheet is written by starter.py.
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from bulk_loader.errors import TemplateError, TemplateProblem
+from bulk_loader.template.fields import (
+    ACTIONS,
+    CUSTOM_FIELD_TYPES,
+    DEFAULT_SEPARATOR,
+    KARTRA_FIELDS,
+    TEXT_TYPES,
+)
 
 __all__ = [
-    "CHOICE_TYPES",
-    "CUSTOM_FIELD_TYPES",
-    "KARTRA_FIELDS",
     "MAX_TEMPLATE_BYTES",
     "ActionColumn",
     "CustomFieldMap",
@@ -33,26 +37,12 @@ __all__ = [
     "key_text",
     "load_template",
     "normalise_header",
-    "starter_template",
 ]
 
 Mode = Literal["create", "edit", "upsert"]
 Match = Literal["email", "id"]
 MODES: tuple[Mode, ...] = ("create", "edit", "upsert")
 MATCHES: tuple[Match, ...] = ("email", "id")
-
-# Every field that create_lead or edit_lead accepts (Kartra's lead API reference).
-KARTRA_FIELDS: tuple[str, ...] = (
-    "email", "id", "new_email", "phone", "phone_country_code", "first_name", "middle_name",
-    "last_name", "last_name2", "ip", "address", "zip", "city", "state", "country", "company",
-    "lead_picture", "website", "facebook", "twitter", "linkedin", "lead_preferred_time_zone",
-    "sales_tax_id", "business_type",
-)  # fmt: skip
-CUSTOM_FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
-CHOICE_TYPES = ("drop_down", "radio_button", "checkbox")
-TEXT_TYPES = ("input_field", "text_area")
-ACTIONS = ("tags", "lists")
-DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
 
 # A template is a few KB; anything far larger is not one (or is /dev/zero).
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -193,13 +183,6 @@ def default_template(headers: Sequence[str]) -> Template:
         lists=actions.get("lists"),
         require_columns=False,
     )
-
-
-def starter_template(headers: Sequence[str], source: str = "") -> str:
-    """TOML text of a first-draft template for a sheet with `headers`."""
-    from bulk_loader.template.starter import starter_template as build
-
-    return build(headers, source)
 
 
 def _suggest(word: str, choices: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from bulk_loader.template.mapping import KARTRA_FIELDS
+from bulk_loader.template.fields import ACTIONS, CUSTOM_FIELD_TYPES, KARTRA_FIELDS
 
 __all__ = ["guess_field", "starter_template", "toml_string"]
 
@@ -101,9 +101,9 @@ def starter_template(headers: Sequence[str], source: str = "") -> str:
         if not header.strip():
             continue
         guess = guess_field(header)
-        if guess in ("tags", "lists") and guess not in actions:
+        if guess in ACTIONS and guess not in actions:
             actions[guess] = header
-        elif guess is not None and guess not in fields and guess not in ("tags", "lists"):
+        elif guess is not None and guess not in fields and guess not in ACTIONS:
             fields[guess] = header
         else:
             unplaced.append(header)
@@ -130,7 +130,6 @@ def starter_template(headers: Sequence[str], source: str = "") -> str:
             lines += [
                 f"# [custom_fields.{_identifier(header)}]",
                 f"# column = {toml_string(header)}",
-                '# type = "input_field"   # input_field | text_area | drop_down | '
-                "radio_button | checkbox",
+                f'# type = "input_field"   # {" | ".join(CUSTOM_FIELD_TYPES)}',
             ]
     return "\n".join(lines) + "\n"

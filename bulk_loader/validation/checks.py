@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from bulk_loader.template.mapping import CHOICE_TYPES, CustomFieldMap
+from bulk_loader.template.fields import CHOICE_TYPES
+from bulk_loader.template.mapping import CustomFieldMap
 
 __all__ = [
     "MAX_LENGTH",

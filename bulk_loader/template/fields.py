@@ -1,0 +1,30 @@
+"""What a template can map a column to: Kartra's lead fields, custom field types, actions.
+
+The vocabulary both the template checker (mapping.py) and `template init` (starter.py)
+speak; it imports nothing, so neither of them needs the other.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIONS",
+    "CHOICE_TYPES",
+    "CUSTOM_FIELD_TYPES",
+    "DEFAULT_SEPARATOR",
+    "KARTRA_FIELDS",
+    "TEXT_TYPES",
+]
+
+# Every field that create_lead or edit_lead accepts (Kartra's lead API reference).
+KARTRA_FIELDS: tuple[str, ...] = (
+    "email", "id", "new_email", "phone", "phone_country_code", "first_name", "middle_name",
+    "last_name", "last_name2", "ip", "address", "zip", "city", "state", "country", "company",
+    "lead_picture", "website", "facebook", "twitter", "linkedin", "lead_preferred_time_zone",
+    "sales_tax_id", "business_type",
+)  # fmt: skip
+CUSTOM_FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
+CHOICE_TYPES = ("drop_down", "radio_button", "checkbox")
+TEXT_TYPES = ("input_field", "text_area")
+# Columns whose cells name tags or lists to add the lead to, several per cell.
+ACTIONS = ("tags", "lists")
+DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
