@@ -1,3 +1,73 @@
-"""bulk_loader: create and update Kartra leads from a CSV or XLSX sheet."""
+"""bulk_loader: create and update Kartra leads from a CSV or XLSX sheet.
 
-__version__ = "0.1.0"
+The Python API (the `bulk-loader` command is a thin skin over it):
+
+    import bulk_loader
+
+    loader = bulk_loader.Loader("leads.csv", template="templates/example.toml")
+    checked = loader.check()                      # validate; nothing is sent
+    with bulk_loader.KartraClient(bulk_loader.Credentials.from_env()) as client:
+        summary = loader.run(client)              # check, then send every valid row
+
+See `Loader` for the options, and the README's "Use from Python". The names below are
+imported when first used, so `import bulk_loader` stays cheap for the command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bulk_loader.api import Loader
+    from bulk_loader.errors import BulkLoaderError
+    from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient
+    from bulk_loader.outcomes import Problem, ProblemCode, RowOutcome, RowStatus
+    from bulk_loader.pipeline.check import CheckSummary
+    from bulk_loader.pipeline.progress import Progress, SilentProgress
+    from bulk_loader.results.summary import ImportSummary
+
+_HOMES = {
+    "Loader": "bulk_loader.api",
+    "BulkLoaderError": "bulk_loader.errors",
+    "Credentials": "bulk_loader.kartra.client",
+    "KartraApi": "bulk_loader.kartra.client",
+    "KartraClient": "bulk_loader.kartra.client",
+    "Problem": "bulk_loader.outcomes",
+    "ProblemCode": "bulk_loader.outcomes",
+    "RowOutcome": "bulk_loader.outcomes",
+    "RowStatus": "bulk_loader.outcomes",
+    "CheckSummary": "bulk_loader.pipeline.check",
+    "Progress": "bulk_loader.pipeline.progress",
+    "SilentProgress": "bulk_loader.pipeline.progress",
+    "ImportSummary": "bulk_loader.results.summary",
+}
+
+__all__ = [
+    "BulkLoaderError",
+    "CheckSummary",
+    "Credentials",
+    "ImportSummary",
+    "KartraApi",
+    "KartraClient",
+    "Loader",
+    "Problem",
+    "ProblemCode",
+    "Progress",
+    "RowOutcome",
+    "RowStatus",
+    "SilentProgress",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bulk_loader' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -217,7 +217,7 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bulk_loader.pipeline.scan.dry_run", interrupted)
+    monkeypatch.setattr("bulk_loader.api.Loader.check", interrupted)
     result = invoke("run", str(SAMPLES / "clean.csv"), "--dry-run")
     assert result.exit_code == 4
     assert result.stderr == ("error: stopped; nothing was sent, the results file is incomplete\n")
@@ -225,7 +225,7 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_resume_command_never_repeats_restart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Following the printed command must carry on, not start over."""
-    from bulk_loader.cli.app import _this_command
+    from bulk_loader.cli.run import _this_command
 
     monkeypatch.setattr(
         "sys.argv",

@@ -21,7 +21,7 @@ from bulk_loader.results.workbook import problem_text
 
 if TYPE_CHECKING:
     from bulk_loader.outcomes import RowOutcome
-    from bulk_loader.pipeline.scan import RunSummary
+    from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.results.summary import ImportSummary
 
 __all__ = ["ImportProgress", "dry_run_progress", "print_import_summary", "print_summary",
@@ -55,7 +55,7 @@ def dry_run_progress() -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def print_summary(summary: RunSummary) -> None:
+def print_summary(summary: CheckSummary) -> None:
     report = summary.report
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")

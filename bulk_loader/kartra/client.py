@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpcore
@@ -53,6 +53,7 @@ __all__ = [
     "ActionResult",
     "CallResult",
     "Credentials",
+    "KartraApi",
     "KartraClient",
     "Outcome",
     "answer_field",
@@ -72,6 +73,39 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://app.kartra.com/api"
+
+
+class KartraApi(Protocol):
+    """What a run needs of a client: `KartraClient` (over HTTP, the sandbox's in-process
+    transport or an `httpx.MockTransport`), or any object with these members."""
+
+    @property
+    def api_host(self) -> str: ...
+
+    @property
+    def calls_made(self) -> int: ...
+
+    def account_identity(self) -> dict[str, str]: ...
+
+    def create_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult: ...
+
+    def edit_lead(
+        self, lead: Mapping[str, Any], then: Sequence[Mapping[str, Any]] = ()
+    ) -> CallResult: ...
+
+    def search_lead(self, *, email: str | None = None, id: str | None = None) -> CallResult: ...
+
+    def get_lead(self, *, email: str) -> CallResult: ...
+
+    def retrieve_custom_fields(self) -> CallResult: ...
+
+    def retrieve_account_tags(self) -> CallResult: ...
+
+    def retrieve_account_lists(self) -> CallResult: ...
+
+    def retrieve_account_sequences(self) -> CallResult: ...
 
 
 @dataclass(frozen=True)

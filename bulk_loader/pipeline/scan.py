@@ -1,129 +1,40 @@
-"""Runs over a whole sheet: read -> validate -> results, chunk by chunk.
+"""The one scan every run makes: read -> template -> validate -> account check, into the journal.
 
-`validated_chunks` is the shared pipeline (sending will consume its valid rows);
-`dry_run` drives it to a results file and a report without touching Kartra.
-Results are written once every row is validated only when late problems are possible
-(a mapped new_email): then the chunks wait in a temporary spool file, so memory stays
-flat either way.
+A dry run and a real run scan a sheet alike, chunk by chunk, into a journal (the real
+run's beside the sheet, the dry run's a temporary one); a real run then sends
+(send.py), and both end with the results. Nothing is sent before every row has been
+validated, so the person running it sees every problem of the sheet first.
+
+The scan is one transaction: a scan that fails or is stopped leaves the journal as it
+was before.
 """
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-from bulk_loader import scratch
-from bulk_loader.outcomes import Problem, Report, RowStatus, without_value
-from bulk_loader.results.files import default_results_path
-from bulk_loader.results.workbook import (
-    BackgroundResultsWriter,
-    ResultsWriter,
-    key_columns,
-    open_results,
-)
-from bulk_loader.sheets.sheet import Chunk, Sheet, open_sheet
+from bulk_loader.journal.store import Journal
+from bulk_loader.outcomes import Problem, Report, without_value
+from bulk_loader.sheets.sheet import Chunk, Sheet
 from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.validation.account import AccountSnapshot
 from bulk_loader.validation.validator import LeadRow, Validator
 
-__all__ = [
-    "Progress",
-    "RunSummary",
-    "dry_run",
-    "prepare",
-    "summary_table",
-    "validated_chunks",
-]
+__all__ = ["ChunkScanned", "key_headers", "open_validator", "scan", "summary_table"]
 
-Progress = Callable[[int], None]  # called with the number of rows just processed
+# Told of each chunk as it is scanned: the chunk and its problems (before late ones).
+ChunkScanned = Callable[[Chunk, list[Problem]], None]
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did: the counts and where the results went."""
-
-    sheet_path: Path
-    results_path: Path
-    template_path: Path | None
-    mode: Mode
-    report: Report
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row is valid, 1 otherwise (the CLI's exit code)."""
-        return 0 if self.report.rows_invalid == 0 else 1
-
-
-def prepare(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:
-    """Load the template (or the built-in default) and bind it to the sheet."""
+def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:
+    """Load the template (or the built-in one: headers named like Kartra's fields) and
+    bind it to the sheet; a header the template names that is missing fails here."""
     template: Template = (
         load_template(template_path) if template_path else default_template(sheet.headers)
     )
     return Validator(template, sheet, mode or template.mode)
-
-
-def validated_chunks(
-    sheet: Sheet, validator: Validator, progress: Progress | None = None
-) -> Iterator[tuple[Chunk, list[LeadRow], list[Problem]]]:
-    """(chunk, its valid rows, its problems) for each chunk of the sheet, in order.
-
-    Call `validator.finish()` afterwards: it gives the problems only the end reveals.
-    """
-    for chunk in sheet.chunks():
-        leads, problems = validator.validate(chunk)
-        yield chunk, leads, problems
-        if progress is not None:
-            progress(len(chunk.rows))
-
-
-def dry_run(
-    sheet_path: Path,
-    *,
-    template_path: Path | None = None,
-    sheet_name: str | None = None,
-    mode: Mode | None = None,
-    results_path: Path | None = None,
-    progress: Progress | None = None,
-    keys_only: bool = False,
-) -> RunSummary:
-    """Validate every row of a sheet and write the results file; sends nothing.
-
-    `keys_only`: the results hold the row number, the email/id columns and the outcome,
-    not whole rows.
-    """
-    out = default_results_path(sheet_path, results_path)
-    report = Report()
-    with open_sheet(Path(sheet_path), sheet_name) as sheet:
-        validator = prepare(sheet, template_path, mode)
-        report.notes.extend(validator.notes)
-        try:
-            spool = _Spool() if "new_email" in validator.by_target else None
-            keys = key_headers(validator)
-            keep = key_columns(sheet.headers, keys) if keys_only else None
-            with open_results(out, sheet.headers, keep=keep) as writer:
-                for chunk, _leads, problems in validated_chunks(sheet, validator, progress):
-                    report.add_rows(len(chunk.rows))
-                    # Keys only: the terminal's examples show no other cell's value either.
-                    report.add_problems(
-                        [p if p.column in keys else without_value(p) for p in problems]
-                        if keys_only
-                        else problems
-                    )
-                    if spool is not None:
-                        spool.add(chunk, problems)
-                    else:
-                        _write_chunk(writer, chunk, problems)
-                late = validator.finish()
-                if spool is not None:
-                    already_invalid = spool.replay(writer, late)
-                    report.add_problems(late)
-                    report.rows_invalid -= len(already_invalid)  # counted once, not twice
-                writer.close(summary_table(Path(sheet_path), template_path, validator, report))
-        finally:
-            validator.close()
-    return RunSummary(Path(sheet_path), out, template_path, validator.mode, report)
 
 
 def key_headers(validator: Validator) -> list[str]:
@@ -132,65 +43,123 @@ def key_headers(validator: Validator) -> list[str]:
     return [validator.by_target[t].header for t in targets if t in validator.by_target]
 
 
+def scan(
+    sheet: Sheet,
+    validator: Validator,
+    journal: Journal,
+    report: Report,
+    *,
+    account: AccountSnapshot | None = None,
+    keys_only: bool = False,
+    leads: bool = True,
+    each_chunk: ChunkScanned | None = None,
+) -> None:
+    """Read and validate every row into the journal, and count its problems in `report`.
+
+    `account`: check each row against the account too (custom fields, tags, lists).
+    `keys_only`: the journal and the report keep no cell value but the key columns'.
+    `leads`: record what each valid row asks of Kartra (a run that sends needs it).
+    `each_chunk`: told of each chunk and its problems as it is scanned (the dry run
+    writes its results meanwhile).
+    """
+    keys = key_headers(validator)
+    keep = _Keep(sheet.headers, keys) if keys_only else None
+    journal.begin_scan(sheet.headers, keys)
+    try:
+        for chunk in sheet.chunks():
+            problems = _scan_chunk(chunk, validator, journal, account, keep, leads)
+            report.add_rows(len(chunk.rows))
+            report.add_problems(problems if keep is None else keep.problems(problems))
+            if each_chunk is not None:
+                each_chunk(chunk, problems)
+        late = validator.finish()
+        already_invalid = journal.invalidate(_by_row(late))
+        report.add_problems(late if keep is None else keep.problems(late))
+        report.rows_invalid -= already_invalid  # counted once per row, not twice
+    except BaseException:
+        journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
+        raise
+    journal.finish_scan()
+
+
+def _scan_chunk(
+    chunk: Chunk,
+    validator: Validator,
+    journal: Journal,
+    account: AccountSnapshot | None,
+    keep: _Keep | None,
+    leads: bool,
+) -> list[Problem]:
+    """One chunk into the journal; its problems, the account's included, all at once."""
+    valid, problems = validator.validate(chunk)
+    checked = valid
+    if account is not None:
+        checked = []
+        for row in valid:
+            row, account_problems = account.check(row, validator.template)
+            problems += account_problems
+            checked.append(row)
+        valid_rows = {row.row for row in valid}
+        for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            if number not in valid_rows:  # every problem at once, the account's too
+                problems += account.check_cells(number, cells, validator.columns)
+    by_row = _by_row(problems)
+    good = {row.row: row for row in checked if row.row not in by_row}
+    journal.add_rows(
+        (
+            number,
+            keep.cells(cells) if keep else cells,
+            keep.problems(by_row.get(number, [])) if keep else by_row.get(number, []),
+            good[number].key if number in good else None,
+        )
+        for number, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
+    )
+    if leads:
+        journal.add_leads((row.key, _payload(row, validator.mode)) for row in good.values())
+    return problems
+
+
+class _Keep:
+    """What a keys-only run keeps of a row: its key cells, and problems that quote no
+    other cell's value."""
+
+    def __init__(self, headers: Sequence[str], keys: Sequence[str]) -> None:
+        self._keys = set(keys)
+        self._kept = {i for i, header in enumerate(headers) if header in self._keys}
+
+    def cells(self, cells: Sequence[str]) -> list[str]:
+        return [cell if i in self._kept else "" for i, cell in enumerate(cells)]
+
+    def problems(self, problems: Sequence[Problem]) -> list[Problem]:
+        return [p if p.column in self._keys else without_value(p) for p in problems]
+
+
+def _by_row(problems: Sequence[Problem]) -> dict[int, list[Problem]]:
+    by_row: dict[int, list[Problem]] = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem)
+    return by_row
+
+
+def _payload(row: LeadRow, mode: Mode) -> dict[str, Any]:
+    """What the row asks of Kartra; its digest decides whether a re-run sends it again."""
+    return {"lead": row.lead, "tags": list(row.tags), "lists": list(row.lists), "mode": mode}
+
+
 def summary_table(
-    sheet_path: Path, template_path: Path | None, validator: Validator, report: Report
+    sheet_path: Path, template_path: Path | None, mode: Mode, report: Report
 ) -> dict[str, object]:
-    """The Summary sheet of the results workbook."""
+    """The Summary sheet of a dry run's results workbook."""
     top: list[tuple[object, ...]] = [("problem", "count", "first rows", "example")]
     for code, count, rows, example in report.top(20):
         top.append((code, count, ", ".join(map(str, rows)), example.message))
     return {
         "Sheet": str(sheet_path),
         "Template": str(template_path) if template_path else "built-in default",
-        "Mode": validator.mode,
+        "Mode": mode,
         "Rows read": report.rows_read,
         "Valid": report.rows_valid,
         "Invalid": report.rows_invalid,
         "Top problems": top if len(top) > 1 else "none",
         **{f"Note {n}": note for n, note in enumerate(report.notes, start=1)},
     }
-
-
-def _write_chunk(
-    writer: ResultsWriter | BackgroundResultsWriter,
-    chunk: Chunk,
-    problems: Sequence[Problem],
-    late: Mapping[int, list[Problem]] | None = None,
-) -> None:
-    by_row: dict[int, list[Problem]] = {}
-    for problem in problems:
-        by_row.setdefault(problem.row, []).append(problem)
-    for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
-        found = by_row.get(row, []) + (late.get(row, []) if late else [])
-        writer.add(row, cells, RowStatus.INVALID if found else RowStatus.VALID, problems=found)
-
-
-class _Spool:
-    """Validated chunks parked in a temporary file until the late problems are known."""
-
-    def __init__(self) -> None:
-        self._file: IO[bytes] = scratch.temporary_file()  # closed in replay
-
-    def add(self, chunk: Chunk, problems: list[Problem]) -> None:
-        pickle.dump((chunk, problems), self._file, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def replay(
-        self, writer: ResultsWriter | BackgroundResultsWriter, late: list[Problem]
-    ) -> set[int]:
-        """Write every parked row with its late problems; the late rows already invalid."""
-        already_invalid: set[int] = set()
-        by_row: dict[int, list[Problem]] = {}
-        for problem in late:
-            by_row.setdefault(problem.row, []).append(problem)
-        self._file.seek(0)
-        try:
-            while True:
-                try:
-                    chunk, problems = pickle.load(self._file)  # our own file, just written
-                except EOFError:
-                    break
-                _write_chunk(writer, chunk, problems, by_row)
-                already_invalid.update(p.row for p in problems if p.row in by_row)
-        finally:
-            self._file.close()
-        return already_invalid

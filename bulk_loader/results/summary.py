@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
-from bulk_loader.journal.store import Journal, find_journals
+from bulk_loader.journal.files import find_journals
+from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import ATTENTION, GOOD, Report, RowStatus
 from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
 from bulk_loader.results.workbook import ResultsWriter, key_columns

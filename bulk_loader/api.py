@@ -1,0 +1,138 @@
+"""bulk_loader from Python: a sheet and its template, checked, then loaded into Kartra.
+
+    import bulk_loader
+
+    loader = bulk_loader.Loader("leads.csv", template="templates/example.toml")
+    checked = loader.check()            # every row validated; leads.results.xlsx written
+    for problem in checked.problems:    # rows and their problems, as data
+        print(problem.row, problem.column, problem.code, problem.message)
+    with bulk_loader.KartraClient(bulk_loader.Credentials.from_env()) as client:
+        summary = loader.run(client, progress=print)   # called with each RowOutcome
+
+`run` keeps its journal beside the sheet, as the CLI does: running it again carries on
+where the last run stopped and never sends a done row twice. Nothing here installs a
+signal handler or prints: pass `stop` (a threading.Event) to end a run early.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+
+from bulk_loader.kartra.client import KartraApi
+from bulk_loader.pipeline.check import CheckSummary, check_sheet
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.pipeline.progress import Progress, RowCallback
+from bulk_loader.results.summary import ImportSummary
+from bulk_loader.sending.pacing import RetryPolicy
+from bulk_loader.template.mapping import Mode
+
+__all__ = ["Loader"]
+
+StrPath = str | PathLike[str]
+RowsChecked = Callable[[int], None]  # called with the number of rows just checked
+
+
+class Loader:
+    """A sheet (CSV or XLSX) with the template that maps its columns to Kartra's fields.
+
+    `template`: a TOML mapping; without one, headers named like Kartra's fields are
+    used as they are. `worksheet`: an XLSX worksheet (default: the first visible one).
+    `mode`: create, edit or upsert (default: the template's).
+    """
+
+    def __init__(
+        self,
+        sheet: StrPath,
+        *,
+        template: StrPath | None = None,
+        worksheet: str | None = None,
+        mode: Mode | None = None,
+    ) -> None:
+        self.sheet = Path(sheet)
+        self.template = Path(template) if template is not None else None
+        self.worksheet = worksheet
+        self.mode: Mode | None = mode
+
+    def __repr__(self) -> str:
+        return f"Loader({str(self.sheet)!r}, template={self.template and str(self.template)!r})"
+
+    def check(
+        self,
+        *,
+        results: StrPath | None = None,
+        keys_only: bool = False,
+        progress: RowsChecked | None = None,
+    ) -> CheckSummary:
+        """Validate every row and write the results file; nothing is sent.
+
+        Returns the counts, the first problems as `Problem` values (row, column, value,
+        code, message) and the results file's path (default: `<sheet>.results.xlsx`).
+        `progress` is called with the number of rows just checked. Raises a
+        `BulkLoaderError` (TemplateError, SheetError, ...) when the sheet or the template
+        cannot be used at all.
+        """
+        return check_sheet(
+            self.sheet,
+            template_path=self.template,
+            sheet_name=self.worksheet,
+            mode=self.mode,
+            results_path=Path(results) if results is not None else None,
+            progress=progress,
+            keys_only=keys_only,
+        )
+
+    def run(
+        self,
+        client: KartraApi,
+        *,
+        results: StrPath | None = None,
+        rate: float | None = 20.0,
+        workers: int = 8,
+        lookup: bool = False,
+        restart: bool = False,
+        keys_only: bool = False,
+        known: StrPath | None = None,
+        memory: bool = True,
+        temporary_journal: bool = False,
+        progress: Progress | RowCallback | None = None,
+        stop: threading.Event | None = None,
+        halt: threading.Event | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> ImportSummary:
+        """Check every row, then send each valid one to Kartra through `client`.
+
+        `client`: a `KartraClient`, or any object with its lead and account methods.
+        `rate`: calls per second for the App (Kartra allows 20; None: no limit).
+        `lookup`: send nothing; ask Kartra which rows would be created or updated.
+        `restart`: forget what earlier runs of this sheet did. `known`: a sheet listing
+        leads that exist (upsert edits those first). `memory`: use and keep the memory
+        of the leads this tool wrote in this account. `temporary_journal`: keep no
+        journal beside the sheet (a throw-away sandbox). `progress`: a `Progress`, or a
+        function called with each row's `RowOutcome`. `stop`: set it to finish the calls
+        in flight and start no new row (`summary.interrupted`; run again to carry on);
+        `halt`: send nothing more at all, not even a retry. The run sets both itself
+        when an answer from Kartra stops it (a wrong password, say).
+
+        Returns the summary: counts by status, where the results and the failed rows
+        went, and `exit_code` as the CLI would exit.
+        """
+        options = ImportOptions(
+            sheet=self.sheet,
+            sheet_name=self.worksheet,
+            template_path=self.template,
+            mode=self.mode,
+            results_path=Path(results) if results is not None else None,
+            rate=rate or None,
+            workers=workers,
+            restart=restart,
+            ephemeral_journal=temporary_journal,
+            lookup=lookup,
+            keys_only=keys_only,
+            known_path=Path(known) if known is not None else None,
+            memory=memory and not temporary_journal,
+            policy=policy or RetryPolicy(),
+        )
+        return run_import(options, client, progress, stop=stop, halt=halt)

@@ -1,0 +1,82 @@
+"""What the commands share: one-line errors with deliberate exit codes, and options.
+
+Expected failures (BulkLoaderError) end as one line on stderr with a deliberate exit
+code; anything else is a bug and says so in one line unless --debug asks for the
+traceback. Exit codes: 0 ok, 1 some rows invalid or failed, 2 usage, 3 template,
+configuration, unreadable file or fatal Kartra error, 4 interrupted, 70 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bulk_loader.errors import BulkLoaderError
+
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "guarded", "results_columns_option", "results_option",
+           "sheet_option"]  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+def guarded(func: F) -> F:
+    """Turn our errors into a one-line message and exit code; --debug shows tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except BulkLoaderError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BrokenPipeError:
+            # `bulk-loader ... | head`: the reader left; that is not a bug. Python's own
+            # advice: point stdout at devnull so the exit does not fail flushing it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(a bug in bulk-loader; rerun with --debug for the traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Options that more than one command takes, written once.
+results_option = click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+)
+results_columns_option = click.option(
+    "--results-columns",
+    type=click.Choice(["all", "keys"]),
+    default="all",
+    show_default=True,
+    help="keys: the results hold only the row number, email/id and outcome columns "
+    "(no failed-rows file), for teams that must not copy whole rows around.",
+)
+sheet_option = click.option(
+    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
+)

@@ -1,0 +1,107 @@
+"""The commands around a run: rebuild its results, forget its journals, start a template."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bulk_loader.cli.common import guarded, results_columns_option, results_option, sheet_option
+from bulk_loader.cli.render import print_import_summary
+
+__all__ = ["forget", "results", "template"]
+
+
+@click.command()
+@click.argument("sheet", type=click.Path(path_type=Path))
+@results_option
+@results_columns_option
+@guarded
+def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
+    """Rebuild SHEET's results from its journal (also while a run is going on)."""
+    from bulk_loader.results.summary import rebuild_results
+
+    summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
+    print_import_summary(summary)
+    sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="PATHS are folders: forget every journal in them (and below) not written for DAYS days.",
+)
+@click.option(
+    "--memory",
+    is_flag=True,
+    help="Also forget the memory of the leads this tool wrote, in every account.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask first (for scripts and cron).")
+@guarded
+def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes: bool) -> None:
+    """Delete the journals kept for the sheets PATHS (rows, outcomes, lead keys).
+
+    A run of a forgotten sheet no longer knows what earlier runs sent: it sends every
+    row again (create mode: 'Lead already exists' for leads already imported).
+    """
+    from bulk_loader.errors import ConfigError
+    from bulk_loader.journal.files import find_journals, stale_journals
+    from bulk_loader.journal.files import forget as forget_journal
+    from bulk_loader.sending.known import memory_files
+
+    if not paths and not memory:
+        raise click.UsageError("name the sheets (or folders, with --older-than), or --memory")
+    memories = memory_files() if memory else []
+    if not paths:
+        found: list[Path] = []
+    elif older_than is None:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(f"{missing[0]}: no such sheet (to purge a folder: --older-than)")
+        found = [journal for path in paths for journal in find_journals(path)]
+    else:
+        folders = [p for p in paths if not p.is_dir()]
+        if folders:
+            raise ConfigError(f"{folders[0]}: not a folder (--older-than takes folders)")
+        found = [journal for path in paths for journal in stale_journals(path, older_than)]
+    if not found and not memories:
+        click.echo("nothing to forget")
+        return
+    for path in (*found, *memories):
+        click.echo(f"  {path}")
+    question = f"Forget these {len(found) + len(memories)} files? Later runs start afresh"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("not a terminal, so nothing to ask: add --yes to forget them")
+        click.confirm(question, abort=True)
+    for journal in found:
+        forget_journal(journal)
+    for path in memories:
+        path.unlink(missing_ok=True)
+    click.echo(f"forgot {len(found)} journal{'s' if len(found) != 1 else ''}")
+    if memories:
+        click.echo(f"forgot the lead memory of {len(memories)} account(s)")
+
+
+@click.group()
+def template() -> None:
+    """Column-mapping templates: `template init` writes a starter one."""
+
+
+@template.command("init")
+@click.argument("sheet", type=click.Path(path_type=Path))
+@sheet_option
+@guarded
+def template_init(sheet: Path, sheet_name: str | None) -> None:
+    """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
+    from bulk_loader.sheets.opening import open_sheet
+    from bulk_loader.template.starter import starter_template
+
+    with open_sheet(sheet, sheet_name) as opened:
+        headers = list(opened.headers)
+    click.echo(starter_template(headers, sheet.name), nl=False)

@@ -1,0 +1,252 @@
+"""`bulk-loader run`: a dry run, or a real import, of one sheet.
+
+The command turns its options into a `bulk_loader.Loader` call and renders what comes
+back. Only here: the bundled sandbox is started, and Ctrl-C and SIGTERM become the
+run's stop events (a first one finishes the calls in flight, a later one stops at once).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+
+from bulk_loader.cli.common import guarded, results_columns_option, results_option, sheet_option
+from bulk_loader.cli.render import (
+    ImportProgress,
+    dry_run_progress,
+    print_import_summary,
+    print_summary,
+    template_errors,
+)
+from bulk_loader.cli.sandbox import bundled_sandbox
+from bulk_loader.cli.stopping import SignalStop
+from bulk_loader.errors import Interrupted
+
+if TYPE_CHECKING:
+    from bulk_loader.api import Loader
+    from bulk_loader.kartra.client import KartraClient
+    from bulk_loader.results.summary import ImportSummary
+    from bulk_loader.template.mapping import Mode
+
+__all__ = ["run"]
+
+
+@click.command()
+@click.argument("sheet", type=click.Path(path_type=Path))
+@click.option(
+    "--template",
+    "template_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Column-mapping template (TOML). Default: headers named like Kartra fields.",
+)
+@sheet_option
+@click.option(
+    "--mode",
+    type=click.Choice(["create", "edit", "upsert"]),
+    default=None,
+    help="Overrides the template's mode.",
+)
+@click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
+@click.option(
+    "--lookup",
+    is_flag=True,
+    help="With --dry-run: check the account and ask Kartra (read-only) which rows "
+    "would be created and which updated.",
+)
+@results_option
+@results_columns_option
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Import into a local Kartra sandbox started for this run (the sample account).",
+)
+@click.option(
+    "--sandbox-account",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --sandbox: the sandbox's account file (default: samples/account.toml).",
+)
+@click.option(
+    "--api-url",
+    default=None,
+    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Calls per second for the App, all calls counted; Kartra allows 20. 0 = no limit.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Calls in flight at once (default 8; 16 when --rate is 0 or over 50).",
+)
+@click.option(
+    "--known",
+    "known_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A CSV/XLSX listing leads that exist (e.g. Kartra's contacts export: an email "
+    "column, optionally a lead id): upsert edits those first and creates the rest.",
+)
+@click.option(
+    "--no-memory",
+    is_flag=True,
+    help="Neither use nor keep the memory of the leads this tool wrote in this account.",
+)
+@click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
+@click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
+@click.option(
+    "--proxy",
+    default=None,
+    metavar="URL",
+    help="HTTPS proxy, http://host:port (default: the HTTPS_PROXY environment variable; "
+    "a proxy password goes there, never on the command line).",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PEM file of the certificates to trust (default: the operating system's store, "
+    "which holds an inspecting proxy's CA installed by IT).",
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not verify Kartra's TLS certificate (unsafe; prints a warning; --ca-bundle "
+    "is the safe way through an inspecting proxy).",
+)
+@guarded
+def run(
+    sheet: Path,
+    template_path: Path | None,
+    sheet_name: str | None,
+    mode: str | None,
+    dry_run: bool,
+    lookup: bool,
+    results_path: Path | None,
+    results_columns: str,
+    sandbox: bool,
+    sandbox_account: Path | None,
+    api_url: str | None,
+    rate: float,
+    workers: int | None,
+    restart: bool,
+    yes: bool,
+    known_path: Path | None,
+    no_memory: bool,
+    proxy: str | None,
+    ca_bundle: Path | None,
+    insecure: bool,
+) -> None:
+    """Validate SHEET and import its rows into Kartra.
+
+    Credentials come from KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD
+    (not needed with --sandbox). Running the same command again resumes: rows already
+    done are not sent twice.
+    """
+    if lookup and not dry_run:
+        raise click.UsageError("--lookup goes with --dry-run")
+    if sandbox and api_url:
+        raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+    from bulk_loader.api import Loader
+
+    loader = Loader(sheet, template=template_path, worksheet=sheet_name, mode=cast("Mode", mode))
+    keys_only = results_columns == "keys"
+    if dry_run and not lookup:
+        _check(loader, results_path, keys_only)
+        return
+    if rate > 20:
+        click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
+    if restart and not yes and not sandbox:
+        _confirm_restart(sheet)
+    network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
+    with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
+        summary = _import(
+            loader,
+            client,
+            results=results_path,
+            rate=rate or None,
+            # At Kartra's 20 calls/s, 8 in flight cover 400 ms answers; without a limit,
+            # 8 calls of 20 ms cannot beat 400 rows/s, so more go at once.
+            workers=workers or (16 if not rate or rate > 50 else 8),
+            restart=restart,
+            temporary_journal=sandbox or dry_run,
+            lookup=lookup,
+            keys_only=keys_only,
+            known=known_path,
+            memory=not no_memory and not sandbox,
+        )
+    print_import_summary(summary)
+    if summary.interrupted and not sandbox:
+        click.echo(f"to resume: {_this_command()}", err=True)
+    sys.exit(summary.exit_code)
+
+
+def _check(loader: Loader, results_path: Path | None, keys_only: bool) -> None:
+    """The dry run: every row validated, the results written, nothing sent."""
+    with template_errors(), dry_run_progress() as progress:
+        try:
+            summary = loader.check(results=results_path, keys_only=keys_only, progress=progress)
+        except KeyboardInterrupt:
+            raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
+    print_summary(summary)
+    sys.exit(summary.exit_code)
+
+
+def _confirm_restart(sheet: Path) -> None:
+    from bulk_loader.journal.files import find_journals
+
+    if find_journals(sheet):
+        question = "Forget what earlier runs of this sheet did, and send every row again?"
+        if not click.confirm(question, err=True):
+            raise Interrupted("nothing sent: --restart was not confirmed")
+
+
+@contextmanager
+def _kartra(
+    sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
+) -> Iterator[KartraClient]:
+    """A Kartra client: for the real API from the environment, or for a local sandbox."""
+    from bulk_loader.kartra.client import Credentials, KartraClient
+
+    if not network["verify"]:
+        click.echo(
+            "warning: TLS certificate checks are OFF (--insecure): anyone on the "
+            "network path can read your API key",
+            err=True,
+        )
+    if not sandbox:
+        with KartraClient(Credentials.from_env(), api_url=api_url, **network) as client:
+            yield client
+        return
+    with (
+        bundled_sandbox(sandbox_account) as (url, credentials),
+        KartraClient(credentials, api_url=url) as client,
+    ):
+        click.echo(f"sandbox: a local Kartra sandbox on {url} (sample account)", err=True)
+        yield client
+
+
+def _import(loader: Loader, client: KartraClient, **options: Any) -> ImportSummary:
+    """The real run, with its progress on the terminal and Ctrl-C as its stop."""
+    with ImportProgress() as progress, SignalStop(progress) as signals:
+        return loader.run(client, progress=signals, stop=signals.stop, halt=signals.halt, **options)
+
+
+def _this_command() -> str:
+    """The command that resumes: this one, minus --restart/--yes, with no URL password."""
+    from bulk_loader.kartra.client import shown_url
+
+    words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
+    return shlex.join(["bulk-loader", *words])

@@ -1,0 +1,156 @@
+"""The dry run: the scan every run makes, into a temporary journal, and the results.
+
+Nothing is sent and no account is asked. The results file says of each row `valid` or
+`invalid` with its problems. While the sheet is read the rows go straight to the
+results writer (an XLSX is rendered by a child process on another core); when a later
+row can still make an earlier one invalid (a mapped new_email), they are written from
+the journal once every row is known.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bulk_loader import scratch
+from bulk_loader.journal.store import Journal
+from bulk_loader.outcomes import Problem, Report, RowStatus
+from bulk_loader.pipeline.scan import key_headers, open_validator, scan, summary_table
+from bulk_loader.results.background import BackgroundResultsWriter, open_results
+from bulk_loader.results.files import default_results_path
+from bulk_loader.results.workbook import ResultsWriter, key_columns
+from bulk_loader.sheets.opening import open_sheet
+from bulk_loader.sheets.sheet import Chunk
+from bulk_loader.template.mapping import Mode
+
+__all__ = ["CheckSummary", "check_sheet"]
+
+KEEP_PROBLEMS = 1000  # problems a check hands back as data; the results file has them all
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """What a dry run found: the counts, the first problems, and where the results went."""
+
+    sheet_path: Path
+    results_path: Path
+    template_path: Path | None
+    mode: Mode
+    report: Report
+    # The first KEEP_PROBLEMS problems in sheet order (late ones last): rows and their
+    # problems as data. Every problem of every row is in the results file.
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.report.rows_invalid == 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is valid, 1 otherwise (the CLI's exit code)."""
+        return 0 if self.valid else 1
+
+
+def check_sheet(
+    sheet_path: Path,
+    *,
+    template_path: Path | None = None,
+    sheet_name: str | None = None,
+    mode: Mode | None = None,
+    results_path: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    keys_only: bool = False,
+) -> CheckSummary:
+    """Validate every row of a sheet and write the results file; sends nothing.
+
+    `progress` is called with the number of rows just checked. `keys_only`: the results
+    hold the row number, the email/id columns and the outcome, not whole rows.
+    """
+    sheet_path = Path(sheet_path)
+    out = default_results_path(sheet_path, results_path)
+    report = Report()
+    problems: list[Problem] = []
+    with open_sheet(sheet_path, sheet_name) as sheet:
+        validator = open_validator(sheet, template_path, mode)
+        report.notes.extend(validator.notes)
+        try:
+            keys = key_headers(validator)
+            keep = key_columns(sheet.headers, keys) if keys_only else None
+            late_possible = "new_email" in validator.by_target
+            with (
+                _temporary_journal() as journal,
+                open_results(out, sheet.headers, keep=keep) as writer,
+            ):
+
+                def each_chunk(chunk: Chunk, found: list[Problem]) -> None:
+                    problems.extend(found[: KEEP_PROBLEMS - len(problems)])
+                    if not late_possible:
+                        _write_chunk(writer, chunk, found)
+                    if progress is not None:
+                        progress(len(chunk.rows))
+
+                scan(
+                    sheet,
+                    validator,
+                    journal,
+                    report,
+                    keys_only=keys_only,
+                    leads=False,
+                    each_chunk=each_chunk,
+                )
+                if late_possible:
+                    problems[:] = _write_from_journal(writer, journal)
+                writer.close(summary_table(sheet_path, template_path, validator.mode, report))
+        finally:
+            validator.close()
+    return CheckSummary(sheet_path, out, template_path, validator.mode, report, problems)
+
+
+@contextmanager
+def _temporary_journal() -> Iterator[Journal]:
+    """A journal in the private temporary folder, gone when the check ends."""
+    folder = Path(tempfile.mkdtemp(dir=scratch.folder()))
+    try:
+        journal = Journal.open(folder / "journal.sqlite", {"run": "dry run"})
+        try:
+            yield journal
+        finally:
+            journal.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_chunk(
+    writer: ResultsWriter | BackgroundResultsWriter,
+    chunk: Chunk,
+    problems: Sequence[Problem],
+) -> None:
+    by_row: Mapping[int, list[Problem]] = _by_row(problems)
+    for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+        found = by_row.get(row, [])
+        status = RowStatus.INVALID if found else RowStatus.VALID
+        writer.add(row, cells, status, problems=found)
+
+
+def _write_from_journal(
+    writer: ResultsWriter | BackgroundResultsWriter, journal: Journal
+) -> list[Problem]:
+    """Every row as the journal holds it once the late problems are in; the first
+    KEEP_PROBLEMS problems."""
+    problems: list[Problem] = []
+    for row in journal.rows():
+        status = RowStatus.INVALID if row.problems else RowStatus.VALID
+        writer.add(row.row, row.cells, status, problems=row.problems)
+        problems.extend(row.problems[: KEEP_PROBLEMS - len(problems)])
+    return problems
+
+
+def _by_row(problems: Sequence[Problem]) -> dict[int, list[Problem]]:
+    by_row: dict[int, list[Problem]] = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem)
+    return by_row
