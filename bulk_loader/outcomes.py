@@ -133,7 +133,7 @@ class Problem:
     row: int
     column: str
     value: str
-    code: str
+    code: ProblemCode
     message: str
 
 

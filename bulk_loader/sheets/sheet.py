@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bulk_loader.errors import SheetError
-from bulk_loader.outcomes import Problem
+from bulk_loader.outcomes import Problem, ProblemCode
 
 __all__ = [
     "CHUNK_ROWS",
@@ -62,7 +62,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Problem codes for such cells: the row is invalid whichever column holds them, since
 # the results and failed-rows files cannot show the cell as the sheet has it.
-TEXT_PROBLEMS = frozenset({"unrepresentable_text", "control_character"})
+TEXT_PROBLEMS = frozenset({ProblemCode.UNREPRESENTABLE_TEXT, ProblemCode.CONTROL_CHARACTER})
 
 # What a spreadsheet may run as a formula (OWASP CSV injection): a cell starting with
 # TAB or CR, or with = + - @ or their fullwidth forms (Excel takes =1+1 typed in
@@ -153,7 +153,7 @@ class Sheet:
                     row=number,
                     column="",
                     value=extra[0][1],
-                    code="extra_cells",
+                    code=ProblemCode.EXTRA_CELLS,
                     message=f"values beyond the last header ({shown}{more}) would be lost; "
                     "give those columns a header or clear them",
                 )
@@ -179,7 +179,7 @@ class Sheet:
                     row=number,
                     column=header,
                     value=cell,
-                    code="excel_error",
+                    code=ProblemCode.EXCEL_ERROR,
                     message=f"Excel shows the error {cell} in this cell; fix the formula "
                     "or the value in the sheet",
                 )
@@ -211,7 +211,7 @@ def clean_text(text: str) -> str:
 def _unsafe_problem(number: int, header: str, cell: str, cleaned: str) -> Problem:
     surrogate = _SURROGATE.search(cell)
     if surrogate:
-        code = "unrepresentable_text"
+        code = ProblemCode.UNREPRESENTABLE_TEXT
         message = (
             f"holds a character that is not text (a lone UTF-16 surrogate, "
             f"U+{ord(surrogate.group()):04X}), shown as \ufffd in the results; the row is "
@@ -220,7 +220,7 @@ def _unsafe_problem(number: int, header: str, cell: str, cleaned: str) -> Proble
     else:
         control = _CONTROL.search(cell)
         assert control is not None
-        code = "control_character"
+        code = ProblemCode.CONTROL_CHARACTER
         message = (
             f"holds an invisible control character (U+{ord(control.group()):04X}) that "
             "Kartra would store as it is; it is left out of the results and the row is not "

@@ -14,7 +14,7 @@ from typing import Any
 
 from bulk_loader.errors import ConfigError, KartraFatalError
 from bulk_loader.kartra.client import CallResult, Outcome, answer_field
-from bulk_loader.outcomes import Problem
+from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.template.mapping import Template
 from bulk_loader.validation.checks import split_values
 from bulk_loader.validation.validator import LeadRow
@@ -56,7 +56,9 @@ class AccountSnapshot:
                     f"the template says {identifier!r} is of type {mapped.type}, "
                     f"the account says {info.type}"
                 )
-                problem.append(Problem(row.row, column, _text(value), "custom_field_type", message))
+                problem.append(
+                    Problem(row.row, column, _text(value), ProblemCode.CUSTOM_FIELD_TYPE, message)
+                )
             problems += problem
             fields.append({"field_identifier": identifier, "field_value": value})
         for kind, names, action in (
@@ -102,7 +104,9 @@ class AccountSnapshot:
                 f"the account has no custom field {identifier!r}: "
                 "Kartra would drop this value silently"
             )
-            return value, [Problem(row, column, _text(value), "unknown_custom_field", message)]
+            return value, [
+                Problem(row, column, _text(value), ProblemCode.UNKNOWN_CUSTOM_FIELD, message)
+            ]
         if info.type not in CHOICE_TYPES or value == "":
             return value, []
         labels = value if isinstance(value, list) else [value]
@@ -113,7 +117,9 @@ class AccountSnapshot:
             if option is None:
                 known = ", ".join(sorted(info.options)) or "none"
                 message = f"{label!r} is not an option of {identifier!r} (options: {known})"
-                problems.append(Problem(row, column, str(label), "unknown_option", message))
+                problems.append(
+                    Problem(row, column, str(label), ProblemCode.UNKNOWN_OPTION, message)
+                )
             ids.append(option)
         return (ids if isinstance(value, list) else ids[0]), problems
 
@@ -128,11 +134,15 @@ class AccountSnapshot:
         return int(label) if int(label) in info.options.values() else None
 
 
+# The problem for a tag or list (`kind`) the account does not have.
+_UNKNOWN_NAME = {"tag": ProblemCode.UNKNOWN_TAG, "list": ProblemCode.UNKNOWN_LIST}
+
+
 def _missing(row: int, column: str, kind: str, name: str, known: Iterable[str]) -> Problem:
     same_but_case = [k for k in known if k.lower() == name.lower()]
     hint = f" (did you mean {same_but_case[0]!r}?)" if same_but_case else ""
     message = f"the account has no {kind} {name!r}{hint}; Kartra creates none by API"
-    return Problem(row, column, name, f"unknown_{kind}", message)
+    return Problem(row, column, name, _UNKNOWN_NAME[kind], message)
 
 
 def _text(value: Any) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from bulk_loader.outcomes import ProblemCode
 from bulk_loader.template.fields import CHOICE_TYPES
 from bulk_loader.template.mapping import CustomFieldMap
 
@@ -56,7 +57,7 @@ Test = Callable[["pd.Series[str]"], "pd.Series[bool]"]
 class Check:
     """One rule for one column: `test` marks fine values True; `explain` words a failure."""
 
-    code: str
+    code: ProblemCode
     test: Test
     explain: Callable[[str], str]
 
@@ -151,7 +152,7 @@ def _is_ip(value: str) -> bool:
 
 def _too_long() -> Check:
     return Check(
-        "too_long",
+        ProblemCode.TOO_LONG,
         lambda s: s.str.len().le(MAX_LENGTH).fillna(True).astype(bool),
         lambda v: f"{len(v.strip())} characters; Kartra keeps at most {MAX_LENGTH}",
     )
@@ -167,35 +168,41 @@ def field_checks(name: str, required: str | None, clear: str | None) -> list[Che
     """Checks for a standard lead field; `required` names the mode that needs it, if any."""
     checks: list[Check] = []
     if required:
-        code = "missing_id" if name == "id" else "missing_email"
+        code = ProblemCode.MISSING_ID if name == "id" else ProblemCode.MISSING_EMAIL
         what = "a lead id" if name == "id" else "an email"
         checks.append(Check(code, lambda s: s.ne(""), lambda _v: f"{required} needs {what}"))
     if name in ("email", "new_email"):
         checks.append(
             Check(
-                "invalid_email",
+                ProblemCode.INVALID_EMAIL,
                 _matches(EMAIL_RE, None),
                 lambda v: f"{v!r} is not a valid email address",
             )
         )
     elif name == "id":
         checks.append(
-            Check("invalid_id", _matches(ID_RE, None), lambda v: "a lead id is a whole number")
+            Check(
+                ProblemCode.INVALID_ID,
+                _matches(ID_RE, None),
+                lambda v: "a lead id is a whole number",
+            )
         )
     elif name == "lead_preferred_time_zone":
         zones = list(time_zones())
         known: Test = lambda s: _fine(s, clear) | s.isin(zones)  # noqa: E731
-        checks.append(Check("unknown_time_zone", known, _time_zone_message))
+        checks.append(Check(ProblemCode.UNKNOWN_TIME_ZONE, known, _time_zone_message))
     elif name == "ip":
         checks.append(
             Check(
-                "invalid_ip", _each(_is_ip, clear), lambda v: f"{v!r} is not an IPv4/IPv6 address"
+                ProblemCode.INVALID_IP,
+                _each(_is_ip, clear),
+                lambda v: f"{v!r} is not an IPv4/IPv6 address",
             )
         )
     elif name in URL_FIELDS:
         checks.append(
             Check(
-                "invalid_url",
+                ProblemCode.INVALID_URL,
                 _matches(URL_RE, clear),
                 lambda v: "a web address starting with https:// or http://",
             )
@@ -203,11 +210,17 @@ def field_checks(name: str, required: str | None, clear: str | None) -> list[Che
     elif name == "phone_country_code":
         message = "a country calling code such as +40 or +1"
         checks.append(
-            Check("invalid_phone_country_code", _matches(COUNTRY_CODE_RE, clear), lambda v: message)
+            Check(
+                ProblemCode.INVALID_PHONE_COUNTRY_CODE,
+                _matches(COUNTRY_CODE_RE, clear),
+                lambda v: message,
+            )
         )
     elif name == "business_type":
         message = "business type is a number"
-        checks.append(Check("invalid_business_type", _matches(NUMBER_RE, clear), lambda v: message))
+        checks.append(
+            Check(ProblemCode.INVALID_BUSINESS_TYPE, _matches(NUMBER_RE, clear), lambda v: message)
+        )
     checks.append(_too_long())
     return checks
 
@@ -232,4 +245,4 @@ def custom_field_checks(spec: CustomFieldMap, clear: str | None) -> list[Check]:
             unknown = f"{value.strip()!r} (a {spec.type} takes one option)"
         return f"{unknown}: not an option of {spec.identifier} ({', '.join(options)})"
 
-    return [Check("unknown_option", _each(known, clear), explain)]
+    return [Check(ProblemCode.UNKNOWN_OPTION, _each(known, clear), explain)]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from bulk_loader import scratch
 from bulk_loader.errors import TemplateError, TemplateProblem
-from bulk_loader.outcomes import Problem
+from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.sheet import TEXT_PROBLEMS, Chunk, Sheet, find_column
 from bulk_loader.template.mapping import CustomFieldMap, Mode, Template, normalise_header
 from bulk_loader.validation.checks import (
@@ -76,7 +76,7 @@ class _Key:
     hash: int
     value: str  # the cell as read
 
-    def problem(self, code: str, message: str) -> Problem:
+    def problem(self, code: ProblemCode, message: str) -> Problem:
         return Problem(self.row, self.column.header, self.value, code, message)
 
 
@@ -238,7 +238,7 @@ class Validator:
         if column is None:
             return []
         return [
-            Problem(row, column.header, value, "new_email_conflict", _clash(later))
+            Problem(row, column.header, value, ProblemCode.NEW_EMAIL_CONFLICT, _clash(later))
             for row, value, later in self._seen.later_emails()
         ]
 
@@ -267,8 +267,11 @@ class Validator:
         for name, code, row in cases[["column", "check", "index"]].itertuples(index=False):
             column = columns[str(name)]
             value = chunk.rows[position[int(row)]][column.index]
-            explain = {ch.code: ch.explain for ch in column.checks}[str(code)]
-            problems.append(Problem(int(row), column.header, value, str(code), explain(value)))
+            by_code: dict[str, Check] = {ch.code: ch for ch in column.checks}
+            check = by_code[str(code)]
+            problems.append(
+                Problem(int(row), column.header, value, check.code, check.explain(value))
+            )
         return problems
 
     def _reader_problems(self, chunk: Chunk) -> list[Problem]:
@@ -310,13 +313,13 @@ class Validator:
                 elif earlier != key.row:
                     what = "email" if key.kind == "email" else "lead id"
                     problems.append(
-                        key.problem("duplicate_lead", f"the same {what} as row {earlier}")
+                        key.problem(ProblemCode.DUPLICATE_LEAD, f"the same {what} as row {earlier}")
                     )
             elif earlier is not None and earlier != key.row:
-                problems.append(key.problem("new_email_conflict", _clash(earlier)))
+                problems.append(key.problem(ProblemCode.NEW_EMAIL_CONFLICT, _clash(earlier)))
             elif key.hash in renamed:
                 message = f"row {renamed[key.hash]} already changes an email to this one"
-                problems.append(key.problem("new_email_conflict", message))
+                problems.append(key.problem(ProblemCode.NEW_EMAIL_CONFLICT, message))
             else:
                 renamed[key.hash] = key.row
                 new_renames[key.hash] = (key.row, key.value.strip())
