@@ -12,6 +12,15 @@ without a byte-order mark included) or the comments before it, reading only up t
 first element. defusedxml is the second line: openpyxl parses through it when it is
 installed (a dependency), and the worksheet's rows and [Content_Types].xml are parsed
 here through it with no DTD allowed; its refusal reads as the same one line.
+
+defusedxml alone would not do. It does refuse entity declarations in every part
+openpyxl parses, in UTF-8 and UTF-16 alike, but only while openpyxl chooses it:
+with lxml importable openpyxl parses the workbook, relationships, styles, properties
+and [Content_Types].xml through lxml instead (entities left unexpanded, nothing
+refused), and OPENPYXL_DEFUSEDXML=False turns it off for every part but the rows read
+here. It lets a DOCTYPE without entities through, never sees the parts openpyxl does
+not parse (the theme, docProps/app.xml, _rels/.rels), and its refusal cannot name the
+part.
 """
 
 from __future__ import annotations

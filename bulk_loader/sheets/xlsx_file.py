@@ -4,8 +4,9 @@ Kept apart from csv_file.py so CSV runs never import openpyxl; turning a cell's 
 into the text Excel shows (number formats, dates) is excel_text.py's subject.
 
 Before openpyxl sees a workbook, guard.check_workbook_zip refuses zip bombs, giant
-parts and DOCTYPEs. openpyxl itself parses through defusedxml (entities refused),
-and the worksheet's rows are parsed here through defusedxml with no DTD allowed at all.
+parts and DOCTYPEs. openpyxl itself parses through defusedxml (entities refused) when
+it chooses to (guard.py says when it does not), and the worksheet's rows are always
+parsed here through defusedxml with no DTD allowed at all.
 While rows stream, rows and columns beyond Excel's own limits and cells longer than
 Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`, `MAX_CELL_CHARS`). `_xD800_` and
 `_x0000_` decode to what they say; `Sheet` turns such cells into problems.
