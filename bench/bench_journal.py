@@ -26,9 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import standing_sandbox
 
+from bulk_loader import Credentials, KartraClient, Loader
 from bulk_loader.journal import store as journal_module
-from bulk_loader.kartra.client import Credentials, KartraClient
-from bulk_loader.pipeline.importer import ImportOptions, run_import
 
 TARGET_MS = 0.3
 spent: Counter[str] = Counter()
@@ -100,15 +99,12 @@ def main() -> None:
         credentials = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
         with KartraClient(credentials, api_url=url) as client:
             cpu, wall = time.process_time(), time.perf_counter()
-            summary = run_import(
-                ImportOptions(
-                    sheet=sheet,
-                    mode="create",
-                    rate=None,
-                    workers=workers,
-                    results_path=Path(folder) / "results.csv",
-                ),
+            summary = Loader(sheet, mode="create").run(
                 client,
+                rate=None,
+                workers=workers,
+                results=Path(folder) / "results.csv",
+                memory=False,
             )
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     journal_ms = sum(spent.values()) * 1000

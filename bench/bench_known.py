@@ -22,10 +22,8 @@ import random
 import tempfile
 from pathlib import Path
 
-from bulk_loader.kartra.client import Credentials, KartraClient
-from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader import Credentials, KartraClient, Loader, RetryPolicy
 from bulk_loader.sandbox import load_account, serve_in_thread
-from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
@@ -57,7 +55,7 @@ def main() -> None:
         serve_in_thread(account, rate=None) as sandbox,
         KartraClient(CREDENTIALS, api_url=sandbox.url) as client,
     ):
-        hinted = {"known_path": known, "memory": True}
+        hinted = {"known": known, "memory": True}
         runs = [
             ("no hints (adaptive guess)", "Oslo", {"memory": False}, True),
             ("--known listing the existing half", "Oslo", hinted, True),
@@ -69,15 +67,13 @@ def main() -> None:
             before = sandbox.stats.snapshot()["by_cmd"]
             sheet = write(folder / f"sheet{number}.csv", ("email", "city"),
                           [(e, city) for e in emails])  # fmt: skip
-            options = ImportOptions(
-                sheet=sheet,
-                mode="upsert",
+            summary = Loader(sheet, mode="upsert").run(
+                client,
                 rate=None,
                 workers=8,
                 policy=RetryPolicy.instant(),
-                **extra,
-            )  # type: ignore[arg-type]
-            summary = run_import(options, client)
+                **extra,  # type: ignore[arg-type]
+            )
             after = sandbox.stats.snapshot()["by_cmd"]
             writes = sum(after.get(c, 0) - before.get(c, 0) for c in ("create_lead", "edit_lead"))
             table.append((label, rows, writes / rows, summary.statuses["created"],

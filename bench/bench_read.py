@@ -109,7 +109,7 @@ def time_openpyxl(path: Path) -> float:
 
 def time_reader(path: Path) -> tuple[float, int]:
     """Seconds for bulk_loader.sheets.sheet to read every chunk, and the rows read."""
-    from bulk_loader.sheets.sheet import open_sheet
+    from bulk_loader.sheets.opening import open_sheet
 
     start = time.perf_counter()
     rows = 0
@@ -123,7 +123,7 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 start = time.perf_counter()
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 rows = 0
 with open_sheet(Path(sys.argv[1])) as sheet:
     for chunk in sheet.chunks():

@@ -70,9 +70,8 @@ def reset_peak() -> None:
 
 
 def child(url: str, sheet: Path, workers: int) -> None:
-    from bulk_loader.kartra.client import Credentials, KartraClient
-    from bulk_loader.pipeline import importer
-    from bulk_loader.pipeline.importer import ImportOptions, run_import
+    from bulk_loader import Credentials, KartraClient, Loader
+    from bulk_loader.pipeline import importer  # its send phase, wrapped to measure it
 
     peaks: dict[str, int] = {}
     send = importer._send
@@ -87,16 +86,15 @@ def child(url: str, sheet: Path, workers: int) -> None:
             reset_peak()
 
     importer._send = measured_send
-    options = ImportOptions(
-        sheet=sheet,
-        mode="create",
-        rate=None,
-        workers=workers,
-        results_path=sheet.with_suffix(".results.xlsx"),
-        restart=True,
-    )
     with KartraClient(Credentials(*CREDENTIALS), api_url=url) as client:
-        summary = run_import(options, client)
+        summary = Loader(sheet, mode="create").run(
+            client,
+            rate=None,
+            workers=workers,
+            results=sheet.with_suffix(".results.xlsx"),
+            restart=True,
+            memory=False,
+        )
     peaks["results"] = peak_kb()
     print(
         json.dumps(

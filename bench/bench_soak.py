@@ -20,12 +20,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bulk_loader import Credentials, ImportSummary, KartraClient, Loader, RetryPolicy
 from bulk_loader.journal.store import Journal
-from bulk_loader.kartra.client import Credentials, KartraClient
-from bulk_loader.pipeline.importer import ImportOptions, run_import
-from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
-from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS = FaultPlan(error_5xx=0.05, lost=0.05, reset=0.02, gateway=0.02, seed=2026)
@@ -73,16 +70,13 @@ def phase(folder: Path, sandbox: RunningSandbox, rows: int, number: int) -> None
     mode = "create" if number == 1 else "edit"
     before = sandbox.stats.snapshot()
     with KartraClient(CREDENTIALS, api_url=sandbox.url, timeout=10) as client:
-        summary = run_import(
-            ImportOptions(
-                sheet=sheet,
-                mode=mode,
-                rate=None,
-                workers=8,  # type: ignore[arg-type]
-                results_path=folder / "results.csv",
-                policy=RetryPolicy(base_delay=0.05, max_delay=0.5),
-            ),
+        summary = Loader(sheet, mode=mode).run(  # type: ignore[arg-type]
             client,
+            rate=None,
+            workers=8,
+            results=folder / "results.csv",
+            policy=RetryPolicy(base_delay=0.05, max_delay=0.5),
+            memory=False,
         )
     after = sandbox.stats.snapshot()
     faults = {

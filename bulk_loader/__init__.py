@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
     from bulk_loader.results.summary import ImportSummary
+    from bulk_loader.sending.pacing import RetryPolicy
 
 _HOMES = {
     "Loader": "bulk_loader.api",
@@ -41,6 +42,7 @@ _HOMES = {
     "Progress": "bulk_loader.pipeline.progress",
     "SilentProgress": "bulk_loader.pipeline.progress",
     "ImportSummary": "bulk_loader.results.summary",
+    "RetryPolicy": "bulk_loader.sending.pacing",
 }
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "Problem",
     "ProblemCode",
     "Progress",
+    "RetryPolicy",
     "RowOutcome",
     "RowStatus",
     "SilentProgress",

@@ -21,7 +21,7 @@ from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.sandbox import serve_in_thread
 from bulk_loader.sending.pacing import RetryPolicy
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1+1", "-2+3", "\t=1+1", "\r=1+1",

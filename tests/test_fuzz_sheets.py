@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from bulk_loader.cli.app import cli
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

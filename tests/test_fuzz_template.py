@@ -27,13 +27,9 @@ from hypothesis import strategies as st
 from test_fuzz_sheets import mutated
 
 from bulk_loader.errors import TemplateError
-from bulk_loader.template.mapping import (
-    CUSTOM_FIELD_TYPES,
-    KARTRA_FIELDS,
-    MAX_TEMPLATE_BYTES,
-    load_template,
-    starter_template,
-)
+from bulk_loader.template.fields import CUSTOM_FIELD_TYPES, KARTRA_FIELDS
+from bulk_loader.template.mapping import MAX_TEMPLATE_BYTES, load_template
+from bulk_loader.template.starter import starter_template
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(

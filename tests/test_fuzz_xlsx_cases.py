@@ -22,7 +22,7 @@ import pytest
 
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets import guard as workbook_guard
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

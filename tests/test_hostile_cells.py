@@ -27,7 +27,7 @@ from bulk_loader.cli.app import cli
 from bulk_loader.errors import SheetError
 from bulk_loader.outcomes import Problem
 from bulk_loader.results.workbook import ResultsWriter
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 MakeXlsx = Callable[..., Path]  # the conftest fixture
 UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from bulk_loader.cli.app import cli
-from bulk_loader.journal.store import find_journals
+from bulk_loader.journal.files import find_journals
 from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.results.summary import ImportSummary, rebuild_results
@@ -174,7 +174,8 @@ def test_results_without_a_journal_is_one_clear_line(tmp_path: Path) -> None:
 def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) -> None:
     """While one run holds the journal, a second one stops before sending, naming it."""
     from bulk_loader.errors import ConfigError
-    from bulk_loader.journal.store import Journal, journal_path
+    from bulk_loader.journal.files import journal_path
+    from bulk_loader.journal.store import Journal
 
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
     identity = {"sheet": sheet.name, "worksheet": "", **client.account_identity()}
@@ -400,7 +401,7 @@ def test_a_journal_of_the_earlier_version_is_taken_over(
     tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
 ) -> None:
     """0.1 kept the journal under another name: after the upgrade nothing is sent twice."""
-    from bulk_loader.journal.store import legacy_journal_path
+    from bulk_loader.journal.files import legacy_journal_path
 
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"], ["b@example.com", "B"]])
     run(client, sheet)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_loader.results import workbook as results
+from bulk_loader.results import background as results
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [

@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 
 from bulk_loader.errors import InputError
 from bulk_loader.outcomes import Problem
-from bulk_loader.results.workbook import (
-    BackgroundResultsWriter,
-    ResultsWriter,
-    escape_csv_cell,
-    open_results,
-)
-from bulk_loader.sheets.sheet import clean_text, unescape_csv_cell
+from bulk_loader.results.background import BackgroundResultsWriter, open_results
+from bulk_loader.results.workbook import ResultsWriter, escape_csv_cell
+from bulk_loader.sheets.csv_file import unescape_csv_cell
+from bulk_loader.sheets.sheet import clean_text
 
 FORMULA = '=HYPERLINK("https://evil.example.com","click")'
 HEADERS = ["Email", "First Name", "Phone"]

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from bulk_loader.cli.app import cli
-from bulk_loader.journal.store import find_journals
+from bulk_loader.journal.files import find_journals
 from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.outcomes import Problem
 from bulk_loader.pipeline.importer import ImportOptions, run_import

@@ -19,7 +19,7 @@ from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_imp
 from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
 from bulk_loader.sending.pacing import RetryPolicy
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = ROOT / "samples" / "account.toml"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets.sheet import Chunk, open_sheet
+from bulk_loader.sheets.opening import open_sheet
+from bulk_loader.sheets.sheet import Chunk
 
 
 def write(tmp_path: Path, data: bytes, name: str = "leads.csv") -> Path:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 
 MakeXlsx = Callable[..., Path]  # the conftest fixture
 

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulk_loader.errors import SheetError
-from bulk_loader.sheets.sheet import Chunk, open_sheet
-from bulk_loader.sheets.xlsx_file import number_converter, number_text
+from bulk_loader.sheets.excel_text import number_converter, number_text
+from bulk_loader.sheets.opening import open_sheet
+from bulk_loader.sheets.sheet import Chunk
 
 MakeXlsx = Callable[..., Path]  # the conftest fixture
 

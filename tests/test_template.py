@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bulk_loader.errors import TemplateError
+from bulk_loader.template.fields import KARTRA_FIELDS
 from bulk_loader.template.mapping import (
-    KARTRA_FIELDS,
     ActionColumn,
     CustomFieldMap,
     default_template,

@@ -10,7 +10,7 @@ import pytest
 
 from bulk_loader.errors import SheetError, TemplateError
 from bulk_loader.outcomes import Problem
-from bulk_loader.sheets.sheet import open_sheet
+from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.template.mapping import Mode, Template, default_template, load_template
 from bulk_loader.validation.validator import LeadRow, Validator
 

@@ -187,8 +187,9 @@ def print_import_summary(summary: ImportSummary) -> None:
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
     if summary.statuses[RowStatus.UNKNOWN] and summary.journal_kept:
+        unknown = summary.statuses[RowStatus.UNKNOWN]
         click.echo(
-            f"Note:      {summary.statuses['unknown']} rows are unknown (an answer was lost): "
+            f"Note:      {unknown} rows are unknown (an answer was lost): "
             "run the same command again first; it asks Kartra before sending anything"
         )
     if summary.journal_kept:

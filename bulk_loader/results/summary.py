@@ -33,7 +33,7 @@ class ImportSummary:
     journal: Path
     results: Path | None = None
     failed: Path | None = None
-    statuses: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[RowStatus] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     row_calls: int = 0  # calls made for rows, retries included (not the look-ups)
@@ -77,7 +77,7 @@ class ImportSummary:
             return ""
         if self.statuses[RowStatus.PARTIAL] and self.mode == "create":
             return (
-                f"{self.statuses['partial']} of its rows were saved with an action refused "
+                f"{self.statuses[RowStatus.PARTIAL]} of its rows were saved with an action refused "
                 "(partial): fix the cause, then run it with --mode upsert (create mode "
                 "would fail them 244)"
             )
@@ -180,7 +180,7 @@ def write_run_files(
     with ExitStack() as files:
         out = files.enter_context(ResultsWriter(results, headers, attempts_column=True, keep=keep))
         for row in journal.rows():
-            summary.statuses[row.status] += 1
+            summary.statuses[RowStatus(row.status)] += 1
             for code in [row.error_type] if row.error_type else {p.code for p in row.problems}:
                 summary.errors[code] += 1
             out.add(
