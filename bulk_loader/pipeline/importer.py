@@ -21,6 +21,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,8 +47,9 @@ from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
 from bulk_loader.sending.sender import RowSender
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Sheet
-from bulk_loader.template.mapping import Mode, Template
+from bulk_loader.template.mapping import Mode
 from bulk_loader.validation.account import fetch_account
+from bulk_loader.validation.validator import Validator
 
 __all__ = ["ImportOptions", "Progress", "SilentProgress", "run_import"]
 
@@ -103,68 +105,55 @@ def _run_import(
     halt: threading.Event | None,
 ) -> ImportSummary:
     results = default_results_path(options.sheet, options.results_path)
-    with open_sheet(options.sheet, options.sheet_name) as sheet:
+    with open_sheet(options.sheet, options.sheet_name) as sheet, ExitStack() as done:
         validator = open_validator(sheet, options.template_path, options.mode)
-        mode = validator.mode  # a header missing: failed above, before any call
-        shared: SharedPace | None = None
-        known: KnownLeads | None = None
-        try:
-            identity = _identity(options, sheet, client)
-            _check_outputs(options, results, identity)  # before any call: nothing sent
-            known = _known_leads(options, client)  # a bad --known file: before any call
-            limiter, shared = _pacing(options, client, progress)
-            sender = RowSender(
-                client,
-                limiter,
-                mode=mode,
-                policy=options.policy,
-                lookup_only=options.lookup,
-                known=known,
-            )
-            sender.stop = stop or sender.stop
-            sender.halt = halt or sender.halt
-            paced = PacedProgress(progress, sender, shared)
-            account = fetch_account(sender.lookup, client)
-            journal, summary = _open_journal(options, identity, client, validator.template, mode)
-            summary.report.notes.extend(validator.notes)
-            try:
-                if summary.journal_kept:
-                    progress.message(f"journal: {journal.path}")
-                scan(
-                    sheet,
-                    validator,
-                    journal,
-                    summary.report,
-                    account=account,
-                    keys_only=options.keys_only,
-                )
-                _send(journal, sender, options, summary, paced)
-                summary.limit = limiter.limit
-                summary.final_rate = limiter.rate
-                summary.shared_with = paced.shared_with
-                summary.calls = client.calls_made
-                summary.ended = time.time()
-                write_run_files(
-                    results,
-                    journal,
-                    summary,
-                    failed_file=not options.lookup,
-                    keys_only=options.keys_only,
-                )
-            finally:  # every way out releases the journal's lock; a temporary one goes
-                if summary.journal_kept:  # the values of settled leads are not needed now
-                    with contextlib.suppress(sqlite3.Error):
-                        journal.forget_values(all_settled=options.keys_only)
-                journal.close()
-                if options.ephemeral_journal:
-                    shutil.rmtree(journal.path.parent, ignore_errors=True)
-        finally:
-            validator.close()
-            if shared is not None:
-                shared.close()
-            if known is not None:
-                known.close()
+        done.callback(validator.close)  # a header missing: failed above, before any call
+        identity = _identity(options, sheet, client)
+        _check_outputs(options, results, identity)  # before any call: nothing sent
+        known = _known_leads(options, client)  # a bad --known file: before any call
+        if known is not None:
+            done.callback(known.close)
+        limiter, shared = _pacing(options, client, progress)
+        if shared is not None:
+            done.callback(shared.close)
+        sender = RowSender(
+            client,
+            limiter,
+            mode=validator.mode,
+            policy=options.policy,
+            lookup_only=options.lookup,
+            known=known,
+        )
+        sender.stop = stop or sender.stop
+        sender.halt = halt or sender.halt
+        account = fetch_account(sender.lookup, client)
+        journal, summary = _open_journal(options, identity, client, validator)
+        done.callback(_close_journal, journal, options, summary)
+        if summary.journal_kept:
+            progress.message(f"journal: {journal.path}")
+        scan(
+            sheet, validator, journal, summary.report, account=account, keys_only=options.keys_only
+        )
+        paced = PacedProgress(progress, sender, shared)
+        _send(journal, sender, options, summary, paced)
+        summary.limit, summary.final_rate = limiter.limit, limiter.rate
+        summary.shared_with = paced.shared_with
+        summary.calls = client.calls_made
+        summary.ended = time.time()
+        write_run_files(
+            results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
+        )
     return summary
+
+
+def _close_journal(journal: Journal, options: ImportOptions, summary: ImportSummary) -> None:
+    """Every way out releases the journal's lock; a temporary journal goes."""
+    if summary.journal_kept:  # the values of settled leads are not needed now
+        with contextlib.suppress(sqlite3.Error):
+            journal.forget_values(all_settled=options.keys_only)
+    journal.close()
+    if options.ephemeral_journal:
+        shutil.rmtree(journal.path.parent, ignore_errors=True)
 
 
 def _send(
@@ -237,10 +226,10 @@ def _open_journal(
     options: ImportOptions,
     identity: dict[str, str],
     client: KartraApi,
-    template: Template,
-    mode: Mode,
+    validator: Validator,
 ) -> tuple[Journal, ImportSummary]:
     """The run's journal (kept beside the sheet, or a temporary one) and its summary."""
+    template, mode = validator.template, validator.mode
     template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
     journal = Journal.open(
         _journal_location(options, identity),
@@ -262,6 +251,7 @@ def _open_journal(
         journal_kept=not options.ephemeral_journal,
         mode_lookup=options.lookup,
     )
+    summary.report.notes.extend(validator.notes)
     return journal, summary
 
 
