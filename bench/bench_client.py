@@ -24,13 +24,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import standing_sandbox
 
-from bulk_loader.kartra.client import (
-    Credentials,
-    KartraClient,
-    Outcome,
-    assign_tag,
-    subscribe_lead_to_list,
-)
+from bulk_loader.kartra.actions import assign_tag, subscribe_lead_to_list
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
 
 CREDS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
 THEN = [assign_tag("VIP"), subscribe_lead_to_list("Events")]

@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from bulk_loader.kartra.client import (
-    Credentials,
-    KartraClient,
-    Outcome,
-    assign_tag,
-    subscribe_lead_to_list,
-)
+from bulk_loader.kartra.actions import assign_tag, subscribe_lead_to_list
+from bulk_loader.kartra.client import Credentials, KartraClient, Outcome
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
 from bulk_loader.sandbox.account import account_from_dict
 

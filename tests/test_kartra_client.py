@@ -12,6 +12,12 @@ import httpx
 import pytest
 
 from bulk_loader.errors import ConfigError
+from bulk_loader.kartra.actions import (
+    assign_tag,
+    give_points_to_lead,
+    subscribe_lead_to_list,
+    subscribe_lead_to_sequence_at_step,
+)
 from bulk_loader.kartra.client import (
     DEFAULT_API_URL,
     CallResult,
@@ -19,11 +25,7 @@ from bulk_loader.kartra.client import (
     KartraClient,
     Outcome,
     answer_field,
-    assign_tag,
-    give_points_to_lead,
     interpret,
-    subscribe_lead_to_list,
-    subscribe_lead_to_sequence_at_step,
 )
 from bulk_loader.kartra.formencode import decode_body, encode
 

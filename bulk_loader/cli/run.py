@@ -246,7 +246,7 @@ def _import(loader: Loader, client: KartraClient, **options: Any) -> ImportSumma
 
 def _this_command() -> str:
     """The command that resumes: this one, minus --restart/--yes, with no URL password."""
-    from bulk_loader.kartra.client import shown_url
+    from bulk_loader.kartra.network import shown_url
 
     words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
     return shlex.join(["bulk-loader", *words])

@@ -18,10 +18,8 @@ exception or a log line: only `_body` touches them.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import os
-import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from bulk_loader.errors import ConfigError
@@ -45,6 +42,15 @@ from bulk_loader.kartra.answers import (
     lead_details,
 )
 from bulk_loader.kartra.formencode import encode_body
+from bulk_loader.kartra.network import (
+    CALL_DEADLINE,
+    Overdue,
+    check_api_url,
+    check_proxy_url,
+    is_loopback,
+    tls_context,
+    with_deadlines,
+)
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -57,17 +63,8 @@ __all__ = [
     "KartraClient",
     "Outcome",
     "answer_field",
-    "assign_tag",
-    "check_api_url",
-    "give_points_to_lead",
     "interpret",
     "lead_details",
-    "remove_points_from_lead",
-    "shown_url",
-    "subscribe_lead_to_list",
-    "subscribe_lead_to_sequence_at_step",
-    "unassign_tag",
-    "unsubscribe_lead_from_list",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,46 +131,6 @@ class Credentials:
         return f"Credentials(app_id={self.app_id!r})"
 
 
-def check_api_url(url: str) -> str:
-    """Refuse anything but https, except plain http to this machine (the sandbox).
-
-    A user name or password inside the URL is refused too: a command line shows in
-    `ps` and in shell history, and the URL is printed in messages and resume lines.
-    """
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"refusing API URL {shown_url(url)!r}: it holds a user name or password; "
-            "Kartra's credentials go in KARTRA_API_KEY and KARTRA_API_PASSWORD, a proxy's "
-            "in the HTTPS_PROXY environment variable"
-        )
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return url
-    raise ConfigError(
-        f"refusing API URL {shown_url(url)!r}: Kartra needs https:// (plain http:// is only "
-        "allowed for a sandbox on 127.0.0.1 or localhost)"
-    )
-
-
-def shown_url(url: str) -> str:
-    """`url` fit to print: a user:password inside it becomes ***."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # An answer larger than this is not Kartra's (its largest, get_lead, is a few KB).
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
@@ -208,12 +165,12 @@ class KartraClient:
         self.api_url = check_api_url(api_url or os.environ.get("KARTRA_API_URL") or DEFAULT_API_URL)
         self._deadline = 2 * timeout
         self._owns_http = http is None
-        local = _is_loopback(urlsplit(self.api_url).hostname or "")
+        local = is_loopback(urlsplit(self.api_url).hostname or "")
         if proxy is not None:
             check_proxy_url(proxy)
-        self._http = http or _with_deadlines(
+        self._http = http or with_deadlines(
             httpx.Client(
-                verify=_tls_context(ca_bundle) if verify else False,
+                verify=tls_context(ca_bundle) if verify else False,
                 proxy=None if local else proxy,
                 trust_env=not local,  # HTTPS_PROXY and friends, but never for the sandbox
                 timeout=httpx.Timeout(timeout),
@@ -338,7 +295,7 @@ class KartraClient:
             return failure(Outcome.TRANSIENT, f"could not connect: {_describe(exc)}")
         except httpx.HTTPError as exc:  # read errors, timeouts, decoding: sent, maybe acted
             return failure(Outcome.UNKNOWN, f"answer lost after sending: {_describe(exc)}")
-        except _Overdue as exc:
+        except Overdue as exc:
             return failure(Outcome.UNKNOWN, f"answer lost after sending: {exc}")
         result = interpret(status, content, cmds)
         log.debug("%s -> %s %s", "+".join(cmds), result.outcome, result.kartra_type or "")
@@ -347,16 +304,16 @@ class KartraClient:
     def _send(self, body: bytes) -> tuple[int, bytes]:
         """POST `body`; the status and the whole answer, within the call's deadline."""
         deadline = time.monotonic() + self._deadline
-        _DEADLINE.at = deadline  # every read and write of this call, headers included
+        CALL_DEADLINE.at = deadline  # every read and write of this call, headers included
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         try:
             return self._send_within(body, headers, deadline)
         except httpx.TimeoutException as exc:
             if time.monotonic() >= deadline - 0.05:  # the call's deadline, not one read's
-                raise _Overdue(f"no whole answer within {self._deadline:g} s") from exc
+                raise Overdue(f"no whole answer within {self._deadline:g} s") from exc
             raise
         finally:
-            _DEADLINE.at = None
+            CALL_DEADLINE.at = None
 
     def _send_within(
         self, body: bytes, headers: dict[str, str], deadline: float
@@ -368,110 +325,15 @@ class KartraClient:
                 chunks.append(chunk)
                 size += len(chunk)
                 if time.monotonic() > deadline:
-                    raise _Overdue(f"no whole answer within {self._deadline:g} s")
+                    raise Overdue(f"no whole answer within {self._deadline:g} s")
                 if size > MAX_ANSWER_BYTES:
-                    raise _Overdue(f"an answer of over {MAX_ANSWER_BYTES:,} bytes")
+                    raise Overdue(f"an answer of over {MAX_ANSWER_BYTES:,} bytes")
             return response.status_code, b"".join(chunks)
 
     def _body(self, payload: dict[str, Any]) -> bytes:
         creds = self._credentials
         auth = {"app_id": creds.app_id, "api_key": creds.api_key}
         return encode_body({**auth, "api_password": creds.api_password, **payload})
-
-
-_DEADLINE = threading.local()  # the current call's deadline (time.monotonic), per thread
-
-
-def _remaining(timeout: float | None) -> float | None:
-    """This read's timeout, shortened to what is left of the call's deadline."""
-    deadline: float | None = getattr(_DEADLINE, "at", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise httpcore.ReadTimeout("no whole answer within the call's deadline")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the call's deadline, so that
-    a server trickling its headers (not only its body) cannot hold a call."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _remaining(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _remaining(timeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(*args, **kwargs))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_tcp(*args, **kwargs))
-
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_unix_socket(*args, **kwargs))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-def _with_deadlines(client: httpx.Client) -> httpx.Client:
-    """Every connection of `client` (direct and through proxies) keeps call deadlines.
-
-    httpx builds its connection pools itself; their network backend is swapped here.
-    Should a future httpx lay them out otherwise, only the body is bounded (`_send`).
-    """
-    transports = [client._transport, *client._mounts.values()]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if backend is not None and not isinstance(backend, _DeadlineBackend):
-            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
-    return client
-
-
-class _Overdue(Exception):
-    """The answer did not arrive whole in time (or was absurdly large)."""
-
-
-def check_proxy_url(url: str) -> str:
-    """A proxy URL with no password in it (a command line shows in `ps`)."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        raise ConfigError(
-            f"refusing proxy {shown_url(url)!r}: it holds a password; put the proxy URL "
-            "with its password in the HTTPS_PROXY environment variable instead"
-        )
-    if parts.scheme not in ("http", "https", "socks5") or not parts.hostname:
-        raise ConfigError(f"refusing proxy {url!r}: give it as http://host:port")
-    return url
-
-
-def _tls_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
-    """The certificates to trust: `ca_bundle`, else the operating system's store."""
-    if ca_bundle is not None:
-        try:
-            return ssl.create_default_context(cafile=os.fspath(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--ca-bundle {ca_bundle}: not a readable PEM file ({exc})") from exc
-    import truststore  # the OS store: certificates IT installed (inspecting proxies) count
-
-    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _identify(email: str | None, id: str | None) -> dict[str, str]:
@@ -484,34 +346,3 @@ def _describe(exc: httpx.HTTPError) -> str:
     # The class name plus httpx's own text, which names neither the body nor credentials.
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# -- chainable actions: dicts for `then=` ----------------------------------------------------
-
-
-def assign_tag(name: str) -> dict[str, Any]:
-    return {"cmd": "assign_tag", "tag_name": name}
-
-
-def unassign_tag(name: str) -> dict[str, Any]:
-    return {"cmd": "unassign_tag", "tag_name": name}
-
-
-def subscribe_lead_to_list(name: str) -> dict[str, Any]:
-    return {"cmd": "subscribe_lead_to_list", "list_name": name}
-
-
-def unsubscribe_lead_from_list(name: str) -> dict[str, Any]:
-    return {"cmd": "unsubscribe_lead_from_list", "list_name": name}
-
-
-def give_points_to_lead(points: int, expiration: int | None = None) -> dict[str, Any]:
-    return {"cmd": "give_points_to_lead", "points": points, "expiration": expiration}
-
-
-def remove_points_from_lead(points: int) -> dict[str, Any]:
-    return {"cmd": "remove_points_from_lead", "points": points}
-
-
-def subscribe_lead_to_sequence_at_step(name: str, step: int) -> dict[str, Any]:
-    return {"cmd": "subscribe_lead_to_sequence_at_step", "sequence_name": name, "step": step}
