@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from bulk_loader.kartra.formencode import decode_body
+from bulk_loader.sandbox.form import parse_post
 from bulk_loader.sandbox.model import CLOCKS, Clock, SandboxState
 
 __all__ = ["FaultPlan", "Knobs", "Reply", "Sandbox", "Stats", "parse_faults"]
@@ -232,7 +232,7 @@ class Sandbox:
         knobs = self.knobs
         if knobs.arrival_jitter_ms:
             self._sleep(self._arrival_wait(knobs.arrival_jitter_ms))
-        form = decode_body(body)
+        form = parse_post(body)  # $_POST as Kartra's PHP reads it
         cmd = _cmd_of(form)
         self.stats.count(cmd)
         delay = _latency(knobs)
