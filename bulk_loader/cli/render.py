@@ -132,26 +132,36 @@ class ImportProgress:
             self._bar = None
 
 
+# The outcomes in the order a person reads them.
+SHOWN_STATUSES = (
+    RowStatus.CREATED,
+    RowStatus.UPDATED,
+    RowStatus.WOULD_CREATE,
+    RowStatus.WOULD_UPDATE,
+    RowStatus.WOULD_FAIL,
+    RowStatus.PARTIAL,
+    RowStatus.FAILED,
+    RowStatus.UNKNOWN,
+    RowStatus.NOT_SENT,
+)
+
+
 def print_import_summary(summary: ImportSummary) -> None:
     """What happened, in the order a person checks it: rows, outcomes, files."""
     report = summary.report
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")
-    for status in (
-        RowStatus.CREATED,
-        RowStatus.UPDATED,
-        RowStatus.WOULD_CREATE,
-        RowStatus.WOULD_UPDATE,
-        RowStatus.WOULD_FAIL,
-        RowStatus.PARTIAL,
-        RowStatus.FAILED,
-        RowStatus.UNKNOWN,
-        RowStatus.NOT_SENT,
-    ):
+    for status in SHOWN_STATUSES:
         if summary.statuses[status]:
             label = status.replace("_", " ").capitalize() + ":"
             click.echo(f"{label:<10} {summary.statuses[status]}")
+    _print_sending(summary)
+    _print_files(summary)
+
+
+def _print_sending(summary: ImportSummary) -> None:
+    """Resumed rows, calls made, the pace and the problems met."""
     if summary.resumed or summary.reconciled:
         click.echo(
             f"Resumed:   {summary.resumed} rows done by an earlier run; "
@@ -179,10 +189,14 @@ def print_import_summary(summary: ImportSummary) -> None:
                 else ""
             )
         )
+
+
+def _print_files(summary: ImportSummary) -> None:
+    """The problems, the notes, the files to open next, and how the run ended."""
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
         click.echo(f"Problems:  {top}")
-    _print_notes(report.notes)
+    _print_notes(summary.report.notes)
     click.echo(f"Results:   {summary.results}")
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
