@@ -6,8 +6,10 @@ emits list indices this way, hence these few lines.
 
 `encode` follows `http_build_query`: a list becomes `[0]`, `[1]`, ...; None is left out
 (PHP drops null); True/False become "1"/"0"; numbers become their decimal text; an empty
-list or dict sends nothing at all, exactly as in PHP. `decode` is the inverse used by the
-sandbox: it rebuilds PHP's nesting and turns a mapping whose keys are "0".."n-1" into a list.
+list or dict sends nothing at all, exactly as in PHP. `decode` is the inverse, for tests:
+it rebuilds PHP's nesting and turns a mapping whose keys are "0".."n-1" into a list. The
+sandbox reads bodies with a decoder of its own (sandbox/form.py), written apart from this
+module and checked against PHP, so that a bug here cannot hide in both ends.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def decode(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Rebuild PHP's nested arrays from `name[a][b]` pairs; the last duplicate wins.
 
     `name[]` appends, as in PHP. A segment that is not closed by `]` is kept as part of
-    the name instead of failing: the sandbox must answer, not crash, on odd input.
+    the name instead of failing: odd input must not crash a test's reading of it.
     """
     root: dict[str, Any] = {}
     for key, value in pairs:
