@@ -19,9 +19,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bulk_loader.api import Loader
+    from bulk_loader.api import Loader, forget_journal, lead_memory_files, stale_journals
     from bulk_loader.errors import BulkLoaderError
     from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient
+    from bulk_loader.kartra.network import shown_url
     from bulk_loader.outcomes import Problem, ProblemCode, RowOutcome, RowStatus
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Loader": "bulk_loader.api",
+    "forget_journal": "bulk_loader.api",
+    "lead_memory_files": "bulk_loader.api",
+    "stale_journals": "bulk_loader.api",
+    "shown_url": "bulk_loader.kartra.network",
     "BulkLoaderError": "bulk_loader.errors",
     "Credentials": "bulk_loader.kartra.client",
     "KartraApi": "bulk_loader.kartra.client",
@@ -60,6 +65,10 @@ __all__ = [
     "RowOutcome",
     "RowStatus",
     "SilentProgress",
+    "forget_journal",
+    "lead_memory_files",
+    "shown_url",
+    "stale_journals",
 ]
 
 

@@ -21,15 +21,19 @@ from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
+from bulk_loader.journal.files import find_journals, forget, stale_journals
 from bulk_loader.kartra.client import KartraApi
 from bulk_loader.pipeline.check import CheckSummary, check_sheet
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.pipeline.progress import Progress, RowCallback
-from bulk_loader.results.summary import ImportSummary
+from bulk_loader.results.summary import ImportSummary, rebuild_results
+from bulk_loader.sending.known import memory_files
 from bulk_loader.sending.pacing import RetryPolicy
+from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.template.mapping import Mode
+from bulk_loader.template.starter import starter_template
 
-__all__ = ["Loader"]
+__all__ = ["Loader", "Mode", "forget_journal", "lead_memory_files", "stale_journals"]
 
 StrPath = str | PathLike[str]
 RowsChecked = Callable[[int], None]  # called with the number of rows just checked
@@ -136,3 +140,31 @@ class Loader:
             policy=policy or RetryPolicy(),
         )
         return run_import(options, client, progress, stop=stop, halt=halt)
+
+    def results(self, *, results: StrPath | None = None, keys_only: bool = False) -> ImportSummary:
+        """Rebuild the results and failed-rows files from this sheet's journal, at any
+        time, also while a run writes it: rows not settled yet show as not_sent or
+        unknown. A keys-only run's journal gives keys-only results."""
+        path = Path(results) if results is not None else None
+        return rebuild_results(self.sheet, path, keys_only=keys_only)
+
+    def journals(self) -> list[Path]:
+        """The journals kept beside this sheet (one per account it was run against)."""
+        return find_journals(self.sheet)
+
+    def starter_template(self) -> str:
+        """A first template for this sheet: its headers mapped to Kartra's fields by name,
+        as TOML with a comment for every choice left to make."""
+        with open_sheet(self.sheet, self.worksheet) as opened:
+            headers = list(opened.headers)
+        return starter_template(headers, self.sheet.name)
+
+
+def forget_journal(journal: StrPath) -> None:
+    """Delete a journal (and its side files): later runs of its sheet start afresh."""
+    forget(Path(journal))
+
+
+def lead_memory_files() -> list[Path]:
+    """The memory of the leads this tool wrote, one file per account, in the cache folder."""
+    return memory_files()

@@ -24,6 +24,7 @@ __all__ = [
     "RowOutcome",
     "RowStatus",
     "Witness",
+    "problem_text",
     "without_value",
 ]
 
@@ -135,6 +136,11 @@ class Problem:
     value: str
     code: ProblemCode
     message: str
+
+
+def problem_text(problem: Problem) -> str:
+    """How one problem reads in result_message and on the terminal: the column first."""
+    return f"{problem.column}: {problem.message}" if problem.column else problem.message
 
 
 def without_value(problem: Problem) -> Problem:

@@ -20,9 +20,9 @@ __all__ = ["forget", "results", "template"]
 @guarded
 def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
-    from bulk_loader.results.summary import rebuild_results
+    from bulk_loader import Loader
 
-    summary = rebuild_results(sheet, results_path, keys_only=results_columns == "keys")
+    summary = Loader(sheet).results(results=results_path, keys_only=results_columns == "keys")
     print_import_summary(summary)
     sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
 
@@ -49,21 +49,19 @@ def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes:
     A run of a forgotten sheet no longer knows what earlier runs sent: it sends every
     row again (create mode: 'Lead already exists' for leads already imported).
     """
+    from bulk_loader import Loader, forget_journal, lead_memory_files, stale_journals
     from bulk_loader.errors import ConfigError
-    from bulk_loader.journal.files import find_journals, stale_journals
-    from bulk_loader.journal.files import forget as forget_journal
-    from bulk_loader.sending.known import memory_files
 
     if not paths and not memory:
         raise click.UsageError("name the sheets (or folders, with --older-than), or --memory")
-    memories = memory_files() if memory else []
+    memories = lead_memory_files() if memory else []
     if not paths:
         found: list[Path] = []
     elif older_than is None:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(f"{missing[0]}: no such sheet (to purge a folder: --older-than)")
-        found = [journal for path in paths for journal in find_journals(path)]
+        found = [journal for path in paths for journal in Loader(path).journals()]
     else:
         folders = [p for p in paths if not p.is_dir()]
         if folders:
@@ -99,9 +97,6 @@ def template() -> None:
 @guarded
 def template_init(sheet: Path, sheet_name: str | None) -> None:
     """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
-    from bulk_loader.sheets.opening import open_sheet
-    from bulk_loader.template.starter import starter_template
+    from bulk_loader import Loader
 
-    with open_sheet(sheet, sheet_name) as opened:
-        headers = list(opened.headers)
-    click.echo(starter_template(headers, sheet.name), nl=False)
+    click.echo(Loader(sheet, worksheet=sheet_name).starter_template(), nl=False)

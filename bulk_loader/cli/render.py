@@ -16,13 +16,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bulk_loader.errors import TemplateError
-from bulk_loader.outcomes import RowStatus
-from bulk_loader.results.workbook import problem_text
+from bulk_loader.outcomes import RowStatus, problem_text
 
 if TYPE_CHECKING:
-    from bulk_loader.outcomes import RowOutcome
-    from bulk_loader.pipeline.check import CheckSummary
-    from bulk_loader.results.summary import ImportSummary
+    from bulk_loader import CheckSummary, ImportSummary, RowOutcome
 
 __all__ = ["ImportProgress", "dry_run_progress", "print_import_summary", "print_summary",
            "template_errors"]  # fmt: skip

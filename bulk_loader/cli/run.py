@@ -29,10 +29,8 @@ from bulk_loader.cli.stopping import SignalStop
 from bulk_loader.errors import Interrupted
 
 if TYPE_CHECKING:
-    from bulk_loader.api import Loader
-    from bulk_loader.kartra.client import KartraClient
-    from bulk_loader.results.summary import ImportSummary
-    from bulk_loader.template.mapping import Mode
+    from bulk_loader import ImportSummary, KartraClient, Loader
+    from bulk_loader.api import Mode
 
 __all__ = ["run"]
 
@@ -159,7 +157,7 @@ def run(
         raise click.UsageError("--lookup goes with --dry-run")
     if sandbox and api_url:
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
-    from bulk_loader.api import Loader
+    from bulk_loader import Loader
 
     loader = Loader(sheet, template=template_path, worksheet=sheet_name, mode=cast("Mode", mode))
     keys_only = results_columns == "keys"
@@ -205,9 +203,9 @@ def _check(loader: Loader, results_path: Path | None, keys_only: bool) -> None:
 
 
 def _confirm_restart(sheet: Path) -> None:
-    from bulk_loader.journal.files import find_journals
+    from bulk_loader import Loader
 
-    if find_journals(sheet):
+    if Loader(sheet).journals():
         question = "Forget what earlier runs of this sheet did, and send every row again?"
         if not click.confirm(question, err=True):
             raise Interrupted("nothing sent: --restart was not confirmed")
@@ -218,7 +216,7 @@ def _kartra(
     sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
 ) -> Iterator[KartraClient]:
     """A Kartra client: for the real API from the environment, or for a local sandbox."""
-    from bulk_loader.kartra.client import Credentials, KartraClient
+    from bulk_loader import Credentials, KartraClient
 
     if not network["verify"]:
         click.echo(
@@ -246,7 +244,7 @@ def _import(loader: Loader, client: KartraClient, **options: Any) -> ImportSumma
 
 def _this_command() -> str:
     """The command that resumes: this one, minus --restart/--yes, with no URL password."""
-    from bulk_loader.kartra.network import shown_url
+    from bulk_loader import shown_url
 
     words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
     return shlex.join(["bulk-loader", *words])

@@ -13,7 +13,7 @@ import click
 from bulk_loader.cli.common import guarded
 
 if TYPE_CHECKING:
-    from bulk_loader.kartra.client import Credentials
+    from bulk_loader import Credentials
 
 
 __all__ = ["bundled_sandbox", "sandbox"]
@@ -24,7 +24,7 @@ SAMPLE_ACCOUNT = Path(__file__).parent.parent / "data" / "sample_account.toml"
 @contextmanager
 def bundled_sandbox(account: Path | None = None) -> Iterator[tuple[str, Credentials]]:
     """A sandbox with the sample account on 127.0.0.1, for this run only: (URL, credentials)."""
-    from bulk_loader.kartra.client import Credentials
+    from bulk_loader import Credentials
     from bulk_loader.sandbox import load_account, serve_in_thread
 
     loaded = load_account(account or SAMPLE_ACCOUNT)

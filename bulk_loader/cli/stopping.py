@@ -13,9 +13,10 @@ import signal
 import threading
 import time
 from types import FrameType, TracebackType
+from typing import TYPE_CHECKING
 
-from bulk_loader.outcomes import RowOutcome
-from bulk_loader.pipeline.progress import Progress
+if TYPE_CHECKING:
+    from bulk_loader import Progress, RowOutcome
 
 __all__ = ["REPEAT_SIGNAL_GRACE", "SignalStop"]
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
-from bulk_loader.outcomes import ATTENTION, Problem, RowStatus, without_value
+from bulk_loader.outcomes import ATTENTION, Problem, RowStatus, problem_text, without_value
 from bulk_loader.sheets.sheet import FORMULA_START, clean_text
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "create_results_file",
     "escape_csv_cell",
     "key_columns",
-    "problem_text",
 ]
 
 RESULT_COLUMNS = (
@@ -72,11 +71,6 @@ def key_columns(headers: Sequence[str], key_headers: Sequence[str]) -> list[int]
     """Indexes of the headers that identify a lead (email, id, new_email), in sheet order."""
     wanted = {header.strip().casefold() for header in key_headers}
     return [i for i, header in enumerate(headers) if header.strip().casefold() in wanted]
-
-
-def problem_text(problem: Problem) -> str:
-    """How one problem reads in result_message: the column first, when there is one."""
-    return f"{problem.column}: {problem.message}" if problem.column else problem.message
 
 
 def create_results_file(path: Path) -> int:
