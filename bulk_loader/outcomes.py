@@ -18,12 +18,14 @@ from enum import StrEnum
 __all__ = [
     "ATTENTION",
     "GOOD",
+    "WARNINGS",
     "Problem",
     "ProblemCode",
     "Report",
     "RowOutcome",
     "RowStatus",
     "Witness",
+    "blocking",
     "problem_text",
     "without_value",
 ]
@@ -91,6 +93,20 @@ class ProblemCode(StrEnum):
     CUSTOM_FIELD_TYPE = "custom_field_type"
     UNKNOWN_TAG = "unknown_tag"
     UNKNOWN_LIST = "unknown_list"
+    # Warnings: the lead is sent, the cell is noted (WARNINGS below).
+    PHONE_NOT_PARSED = "phone_not_parsed"
+    COUNTRY_NOT_RECOGNISED = "country_not_recognised"
+    ADDRESS_NOT_SPLIT = "address_not_split"
+
+
+# Codes that note a cell without stopping its row: the lead is sent as the cell reads.
+WARNINGS = frozenset(
+    {
+        ProblemCode.PHONE_NOT_PARSED,
+        ProblemCode.COUNTRY_NOT_RECOGNISED,
+        ProblemCode.ADDRESS_NOT_SPLIT,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,16 @@ class Problem:
     value: str
     code: ProblemCode
     message: str
+
+    @property
+    def is_warning(self) -> bool:
+        """A warning notes the cell; the row is still sent."""
+        return self.code in WARNINGS
+
+
+def blocking(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that stop their row (warnings left out)."""
+    return [problem for problem in problems if not problem.is_warning]
 
 
 def problem_text(problem: Problem) -> str:
@@ -190,7 +216,8 @@ class Report:
         """Count `problems`; call once per chunk so invalid rows are counted once."""
         bad_rows: set[int] = set()
         for problem in problems:
-            bad_rows.add(problem.row)
+            if not problem.is_warning:
+                bad_rows.add(problem.row)
             self.counts[problem.code] += 1
             self.examples.setdefault(problem.code, problem)
             rows = self.first_rows.setdefault(problem.code, [])
@@ -198,9 +225,13 @@ class Report:
                 rows.append(problem.row)
         self.rows_invalid += len(bad_rows)
 
-    def top(self, n: int = 10) -> list[tuple[str, int, list[int], Problem]]:
-        """The `n` most frequent problem codes: (code, count, first rows, an example)."""
+    def top(
+        self, n: int = 10, *, warnings: bool = False
+    ) -> list[tuple[str, int, list[int], Problem]]:
+        """The `n` most frequent problem codes (or, `warnings`, warning codes):
+        (code, count, first rows, an example)."""
         return [
             (code, count, self.first_rows[code], self.examples[code])
-            for code, count in self.counts.most_common(n)
-        ]
+            for code, count in self.counts.most_common()
+            if (code in WARNINGS) == warnings
+        ][:n]

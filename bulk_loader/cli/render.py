@@ -19,7 +19,8 @@ from bulk_loader.errors import TemplateError
 from bulk_loader.outcomes import RowStatus, problem_text
 
 if TYPE_CHECKING:
-    from bulk_loader import CheckSummary, ImportSummary, RowOutcome
+    from bulk_loader import CheckSummary, ImportSummary, Problem, RowOutcome
+    from bulk_loader.outcomes import Report
 
 __all__ = ["ImportProgress", "dry_run_progress", "print_import_summary", "print_summary",
            "template_errors"]  # fmt: skip
@@ -57,18 +58,24 @@ def print_summary(summary: CheckSummary) -> None:
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")
-    top = report.top(10)
-    if top:
-        click.echo("Top problems:")
-        width = max(len(code) for code, *_ in top)
-        for code, count, rows, example in top:
-            more = len(rows) >= report.keep_rows and count > len(rows)
-            where = ", ".join(map(str, rows)) + (", ..." if more else "")
-            label = "row" if len(rows) == 1 else "rows"
-            click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
-            click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
+    _print_top("Top problems:", report, report.top(10))
+    _print_top("Warnings (sent as written):", report, report.top(10, warnings=True))
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results_path}")
+
+
+def _print_top(title: str, report: Report, top: list[tuple[str, int, list[int], Problem]]) -> None:
+    """The most frequent codes, each with its first rows and an example."""
+    if not top:
+        return
+    click.echo(title)
+    width = max(len(code) for code, *_ in top)
+    for code, count, rows, example in top:
+        more = len(rows) >= report.keep_rows and count > len(rows)
+        where = ", ".join(map(str, rows)) + (", ..." if more else "")
+        label = "row" if len(rows) == 1 else "rows"
+        click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
+        click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -193,6 +200,9 @@ def _print_files(summary: ImportSummary) -> None:
     if summary.errors:
         top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
         click.echo(f"Problems:  {top}")
+    if summary.warnings:
+        top = ", ".join(f"{code} x{count}" for code, count in summary.warnings.most_common(5))
+        click.echo(f"Warnings:  {top} (sent as written; see result_message)")
     _print_notes(summary.report.notes)
     click.echo(f"Results:   {summary.results}")
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do

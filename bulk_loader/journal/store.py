@@ -31,7 +31,7 @@ from typing import Any
 
 from bulk_loader.errors import ConfigError
 from bulk_loader.journal.files import open_database, open_database_readonly, take_run_lock
-from bulk_loader.outcomes import Problem, RowOutcome, RowStatus, Witness
+from bulk_loader.outcomes import Problem, RowOutcome, RowStatus, Witness, blocking
 
 __all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead"]
 
@@ -161,8 +161,9 @@ class Journal:
             (before,) = self._db.execute(
                 "SELECT problems FROM rows WHERE row = ?", (row,)
             ).fetchone()
-            already += before is not None
-            merged = _load_problems(row, before) + list(found)
+            earlier = _load_problems(row, before)
+            already += bool(blocking(earlier))  # a row with warnings only was valid
+            merged = earlier + list(found)
             self._db.execute(
                 "UPDATE rows SET problems = ?, lead_key = NULL WHERE row = ?",
                 (_dump_problems(merged), row),
@@ -335,11 +336,12 @@ class Journal:
         )
         while batch := cursor.fetchmany(1000):
             for row, cells, problems, state, lead_id, error_type, message, attempts in batch:
+                found = _load_problems(row, problems)
                 yield JournalRow(
                     row,
                     json.loads(cells),
-                    _load_problems(row, problems),
-                    RowStatus.INVALID if problems else _visible(state),
+                    found,
+                    RowStatus.INVALID if blocking(found) else _visible(state),
                     lead_id or "",
                     error_type or "",
                     message or "",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bulk_loader import scratch
 from bulk_loader.journal.store import Journal
-from bulk_loader.outcomes import Problem, Report, RowStatus
+from bulk_loader.outcomes import Problem, Report, RowStatus, blocking
 from bulk_loader.pipeline.scan import key_headers, open_validator, scan, summary_table
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
 from bulk_loader.results.files import default_results_path
@@ -132,7 +132,7 @@ def _write_chunk(
     by_row: Mapping[int, list[Problem]] = _by_row(problems)
     for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
         found = by_row.get(row, [])
-        status = RowStatus.INVALID if found else RowStatus.VALID
+        status = RowStatus.INVALID if blocking(found) else RowStatus.VALID
         writer.add(row, cells, status, problems=found)
 
 
@@ -143,7 +143,7 @@ def _write_from_journal(
     KEEP_PROBLEMS problems."""
     problems: list[Problem] = []
     for row in journal.rows():
-        status = RowStatus.INVALID if row.problems else RowStatus.VALID
+        status = RowStatus.INVALID if blocking(row.problems) else RowStatus.VALID
         writer.add(row.row, row.cells, status, problems=row.problems)
         problems.extend(row.problems[: KEEP_PROBLEMS - len(problems)])
     return problems

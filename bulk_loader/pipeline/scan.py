@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_loader.journal.store import Journal
-from bulk_loader.outcomes import Problem, Report, without_value
+from bulk_loader.outcomes import Problem, Report, blocking, without_value
 from bulk_loader.sheets.sheet import Chunk, Sheet
 from bulk_loader.template.mapping import Mode, Template, default_template, load_template
 from bulk_loader.validation.account import AccountSnapshot
@@ -104,7 +104,8 @@ def _scan_chunk(
             if number not in valid_rows:  # every problem at once, the account's too
                 problems += account.check_cells(number, cells, validator.columns)
     by_row = _by_row(problems)
-    good = {row.row: row for row in checked if row.row not in by_row}
+    stopped = {problem.row for problem in blocking(problems)}  # warnings stop no row
+    good = {row.row: row for row in checked if row.row not in stopped}
     journal.add_rows(
         (
             number,
@@ -153,6 +154,9 @@ def summary_table(
     top: list[tuple[object, ...]] = [("problem", "count", "first rows", "example")]
     for code, count, rows, example in report.top(20):
         top.append((code, count, ", ".join(map(str, rows)), example.message))
+    noted: list[tuple[object, ...]] = [("warning", "count", "first rows", "example")]
+    for code, count, rows, example in report.top(20, warnings=True):
+        noted.append((code, count, ", ".join(map(str, rows)), example.message))
     return {
         "Sheet": str(sheet_path),
         "Template": str(template_path) if template_path else "built-in default",
@@ -161,5 +165,6 @@ def summary_table(
         "Valid": report.rows_valid,
         "Invalid": report.rows_invalid,
         "Top problems": top if len(top) > 1 else "none",
+        **({"Warnings (sent as written)": noted} if len(noted) > 1 else {}),
         **{f"Note {n}": note for n, note in enumerate(report.notes, start=1)},
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
 from bulk_loader.journal.files import find_journals
 from bulk_loader.journal.store import Journal
-from bulk_loader.outcomes import ATTENTION, GOOD, Report, RowStatus
+from bulk_loader.outcomes import ATTENTION, GOOD, WARNINGS, Report, RowStatus
 from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
 from bulk_loader.results.workbook import ResultsWriter, key_columns
 
@@ -35,6 +35,7 @@ class ImportSummary:
     failed: Path | None = None
     statuses: Counter[RowStatus] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)  # cells noted; rows still sent
     sent: int = 0
     row_calls: int = 0  # calls made for rows, retries included (not the look-ups)
     retries: int = 0  # transient failures sent again
@@ -108,6 +109,7 @@ class ImportSummary:
         }
         lines.update({f"status: {k}": v for k, v in sorted(self.statuses.items())})
         lines.update({f"error type: {k}": v for k, v in sorted(self.errors.items())})
+        lines.update({f"warning: {k}": v for k, v in sorted(self.warnings.items())})
         if self.fatal:
             lines["stopped by"] = self.fatal
         lines.update({f"note {n}": note for n, note in enumerate(self.report.notes, start=1)})
@@ -182,7 +184,7 @@ def write_run_files(
         for row in journal.rows():
             summary.statuses[RowStatus(row.status)] += 1
             for code in [row.error_type] if row.error_type else {p.code for p in row.problems}:
-                summary.errors[code] += 1
+                (summary.warnings if code in WARNINGS else summary.errors)[code] += 1
             out.add(
                 row.row,
                 row.cells,
