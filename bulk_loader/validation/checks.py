@@ -8,8 +8,10 @@ turns these into a pandera schema and the problems into `report.Problem` values.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,8 +108,27 @@ def normalise_email(value: str) -> str:
 
 
 def split_values(cell: str, separator: str) -> list[str]:
-    """Names or labels in one cell: split, trimmed, empty ones and repeats dropped."""
-    return list(dict.fromkeys(part.strip() for part in cell.split(separator) if part.strip()))
+    """Names or labels in one cell: split, trimmed, empty ones and repeats dropped.
+
+    Quotes are understood with any one-character separator: the cell is read as one CSV
+    record, so `"Webinar 2026", "Customer"` (a Mailchimp export) holds two names and
+    `"A, B", C` keeps `A, B` whole. A cell whose quotes do not pair up, or that breaks a
+    line outside quotes, is split plainly with its quotes kept: never an error.
+    """
+    parts = _split_cell(cell, separator)
+    return list(dict.fromkeys(part.strip() for part in parts if part.strip()))
+
+
+def _split_cell(cell: str, separator: str) -> list[str]:
+    if '"' not in cell or len(separator) != 1 or separator == '"' or separator.isspace():
+        return cell.split(separator)
+    if cell.count('"') % 2:  # unbalanced: csv would swallow the rest of the cell
+        return cell.split(separator)
+    try:
+        reader = csv.reader([cell], delimiter=separator, skipinitialspace=True, strict=False)
+        return next(reader, [])
+    except csv.Error:  # a line break outside quotes; a field over csv's size limit
+        return cell.split(separator)
 
 
 def resolve_options(labels: list[str], options: Mapping[str, int]) -> tuple[list[int], list[str]]:
@@ -158,6 +179,21 @@ def _too_long() -> Check:
     )
 
 
+_SPELLED_AT = re.compile(r"\s*[\[(]?\s*\bat\b\s*[\])]?\s*", re.IGNORECASE)
+_SPELLED_DOT = re.compile(r"\s*[\[(]\s*dot\s*[\])]\s*", re.IGNORECASE)
+
+
+def _email_message(value: str) -> str:
+    """Why the address is refused, with the address it was likely meant to be."""
+    message = f"{value!r} is not a valid email address"
+    text = value.strip()
+    if "@" not in text:  # 'ana at example.com', 'ana [at] example [dot] com'
+        guess = _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text, count=1))
+        if guess != text and re.fullmatch(EMAIL_RE, guess):
+            return f"{message} (did you mean '{guess}'?)"
+    return message
+
+
 def _time_zone_message(value: str) -> str:
     closest = closest_time_zone(value)
     hint = f"; closest: {closest}" if closest else ""
@@ -176,7 +212,7 @@ def field_checks(name: str, required: str | None, clear: str | None) -> list[Che
             Check(
                 ProblemCode.INVALID_EMAIL,
                 _matches(EMAIL_RE, None),
-                lambda v: f"{v!r} is not a valid email address",
+                _email_message,
             )
         )
     elif name == "id":
