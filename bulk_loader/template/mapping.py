@@ -50,7 +50,9 @@ MAX_TEMPLATE_BYTES = 1024 * 1024
 _TOP_KEYS = ("template", "fields", "custom_fields", "actions")
 _TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
 _CUSTOM_KEYS = ("column", "type", "separator", "options")
-_ACTION_KEYS = ("column", "separator")
+_ACTION_KEYS = ("column", "separator", "add")
+# What may separate the names in a tags or lists cell; quotes are understood with each.
+_ACTION_SEPARATORS = (";", ",", "|")
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,12 @@ class CustomFieldMap:
 
 @dataclass(frozen=True)
 class ActionColumn:
-    """A column whose cells name tags (or lists), several per cell split by `separator`."""
+    """The tags (or lists) of each row: names read from `column`, several per cell split
+    by `separator` (quotes understood), and the names in `add`, the same for every row."""
 
-    column: str
+    column: str | None
     separator: str = DEFAULT_SEPARATOR
+    add: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class Template:
         ]
         for name in ACTIONS:
             action = cast(ActionColumn | None, getattr(self, name))
-            if action is not None:
+            if action is not None and action.column is not None:
                 out.append((f"actions.{name}.column", action.column))
         return out
 
@@ -328,11 +332,52 @@ class _Checker:
         if isinstance(spec, str):
             self.problem(where, f'must be a table: {name} = {{ column = "...", separator = ";" }}')
             return None
-        spec = self.table(spec, where)
+        if not isinstance(spec, dict):
+            self.table(spec, where)
+            return None
         self.unknown_keys(spec, _ACTION_KEYS, where)
-        column = self.text(spec, "column", where, required=True)
-        separator = self.text(spec, "separator", where, required=False) or DEFAULT_SEPARATOR
-        return ActionColumn(column, separator) if column else None
+        if "column" not in spec and "add" not in spec:
+            self.problem(
+                where,
+                f"needs a column, names to add to every row, or both: {name} = "
+                f'{{ column = "...", add = ["..."] }}',
+            )
+            return None
+        column = self.text(spec, "column", where, required=False)
+        separator = self.separator(spec, where)
+        add = self.names(spec.get("add"), f"{where}.add")
+        if column is None and not add:
+            return None
+        return ActionColumn(column, separator, add)
+
+    def separator(self, spec: Mapping[str, Any], where: str) -> str:
+        value = spec.get("separator")
+        if value is None:
+            return DEFAULT_SEPARATOR
+        key = f"{where}.separator"
+        if value not in _ACTION_SEPARATORS:
+            choices = ", ".join(f'"{s}"' for s in _ACTION_SEPARATORS)
+            self.problem(key, f"must be one of {choices} (quotes are understood with each)")
+        elif "column" not in spec:
+            self.problem(key, "splits the cells of a column: there is no column")
+        else:
+            return str(value)
+        return DEFAULT_SEPARATOR
+
+    def names(self, raw: Any, key: str) -> tuple[str, ...]:
+        """The names an action adds to every row: a list of non-empty strings, trimmed."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list) or not raw:
+            self.problem(key, 'must be a list of names, e.g. add = ["Imported 2026-12"]')
+            return ()
+        names: list[str] = []
+        for item in raw:
+            if isinstance(item, str) and item.strip():
+                names.append(item.strip())
+            else:
+                self.problem(key, f"{item!r} is not a name: each is a non-empty string")
+        return tuple(dict.fromkeys(names))
 
     def shared_columns(self, template: Template) -> None:
         """One header feeding two places is a slip, except a text custom field copying a field."""

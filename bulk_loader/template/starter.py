@@ -4,17 +4,19 @@ Headers are placed by name: known synonyms first ("E-mail Address" -> email), th
 close spelling of a Kartra field name. What cannot be placed is left commented out as a
 custom field to adapt. The output is valid TOML as printed; every header is written as an
 escaped TOML string, so no header text (quotes, newlines, "=cmd|...") can break out.
+Given some of the sheet's rows, the tags and lists columns get the separator their cells
+use (`"Webinar 2026", "Customer"` from Mailchimp: a comma).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from bulk_loader.template.fields import ACTIONS, CUSTOM_FIELD_TYPES, KARTRA_FIELDS
 
-__all__ = ["guess_field", "starter_template", "toml_string"]
+__all__ = ["guess_field", "guess_separator", "starter_template", "toml_string"]
 
 # Normalised header (lower case, letters and digits only) -> Kartra field or action.
 SYNONYMS: dict[str, str] = {
@@ -63,6 +65,33 @@ def guess_field(header: str) -> str | None:
     return SYNONYMS[close[0]] if close else None
 
 
+# The separators a template's tags and lists may use; the first is Kartra's own.
+SEPARATORS = (";", ",", "|")
+
+
+def guess_separator(cells: Iterable[str]) -> str | None:
+    """The separator a tags or lists column uses: of `;`, `,` and `|`, the one found
+    outside double quotes in the most cells (`;` on a tie); None if no cell holds one."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    for cell in cells:
+        for separator in _outside_quotes(cell).intersection(SEPARATORS):
+            counts[separator] += 1
+    best = max(SEPARATORS, key=lambda separator: counts[separator])
+    return best if counts[best] else None
+
+
+def _outside_quotes(cell: str) -> set[str]:
+    """The characters of `cell` that stand outside double quotes."""
+    found: set[str] = set()
+    inside = False
+    for char in cell:
+        if char == '"':
+            inside = not inside
+        elif not inside:
+            found.add(char)
+    return found
+
+
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -92,17 +121,24 @@ def _identifier(header: str) -> str:
     return slug or "field"
 
 
-def starter_template(headers: Sequence[str], source: str = "") -> str:
-    """TOML text for `template init`: placed headers mapped, the rest commented out."""
+def starter_template(
+    headers: Sequence[str], source: str = "", rows: Sequence[Sequence[str]] = ()
+) -> str:
+    """TOML text for `template init`: placed headers mapped, the rest commented out.
+
+    `rows`: some of the sheet's rows, if at hand; the tags and lists columns then get
+    the separator their cells use.
+    """
     fields: dict[str, str] = {}
-    actions: dict[str, str] = {}
+    actions: dict[str, tuple[str, str]] = {}  # tags/lists -> (header, separator)
     unplaced: list[str] = []
-    for header in headers:
+    for index, header in enumerate(headers):
         if not header.strip():
             continue
         guess = guess_field(header)
         if guess in ACTIONS and guess not in actions:
-            actions[guess] = header
+            cells = (row[index] for row in rows if index < len(row))
+            actions[guess] = (header, guess_separator(cells) or SEPARATORS[0])
         elif guess is not None and guess not in fields and guess not in ACTIONS:
             fields[guess] = header
         else:
@@ -122,8 +158,10 @@ def starter_template(headers: Sequence[str], source: str = "") -> str:
     lines += [f"{name} = {toml_string(header)}" for name, header in fields.items()]
     if actions:
         lines += ["", "[actions]"]
-        for name, header in actions.items():
-            lines.append(f'{name} = {{ column = {toml_string(header)}, separator = ";" }}')
+        lines.append("# separator: one of ; , | (names in double quotes may hold it)")
+        for name, (header, separator) in actions.items():
+            column = toml_string(header)
+            lines.append(f'{name} = {{ column = {column}, separator = "{separator}" }}')
     if unplaced:
         lines += ["", "# Columns not placed: map them as custom fields, or leave them out."]
         for header in unplaced:

@@ -8,11 +8,13 @@ when the template leaves `options` out.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
-from bulk_loader.errors import ConfigError, KartraFatalError
+from bulk_loader.errors import ConfigError, KartraFatalError, TemplateError, TemplateProblem
 from bulk_loader.kartra.client import CallResult, Outcome, answer_field
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.template.mapping import Template
@@ -41,7 +43,14 @@ class AccountSnapshot:
     sequences: frozenset[str] = field(default_factory=frozenset)
 
     def check(self, row: LeadRow, template: Template) -> tuple[LeadRow, list[Problem]]:
-        """The row with option labels mapped to ids, and what the account lacks for it."""
+        """The row with option labels mapped to ids, and what the account lacks for it.
+
+        TemplateError if the account lacks a name the template adds to every row: said
+        once for the run, before anything is sent, rather than on every row.
+        """
+        missing = self.template_problems(template)
+        if missing:
+            raise TemplateError(template.path, missing)
         problems: list[Problem] = []
         columns = {cf.identifier: cf for cf in template.custom_fields}
         fields = []
@@ -65,7 +74,10 @@ class AccountSnapshot:
             ("tag", row.tags, template.tags),
             ("list", row.lists, template.lists),
         ):
-            problems += self.missing_names(row.row, action.column if action else kind, kind, names)
+            column = action.column if action and action.column else kind
+            added = action.add if action else ()
+            names = tuple(name for name in names if name not in added)  # checked above
+            problems += self.missing_names(row.row, column, kind, names)
         if not fields:
             return row, problems
         return replace(row, lead={**row.lead, "custom_fields": fields}), problems
@@ -76,6 +88,17 @@ class AccountSnapshot:
         """A problem for each tag or list (`kind`) the account does not have."""
         known = self.tags if kind == "tag" else self.lists
         return [_missing(row, column, kind, name, known) for name in names if name not in known]
+
+    def template_problems(self, template: Template) -> list[TemplateProblem]:
+        """The names the template adds to every row (`add`) that the account lacks."""
+        problems = []
+        for kind, action in (("tag", template.tags), ("list", template.lists)):
+            known = self.tags if kind == "tag" else self.lists
+            for name in action.add if action else ():
+                if name not in known:
+                    key = f"actions.{kind}s.add"
+                    problems.append(TemplateProblem(key, _unknown_name(kind, name, known)))
+        return problems
 
     def check_cells(self, row: int, cells: Sequence[str], columns: Iterable[Any]) -> list[Problem]:
         """What the account lacks for a row that failed validation, read from its cells.
@@ -138,11 +161,51 @@ class AccountSnapshot:
 _UNKNOWN_NAME = {"tag": ProblemCode.UNKNOWN_TAG, "list": ProblemCode.UNKNOWN_LIST}
 
 
-def _missing(row: int, column: str, kind: str, name: str, known: Iterable[str]) -> Problem:
-    same_but_case = [k for k in known if k.lower() == name.lower()]
-    hint = f" (did you mean {same_but_case[0]!r}?)" if same_but_case else ""
-    message = f"the account has no {kind} {name!r}{hint}; Kartra creates none by API"
-    return Problem(row, column, name, _UNKNOWN_NAME[kind], message)
+def _missing(row: int, column: str, kind: str, name: str, known: frozenset[str]) -> Problem:
+    return Problem(row, column, name, _UNKNOWN_NAME[kind], _unknown_name(kind, name, known))
+
+
+def _unknown_name(kind: str, name: str, known: frozenset[str]) -> str:
+    return f"the account has no {kind} {name!r}{_hint(name, known)}; Kartra creates none by API"
+
+
+# Around a name, these are typing slips, not part of it: "VIP", 'VIP', “VIP”, ` VIP `.
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+_SEPARATORS = (";", ",", "|")
+
+
+def _loose(name: str) -> str:
+    """A name as a slip would leave it: any case, no surrounding quotes or spaces."""
+    before = None
+    while before != name:
+        before, name = name, name.strip().strip(_QUOTES)
+    return name.casefold()
+
+
+@lru_cache(maxsize=8)
+def _loosely(known: frozenset[str]) -> dict[str, str]:
+    """The account's names by their loose form; the first in sort order where two share it."""
+    by_loose: dict[str, str] = {}
+    for name in sorted(known):
+        by_loose.setdefault(_loose(name), name)
+    return by_loose
+
+
+@lru_cache(maxsize=4096)
+def _hint(name: str, known: frozenset[str]) -> str:
+    """What the account name probably is: the same but for case, quotes or spaces; the
+    names the cell holds when split by another separator; else the closest spelling."""
+    by_loose = _loosely(known)
+    if _loose(name) in by_loose:
+        return f" (did you mean {by_loose[_loose(name)]!r}?)"
+    for separator in _SEPARATORS:
+        parts = split_values(name, separator)
+        if len(parts) > 1 and all(_loose(part) in by_loose for part in parts):
+            names = " and ".join(repr(by_loose[_loose(part)]) for part in parts)
+            tip = f'for names separated by {separator!r}, set separator = "{separator}"'
+            return f" (did you mean {names}? {tip})"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+    return f" (closest: {close[0]!r})" if close else ""
 
 
 def _text(value: Any) -> str:

@@ -25,7 +25,13 @@ from bulk_loader import scratch
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.sheet import TEXT_PROBLEMS, Chunk, Sheet, find_column
-from bulk_loader.template.mapping import CustomFieldMap, Mode, Template, normalise_header
+from bulk_loader.template.mapping import (
+    ActionColumn,
+    CustomFieldMap,
+    Mode,
+    Template,
+    normalise_header,
+)
 from bulk_loader.validation.checks import (
     Check,
     custom_field_checks,
@@ -142,6 +148,7 @@ class Validator:
         self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
         self.notes = self._notes()
         self._converters = [_converter(c, template.clear) for c in self.columns]
+        self._added = {name: _added(getattr(template, name)) for name in ("tags", "lists")}
         self._schema: DataFrameSchema | None = None
         self._seen = _SeenKeys()
 
@@ -350,7 +357,8 @@ class Validator:
             lead["custom_fields"] = custom
         key = lead.get("id", "") if self.template.match == "id" else ""
         key = key or str(lead.get("email", "")).casefold()
-        return LeadRow(row, tuple(cells), lead, actions["tags"], actions["lists"], str(key))
+        tags, lists = (_with(actions[name], self._added[name]) for name in ("tags", "lists"))
+        return LeadRow(row, tuple(cells), lead, tags, lists, str(key))
 
 
 _FIELD, _CUSTOM, _ACTION = range(3)
@@ -389,6 +397,16 @@ def _converter(column: _Column, clear: str | None) -> Converter:
         convert = lambda value: list(cached(value))  # noqa: E731
     final = convert
     return column.index, _CUSTOM, target, lambda value: "" if value == clear else final(value)
+
+
+def _added(action: ActionColumn | None) -> tuple[str, ...]:
+    """The names an action adds to every row (`add` in the template)."""
+    return action.add if action is not None else ()
+
+
+def _with(names: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    """A row's names, then the ones added to every row, each once."""
+    return tuple(dict.fromkeys((*names, *added))) if added else names
 
 
 def _field_value(field: str, value: str) -> str:
