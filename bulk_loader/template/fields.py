@@ -8,11 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIONS",
+    "ADDRESS_FORMATS",
     "CHOICE_TYPES",
     "CUSTOM_FIELD_TYPES",
     "DEFAULT_SEPARATOR",
     "KARTRA_FIELDS",
+    "SPLITS",
     "TEXT_TYPES",
+    "TRANSFORMS",
 ]
 
 # Every field that create_lead or edit_lead accepts (Kartra's lead API reference).
@@ -28,3 +31,13 @@ TEXT_TYPES = ("input_field", "text_area")
 # Columns whose cells name tags or lists to add the lead to, several per cell.
 ACTIONS = ("tags", "lists")
 DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
+# Value transforms a field may ask for (`phone = { column = "...", transform = "phone" }`),
+# each with the one field it fits (validation/transforms.py does them).
+TRANSFORMS = {"phone": "phone", "country": "country"}
+# One column split into several fields (`[split.name] column = "..."`): the fields each fills.
+SPLITS = {
+    "name": ("first_name", "last_name"),
+    "address": ("address", "city", "state", "zip", "country"),
+}
+# How a split address column is laid out: Mailchimp's one cell, parts two spaces apart.
+ADDRESS_FORMATS = ("mailchimp",)

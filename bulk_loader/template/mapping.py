@@ -20,18 +20,23 @@ from typing import Any, Literal, cast
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.template.fields import (
     ACTIONS,
+    ADDRESS_FORMATS,
     CUSTOM_FIELD_TYPES,
     DEFAULT_SEPARATOR,
     KARTRA_FIELDS,
+    SPLITS,
     TEXT_TYPES,
+    TRANSFORMS,
 )
 
 __all__ = [
     "MAX_TEMPLATE_BYTES",
     "ActionColumn",
     "CustomFieldMap",
+    "FieldTransform",
     "Match",
     "Mode",
+    "SplitMap",
     "Template",
     "default_template",
     "key_text",
@@ -47,7 +52,10 @@ MATCHES: tuple[Match, ...] = ("email", "id")
 # A template is a few KB; anything far larger is not one (or is /dev/zero).
 MAX_TEMPLATE_BYTES = 1024 * 1024
 
-_TOP_KEYS = ("template", "fields", "custom_fields", "actions")
+_TOP_KEYS = ("template", "fields", "split", "custom_fields", "actions")
+# A field written as a table: `phone = { column = "Phone", transform = "phone", region = "US" }`.
+_FIELD_KEYS = ("column", "transform", "region")
+_SPLIT_KEYS = {"name": ("column",), "address": ("column", "format")}
 _TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
 _CUSTOM_KEYS = ("column", "type", "separator", "options")
 _ACTION_KEYS = ("column", "separator", "add")
@@ -64,6 +72,27 @@ class CustomFieldMap:
     type: str
     separator: str | None = None
     options: Mapping[str, int] | None = None  # label -> option id; None: ask the account
+
+
+@dataclass(frozen=True)
+class FieldTransform:
+    """A transform of one lead field's values (`kind`: a fields.TRANSFORMS name).
+
+    `region`: for phone, the ISO country (alpha-2) a number written without its calling
+    code is read in when the row names no country.
+    """
+
+    kind: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitMap:
+    """A sheet column split into several lead fields (`kind`: a fields.SPLITS name)."""
+
+    kind: str
+    column: str
+    format: str | None = None  # address: how the parts are laid out (ADDRESS_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -89,10 +118,14 @@ class Template:
     lists: ActionColumn | None = None
     path: Path | None = None
     require_columns: bool = True
+    # Lead field -> how its values are transformed (only fields that ask for one).
+    transforms: Mapping[str, FieldTransform] = field(default_factory=dict)
+    splits: tuple[SplitMap, ...] = ()
 
     def columns(self) -> list[tuple[str, str]]:
         """Every (dotted key, sheet header) the template uses, in file order."""
         out = [(f"fields.{key_text(name)}", header) for name, header in self.fields.items()]
+        out += [(f"split.{key_text(s.kind)}.column", s.column) for s in self.splits]
         out += [
             (f"custom_fields.{key_text(c.identifier)}.column", c.column) for c in self.custom_fields
         ]
@@ -237,11 +270,14 @@ class _Checker:
         if not isinstance(require, bool):
             self.problem("template.require_columns", "must be true or false")
             require = True
+        fields, transforms = self.fields(doc.get("fields", {}))
         template = Template(
             mode=cast(Mode, mode),
             match=cast(Match, match),
             clear=clear,
-            fields=self.fields(doc.get("fields", {})),
+            fields=fields,
+            transforms=transforms,
+            splits=self.splits(doc.get("split", {}), fields),
             custom_fields=self.custom_fields(doc.get("custom_fields", {})),
             tags=self.action(doc, "tags"),
             lists=self.action(doc, "lists"),
@@ -260,8 +296,10 @@ class _Checker:
             return default
         return str(value)
 
-    def fields(self, raw: Any) -> dict[str, str]:
+    def fields(self, raw: Any) -> tuple[dict[str, str], dict[str, FieldTransform]]:
+        """Lead field -> sheet header, and lead field -> its transform, if it has one."""
         fields: dict[str, str] = {}
+        transforms: dict[str, FieldTransform] = {}
         for name, header in self.table(raw, "fields").items():
             key = f"fields.{key_text(name)}"
             if name not in KARTRA_FIELDS:
@@ -269,11 +307,90 @@ class _Checker:
                 if name in ACTIONS:
                     hint = f" ({name} go in [actions]: {name} = {{ column = ... }})"
                 self.problem(key, f"not a Kartra lead field{hint}")
+            elif isinstance(header, dict):  # { column = "...", transform = "..." }
+                self.unknown_keys(header, _FIELD_KEYS, key)
+                column = self.text(header, "column", key, required=True)
+                transform = self.transform(name, header, key)
+                if column is not None:
+                    fields[name] = column
+                if transform is not None:
+                    transforms[name] = transform
             elif not isinstance(header, str) or not header.strip():
-                self.problem(key, "must be the sheet header as a non-empty string")
+                self.problem(
+                    key, 'must be the sheet header as a non-empty string, or { column = "..." }'
+                )
             else:
                 fields[name] = header
-        return fields
+        return fields, transforms
+
+    def transform(self, name: str, spec: Mapping[str, Any], where: str) -> FieldTransform | None:
+        """The transform a field's table asks for; its region checked."""
+        kind, region = spec.get("transform"), spec.get("region")
+        key = f"{where}.transform"
+        if kind is None:
+            if region is not None:
+                self.problem(f"{where}.region", 'only transform = "phone" takes a region')
+            return None
+        if not isinstance(kind, str) or kind not in TRANSFORMS:
+            hint = _suggest(kind, list(TRANSFORMS)) if isinstance(kind, str) else ""
+            self.problem(key, f"{kind!r} is not a transform: one of {', '.join(TRANSFORMS)}{hint}")
+            return None
+        if TRANSFORMS[kind] != name:
+            self.problem(key, f"the {kind} transform fits fields.{TRANSFORMS[kind]} only")
+            return None
+        if region is not None and kind != "phone":
+            self.problem(f"{where}.region", 'only transform = "phone" takes a region')
+            return None
+        code = self.region(region, f"{where}.region") if region is not None else None
+        return FieldTransform(kind, code)
+
+    def region(self, value: Any, key: str) -> str | None:
+        """An ISO alpha-2 code (any case) of a country with a telephone numbering plan."""
+        import phonenumbers
+        import pycountry
+
+        text = value.strip() if isinstance(value, str) else ""
+        code = text.upper()
+        if re.fullmatch(r"[A-Z]{2}", code) is None or not pycountry.countries.get(alpha_2=code):
+            try:
+                close = pycountry.countries.lookup(text) if text else None
+            except LookupError:
+                close = None
+            hint = f" (did you mean {close.alpha_2!r}?)" if close is not None else ""
+            self.problem(key, f'{value!r} is not a two-letter ISO country code, e.g. "US"{hint}')
+            return None
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            self.problem(key, f"{code} has no telephone numbering plan of its own")
+            return None
+        return code
+
+    def splits(self, raw: Any, fields: Mapping[str, str]) -> tuple[SplitMap, ...]:
+        """[split.name] and [split.address]: a column each, whose fields are not mapped."""
+        splits: list[SplitMap] = []
+        for kind, spec in self.table(raw, "split").items():
+            where = f"split.{key_text(kind)}"
+            if kind not in SPLITS:
+                hint = _suggest(kind, list(SPLITS))
+                self.problem(where, f"not a split: one of {', '.join(SPLITS)}{hint}")
+                continue
+            if not isinstance(spec, dict):
+                self.problem(where, f'must be a table: [split.{kind}] column = "..."')
+                continue
+            self.unknown_keys(spec, _SPLIT_KEYS[kind], where)
+            column = self.text(spec, "column", where, required=True)
+            for name in SPLITS[kind]:
+                if name in fields:
+                    self.problem(
+                        f"fields.{name}",
+                        f"{where} fills {name} too: map the field or split the column, not both",
+                    )
+            layout = spec.get("format") if kind == "address" else None
+            if kind == "address" and layout not in ADDRESS_FORMATS:
+                got = "is required" if layout is None else f"{layout!r} is not an address format"
+                self.problem(f"{where}.format", f"{got}: one of {', '.join(ADDRESS_FORMATS)}")
+            elif column is not None:
+                splits.append(SplitMap(kind, column, cast(str | None, layout)))
+        return tuple(splits)
 
     def custom_fields(self, raw: Any) -> tuple[CustomFieldMap, ...]:
         maps = []
@@ -383,12 +500,13 @@ class _Checker:
         """One header feeding two places is a slip, except a text custom field copying a field."""
         text_copies = {f"custom_fields.{c.identifier}.column" for c in template.custom_fields
                        if c.type in TEXT_TYPES}  # fmt: skip
+        sources = ("fields.", "split.")  # what a text custom field may copy
         first: dict[str, str] = {}
         for key, header in template.columns():
             seen = first.setdefault(normalise_header(header), key)
             if seen == key:
                 continue
             pair = {key, seen}
-            if any(k.startswith("fields.") for k in pair) and pair & text_copies:
+            if any(k.startswith(sources) for k in pair) and pair & text_copies:
                 continue
             self.problem(key, f"column {header!r} is already used by {seen}")

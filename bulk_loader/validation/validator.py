@@ -40,6 +40,7 @@ from bulk_loader.validation.checks import (
     resolve_options,
     split_values,
 )
+from bulk_loader.validation.transforms import RowTransforms, split_checks
 
 if TYPE_CHECKING:
     from pandera.pandas import DataFrameSchema
@@ -147,7 +148,13 @@ class Validator:
         self.columns = self._bind(sheet)
         self.by_target = {c.target: c for c in self.columns if c.name.startswith("fields.")}
         self.notes = self._notes()
-        self._converters = [_converter(c, template.clear) for c in self.columns]
+        # A split column feeds several fields: its transform sets them, not a converter.
+        self._converters = [
+            _converter(c, template.clear) for c in self.columns if not c.name.startswith("split.")
+        ]
+        self._transforms = RowTransforms(
+            template, {c.name: (c.index, c.header) for c in self.columns}
+        )
         self._added = {name: _added(getattr(template, name)) for name in ("tags", "lists")}
         self._schema: DataFrameSchema | None = None
         self._seen = _SeenKeys()
@@ -179,6 +186,8 @@ class Validator:
                 separator = custom.separator
             elif key.startswith("actions."):
                 checks, separator = [], getattr(template, target).separator
+            elif key.startswith("split."):
+                checks, separator = split_checks(target), None
             else:
                 checks, separator = field_checks(target, required.get(target), clear), None
             columns.append(_Column(key, header, index, target, tuple(checks), custom, separator))
@@ -225,16 +234,19 @@ class Validator:
     # -- per chunk -------------------------------------------------------------------
 
     def validate(self, chunk: Chunk) -> tuple[list[LeadRow], list[Problem]]:
-        """Valid rows as LeadRows; problems of the invalid ones, in row order."""
+        """Valid rows as LeadRows; problems of the invalid ones, and the warnings of the
+        transforms (which send their row all the same), in row order."""
         found = self._reader_problems(chunk)
         found += self._cell_problems(chunk)
         found += self._cross_row_problems(chunk, {(p.row, p.column) for p in found})
         bad = {p.row for p in found}
-        leads = [
-            self._lead(row, cells)
-            for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True)
-            if row not in bad
-        ]
+        failed = {(p.row, p.column) for p in found}
+        leads = []
+        for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            changes, warnings = self._transforms.apply(row, cells)
+            found += (w for w in warnings if (w.row, w.column) not in failed)
+            if row not in bad:
+                leads.append(self._lead(row, cells, changes))
         order = {c.header: c.index for c in self.columns}
         found.sort(key=lambda p: (p.row, order.get(p.column, -1)))
         return leads, found
@@ -336,7 +348,8 @@ class Validator:
 
     # -- payload ---------------------------------------------------------------------
 
-    def _lead(self, row: int, cells: Sequence[str]) -> LeadRow:
+    def _lead(self, row: int, cells: Sequence[str], changes: dict[str, str]) -> LeadRow:
+        """The row's payload; `changes`: the fields its transforms set (transforms.py)."""
         lead: dict[str, Any] = {}
         custom: list[dict[str, Any]] = []
         actions: dict[str, tuple[str, ...]] = {"tags": (), "lists": ()}
@@ -353,6 +366,7 @@ class Validator:
                 custom.append({"field_identifier": target, "field_value": converted})
             else:
                 actions[target] = convert(value)
+        lead.update(changes)
         if custom:
             lead["custom_fields"] = custom
         key = lead.get("id", "") if self.template.match == "id" else ""
