@@ -18,19 +18,18 @@ EXAMPLE = str(ROOT / "templates" / "example.toml")
 
 LEADS_SUMMARY = """\
 Rows read: 50
-Valid:     44
-Invalid:   6
+Valid:     45
+Invalid:   5
 Top problems:
-  unknown_option          2  rows 20, 25
-                             e.g. row 20: Plan: 'premium': not an option of plan (basic, pro, enterprise)
-  invalid_email           1  row 9
-                             e.g. row 9: Email: 'hugo.hartfield@example' is not a valid email address
-  unknown_time_zone       1  row 14
-                             e.g. row 14: Time zone: 'Europe/Paris' is not one of Kartra's 76 time zones; closest: Europe/Sarajevo
-  invalid_url             1  row 32
-                             e.g. row 32: Website: a web address starting with https:// or http://
-  duplicate_lead          1  row 43
-                             e.g. row 43: Email: the same email as row 3
+  unknown_option       2  rows 20, 25
+                          e.g. row 20: Plan: 'premium': not an option of plan (basic, pro, enterprise)
+  invalid_email        1  row 9
+                          e.g. row 9: Email: 'hugo.hartfield@example' is not a valid email address
+  invalid_url          1  row 32
+                          e.g. row 32: Website: a web address starting with https:// or http://
+  duplicate_lead       1  row 43
+                          e.g. row 43: Email: the same email as row 3
+Note:      time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row
 """  # noqa: E501
 
 

@@ -9,21 +9,18 @@ turns these into a pandera schema and the problems into `report.Problem` values.
 from __future__ import annotations
 
 import csv
-import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache, lru_cache
-from importlib import resources
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
 
 import pandas as pd
 
 from bulk_loader.outcomes import ProblemCode
 from bulk_loader.template.fields import CHOICE_TYPES
 from bulk_loader.template.mapping import CustomFieldMap
+from bulk_loader.validation.time_zones import kartra_zones, map_time_zone
 
 __all__ = [
     "MAX_LENGTH",
@@ -64,41 +61,17 @@ class Check:
     explain: Callable[[str], str]
 
 
-@cache
 def time_zones() -> tuple[str, ...]:
     """The 76 values Kartra accepts for lead_preferred_time_zone, exactly as spelled."""
-    text = resources.files("bulk_loader").joinpath("data/time_zones.txt").read_text("utf-8")
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+    return kartra_zones()
 
 
 def closest_time_zone(value: str) -> str | None:
-    """The Kartra time zone to suggest for `value`.
-
-    A real IANA zone (Europe/Paris) gets one of Kartra's with the same clock all year
-    round, from the same region when there is one (Europe/Brussels); anything else gets
-    the closest spelling.
-    """
-    zones = time_zones()
-    by_case = {z.casefold(): z for z in zones}
-    if value.casefold() in by_case:
-        return by_case[value.casefold()]
-    clock = _clock(value)
-    same_clock = [zone for zone in zones if clock is not None and _clock(zone) == clock]
-    region = value.split("/")[0].casefold()
-    same_region = [zone for zone in same_clock if zone.split("/")[0].casefold() == region]
-    candidates = same_region or same_clock or list(zones)
-    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.0)
-    return close[0] if close else candidates[0]
-
-
-@lru_cache(maxsize=512)
-def _clock(zone: str) -> tuple[timedelta | None, ...] | None:
-    """UTC offsets in January and July (so DST rules count), or None if not a zone."""
-    try:
-        info = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder: OSError
-        return None
-    return tuple(datetime(2025, month, 15, 12, tzinfo=info).utcoffset() for month in (1, 7))
+    """The Kartra time zone for `value`: the one it is sent as when it has one (Europe/Paris
+    -> Europe/Brussels, the same UTC offsets), else the one its problem suggests
+    (bulk_loader.validation.time_zones says how)."""
+    match = map_time_zone(value)
+    return match.kartra or match.suggestion
 
 
 def normalise_email(value: str) -> str:
@@ -195,9 +168,11 @@ def _email_message(value: str) -> str:
 
 
 def _time_zone_message(value: str) -> str:
-    closest = closest_time_zone(value)
-    hint = f"; closest: {closest}" if closest else ""
-    return f"{value!r} is not one of Kartra's 76 time zones{hint}"
+    return f"{value!r} is not one of Kartra's 76 time zones; {map_time_zone(value).why}"
+
+
+def _maps_to_a_kartra_zone(value: str) -> bool:
+    return map_time_zone(value).kartra is not None
 
 
 def field_checks(name: str, required: str | None, clear: str | None) -> list[Check]:
@@ -224,8 +199,8 @@ def field_checks(name: str, required: str | None, clear: str | None) -> list[Che
             )
         )
     elif name == "lead_preferred_time_zone":
-        zones = list(time_zones())
-        known: Test = lambda s: _fine(s, clear) | s.isin(zones)  # noqa: E731
+        # Any clock Kartra has an equal of is fine: it is sent as that zone (time_zones.py).
+        known = _each(_maps_to_a_kartra_zone, clear)
         checks.append(Check(ProblemCode.UNKNOWN_TIME_ZONE, known, _time_zone_message))
     elif name == "ip":
         checks.append(

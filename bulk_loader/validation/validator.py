@@ -40,6 +40,7 @@ from bulk_loader.validation.checks import (
     resolve_options,
     split_values,
 )
+from bulk_loader.validation.time_zones import kartra_time_zone, map_time_zone
 from bulk_loader.validation.transforms import RowTransforms, split_checks
 
 if TYPE_CHECKING:
@@ -89,6 +90,13 @@ class _Key:
 
 def _clash(row: int) -> str:
     return f"row {row} has this email: renaming onto it would clash"
+
+
+_ZONE_NOTES = 20  # time zone notes shown one by one; the rest are counted together
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count:,} rows"
 
 
 def _hash(kind: str, key: str) -> int:
@@ -158,6 +166,7 @@ class Validator:
         self._added = {name: _added(getattr(template, name)) for name in ("tags", "lists")}
         self._schema: DataFrameSchema | None = None
         self._seen = _SeenKeys()
+        self._zones: dict[str, int] = {}  # time zone cell -> rows, when sent as another value
 
     # -- binding the template to the sheet ------------------------------------------
 
@@ -236,6 +245,7 @@ class Validator:
     def validate(self, chunk: Chunk) -> tuple[list[LeadRow], list[Problem]]:
         """Valid rows as LeadRows; problems of the invalid ones, and the warnings of the
         transforms (which send their row all the same), in row order."""
+        self._count_time_zones(chunk)
         found = self._reader_problems(chunk)
         found += self._cell_problems(chunk)
         found += self._cross_row_problems(chunk, {(p.row, p.column) for p in found})
@@ -260,6 +270,37 @@ class Validator:
             Problem(row, column.header, value, ProblemCode.NEW_EMAIL_CONFLICT, _clash(later))
             for row, value, later in self._seen.later_emails()
         ]
+
+    def time_zone_notes(self) -> list[str]:
+        """One note per time zone sent as another Kartra value, with the rows holding it
+        (known once the last chunk is validated): "time zone Europe/Paris ->
+        Europe/Brussels (same UTC offsets): 7 rows"; the 20 commonest, then a count."""
+        by_text: dict[str, tuple[int, str]] = {}  # any case and spacing: rows, shown as
+        for value, rows in sorted(self._zones.items(), key=lambda item: -item[1]):
+            folded = " ".join(value.split()).casefold()
+            total, shown = by_text.get(folded, (0, value))
+            by_text[folded] = (total + rows, shown)
+        ranked = sorted(by_text.values(), key=lambda item: (-item[0], item[1]))
+        notes = []
+        for total, shown in ranked[:_ZONE_NOTES]:
+            match = map_time_zone(shown)
+            notes.append(f"time zone {shown} -> {match.kartra} ({match.why}): {_rows(total)}")
+        if len(ranked) > _ZONE_NOTES:
+            rest = sum(total for total, _ in ranked[_ZONE_NOTES:])
+            more = len(ranked) - _ZONE_NOTES
+            notes.append(f"time zone: {more} more sent as another Kartra zone: {_rows(rest)}")
+        return notes
+
+    def _count_time_zones(self, chunk: Chunk) -> None:
+        column = self.by_target.get("lead_preferred_time_zone")
+        if column is None:
+            return
+        for cells in chunk.rows:
+            value = cells[column.index].strip()
+            if value and value != self.template.clear:
+                match = map_time_zone(value)
+                if match.kartra is not None and not match.exact:
+                    self._zones[value] = self._zones.get(value, 0) + 1
 
     def close(self) -> None:
         self._seen.close()
@@ -399,6 +440,13 @@ def _converter(column: _Column, clear: str | None) -> Converter:
                 _FIELD,
                 target,
                 lambda value: "" if value == clear else _field_value(target, value),
+            )
+        if target == "lead_preferred_time_zone":  # sent as Kartra's zone of the same clock
+            return (
+                column.index,
+                _FIELD,
+                target,
+                lambda value: "" if value == clear else kartra_time_zone(value),
             )
         if clear is None:
             return column.index, _FIELD, target, str  # as is: str() of a str is itself
