@@ -26,6 +26,7 @@ from bulk_loader.kartra.client import KartraApi
 from bulk_loader.pipeline.check import CheckSummary, check_sheet
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.pipeline.progress import Progress, RowCallback
+from bulk_loader.pipeline.scan import EMAIL_COLUMN
 from bulk_loader.results.summary import ImportSummary, rebuild_results
 from bulk_loader.sending.known import memory_files
 from bulk_loader.sending.pacing import RetryPolicy
@@ -43,8 +44,11 @@ class Loader:
     """A sheet (CSV or XLSX) with the template that maps its columns to Kartra's fields.
 
     `template`: a TOML mapping; without one, headers named like Kartra's fields are
-    used as they are. `worksheet`: an XLSX worksheet (default: the first visible one).
-    `mode`: create, edit or upsert (default: the template's).
+    used as they are. `worksheet`: an XLSX worksheet, by name or by position among the
+    visible ones ("2"); default: the first visible one, or the only one holding the
+    template's columns. `header_row`: the row holding the headers, as Excel numbers it
+    (default: row 1, or the first of the first 20 rows holding the template's columns,
+    the rows above skipped). `mode`: create, edit or upsert (default: the template's).
     """
 
     def __init__(
@@ -54,10 +58,12 @@ class Loader:
         template: StrPath | None = None,
         worksheet: str | None = None,
         mode: Mode | None = None,
+        header_row: int | None = None,
     ) -> None:
         self.sheet = Path(sheet)
         self.template = Path(template) if template is not None else None
         self.worksheet = worksheet
+        self.header_row = header_row
         self.mode: Mode | None = mode
 
     def __repr__(self) -> str:
@@ -82,6 +88,7 @@ class Loader:
             self.sheet,
             template_path=self.template,
             sheet_name=self.worksheet,
+            header_row=self.header_row,
             mode=self.mode,
             results_path=Path(results) if results is not None else None,
             progress=progress,
@@ -126,6 +133,7 @@ class Loader:
         options = ImportOptions(
             sheet=self.sheet,
             sheet_name=self.worksheet,
+            header_row=self.header_row,
             template_path=self.template,
             mode=self.mode,
             results_path=Path(results) if results is not None else None,
@@ -155,9 +163,12 @@ class Loader:
     def starter_template(self) -> str:
         """A first template for this sheet: its headers mapped to Kartra's fields by name,
         as TOML with a comment for every choice left to make."""
-        with open_sheet(self.sheet, self.worksheet) as opened:
-            headers = list(opened.headers)
-        return starter_template(headers, self.sheet.name)
+        with open_sheet(self.sheet, self.worksheet, self.header_row, EMAIL_COLUMN) as opened:
+            headers, notes = list(opened.headers), opened.notes
+        shown = ("".join(c if c.isprintable() else "?" for c in note) for note in notes)
+        return "".join(f"# Note: {note}\n" for note in shown) + starter_template(
+            headers, self.sheet.name
+        )
 
 
 def forget_journal(journal: StrPath) -> None:

@@ -94,9 +94,18 @@ def template() -> None:
 @template.command("init")
 @click.argument("sheet", type=click.Path(path_type=Path))
 @sheet_option
+@click.option(
+    "--header-row",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="The row holding the headers, as Excel numbers it (default: row 1, or the first "
+    "of the first 20 rows that names an email column).",
+)
 @guarded
-def template_init(sheet: Path, sheet_name: str | None) -> None:
+def template_init(sheet: Path, sheet_name: str | None, header_row: int | None) -> None:
     """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
     from bulk_loader import Loader
 
-    click.echo(Loader(sheet, worksheet=sheet_name).starter_template(), nl=False)
+    loader = Loader(sheet, worksheet=sheet_name, header_row=header_row)
+    click.echo(loader.starter_template(), nl=False)

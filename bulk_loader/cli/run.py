@@ -46,6 +46,14 @@ __all__ = ["run"]
 )
 @sheet_option
 @click.option(
+    "--header-row",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="The row holding the headers, as Excel numbers it (default: row 1, or the first "
+    "of the first 20 rows that holds the template's columns).",
+)
+@click.option(
     "--mode",
     type=click.Choice(["create", "edit", "upsert"]),
     default=None,
@@ -129,6 +137,7 @@ def run(
     sheet: Path,
     template_path: Path | None,
     sheet_name: str | None,
+    header_row: int | None,
     mode: str | None,
     dry_run: bool,
     lookup: bool,
@@ -159,7 +168,13 @@ def run(
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
     from bulk_loader import Loader
 
-    loader = Loader(sheet, template=template_path, worksheet=sheet_name, mode=cast("Mode", mode))
+    loader = Loader(
+        sheet,
+        template=template_path,
+        worksheet=sheet_name,
+        mode=cast("Mode", mode),
+        header_row=header_row,
+    )
     keys_only = results_columns == "keys"
     if dry_run and not lookup:
         _check(loader, results_path, keys_only)

@@ -19,11 +19,16 @@ from pathlib import Path
 from bulk_loader import scratch
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, RowStatus, blocking
-from bulk_loader.pipeline.scan import key_headers, open_validator, scan, summary_table
+from bulk_loader.pipeline.scan import (
+    key_headers,
+    open_template_sheet,
+    open_validator,
+    scan,
+    summary_table,
+)
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
 from bulk_loader.results.files import default_results_path
 from bulk_loader.results.workbook import ResultsWriter, key_columns
-from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk
 from bulk_loader.template.mapping import Mode
 
@@ -60,6 +65,7 @@ def check_sheet(
     *,
     template_path: Path | None = None,
     sheet_name: str | None = None,
+    header_row: int | None = None,
     mode: Mode | None = None,
     results_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
@@ -74,9 +80,9 @@ def check_sheet(
     out = default_results_path(sheet_path, results_path)
     report = Report()
     problems: list[Problem] = []
-    with open_sheet(sheet_path, sheet_name) as sheet:
+    with open_template_sheet(sheet_path, sheet_name, header_row, template_path) as sheet:
         validator = open_validator(sheet, template_path, mode)
-        report.notes.extend(validator.notes)
+        report.notes.extend([*sheet.notes, *validator.notes])
         try:
             keys = key_headers(validator)
             keep = key_columns(sheet.headers, keys) if keys_only else None

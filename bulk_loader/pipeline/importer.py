@@ -32,7 +32,7 @@ from bulk_loader.journal.store import Journal
 from bulk_loader.kartra.client import KartraApi
 from bulk_loader.outcomes import Report
 from bulk_loader.pipeline.progress import Progress, RowCallback, SilentProgress, as_progress
-from bulk_loader.pipeline.scan import open_validator, scan
+from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan
 from bulk_loader.pipeline.send import PacedProgress, send_rows
 from bulk_loader.results.files import (
     check_writable,
@@ -45,7 +45,6 @@ from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
 from bulk_loader.sending.sender import RowSender
-from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Sheet
 from bulk_loader.template.mapping import Mode
 from bulk_loader.validation.account import fetch_account
@@ -60,6 +59,7 @@ BUILT_IN_TEMPLATE = "(built in: headers named like Kartra's fields)"
 class ImportOptions:
     sheet: Path
     sheet_name: str | None = None
+    header_row: int | None = None  # as Excel numbers it; None: row 1, or found
     template_path: Path | None = None
     mode: Mode | None = None
     results_path: Path | None = None
@@ -105,7 +105,10 @@ def _run_import(
     halt: threading.Event | None,
 ) -> ImportSummary:
     results = default_results_path(options.sheet, options.results_path)
-    with open_sheet(options.sheet, options.sheet_name) as sheet, ExitStack() as done:
+    sheet = open_template_sheet(
+        options.sheet, options.sheet_name, options.header_row, options.template_path
+    )
+    with sheet, ExitStack() as done:
         validator = open_validator(sheet, options.template_path, options.mode)
         done.callback(validator.close)  # a header missing: failed above, before any call
         identity = _identity(options, sheet, client)
@@ -128,6 +131,7 @@ def _run_import(
         sender.halt = halt or sender.halt
         account = fetch_account(sender.lookup, client)
         journal, summary = _open_journal(options, identity, client, validator)
+        summary.report.notes[:0] = sheet.notes  # a header found below a title, say
         done.callback(_close_journal, journal, options, summary)
         if summary.journal_kept:
             progress.message(f"journal: {journal.path}")

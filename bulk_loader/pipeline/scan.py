@@ -15,17 +15,46 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bulk_loader.errors import TemplateError
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
-from bulk_loader.sheets.sheet import Chunk, Sheet
+from bulk_loader.sheets.opening import open_sheet
+from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
 from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.template.starter import guess_field
 from bulk_loader.validation.account import AccountSnapshot
 from bulk_loader.validation.validator import LeadRow, Validator
 
-__all__ = ["ChunkScanned", "key_headers", "open_validator", "scan", "summary_table"]
+__all__ = ["EMAIL_COLUMN", "ChunkScanned", "key_headers", "open_template_sheet", "open_validator",
+           "scan", "summary_table"]  # fmt: skip
 
 # Told of each chunk as it is scanned: the chunk and its problems (before late ones).
 ChunkScanned = Callable[[Chunk, list[Problem]], None]
+
+
+def _holds_an_email_column(cells: Sequence[str]) -> bool:
+    return any("mail" in cell.casefold() and guess_field(cell) == "email" for cell in cells)
+
+
+# Without a template the header row is the one naming an email column ("Email",
+# "E-mail Address"): the built-in template and `template init` both need one.
+EMAIL_COLUMN = HeaderSearch(_holds_an_email_column, "an email column")
+
+
+def open_template_sheet(
+    path: Path, worksheet: str | None, header_row: int | None, template_path: Path | None
+) -> Sheet:
+    """Open the sheet with its header row where the template's columns are: row 1, or
+    `header_row`, or the first row (of the first 20) holding them all, on the worksheet
+    holding them. A template that does not load is reported by open_validator."""
+    search: HeaderSearch | None = EMAIL_COLUMN
+    if template_path is not None:
+        try:
+            names = [header for _, header in load_template(template_path).columns()]
+        except TemplateError:
+            names = []
+        search = holds_headers(names, "the template's columns") if names else None
+    return open_sheet(path, worksheet, header_row, search)
 
 
 def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:
@@ -34,7 +63,24 @@ def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) 
     template: Template = (
         load_template(template_path) if template_path else default_template(sheet.headers)
     )
-    return Validator(template, sheet, mode or template.mode)
+    try:
+        return Validator(template, sheet, mode or template.mode)
+    except TemplateError as exc:  # columns missing
+        if template_path is None and sheet.header_row == 1:
+            raise  # the built-in template: the fix is an email column, as its hint says
+        hint = _header_hint(sheet, template_path)
+        raise TemplateError(exc.path, exc.problems, hint=hint) from exc
+
+
+def _header_hint(sheet: Sheet, template_path: Path | None) -> str:
+    """Which row was read as the headers, and with a template, how to name another."""
+    shown = ", ".join(repr(h) for h in sheet.headers[:12] if h)
+    more = ", ..." if len(sheet.headers) > 12 else ""
+    where = f"{sheet.path.name}" + (f" worksheet {sheet.worksheet!r}" if sheet.worksheet else "")
+    hint = f"{where} row {sheet.header_row} holds the headers: {shown}{more}"
+    if template_path is not None:
+        hint += "; if the headers are on another row, add --header-row N, N as Excel numbers it"
+    return hint
 
 
 def key_headers(validator: Validator) -> list[str]:
@@ -76,7 +122,6 @@ def scan(
         already_invalid = journal.invalidate(_by_row(late))
         report.add_problems(late if keep is None else keep.problems(late))
         report.rows_invalid -= already_invalid  # counted once per row, not twice
-        report.notes.extend(validator.time_zone_notes())  # their row counts are known now
     except BaseException:
         journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
         raise

@@ -3,8 +3,9 @@
 The encoding is decided once, before any row is handed out: a byte-order mark, else
 strict UTF-8 if every byte allows it, else Windows-1252. That one binary pass in 256 KB
 blocks also learns whether any cell holds `UNSAFE_TEXT`, so clean files skip the search.
-The delimiter (`, ; TAB |`) comes from the start of the file. csv.Error and
-UnicodeDecodeError become SheetError here, naming the row.
+The delimiter (`, ; TAB |`) comes from the start of the file; when a title row stands
+above the headers, from the line that holds them. csv.Error and UnicodeDecodeError
+become SheetError here, naming the row.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from pathlib import Path
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets.sheet import (
     FORMULA_START,
+    HEADER_SEARCH_ROWS,
     MAX_COLUMNS,
     UNSAFE_TEXT,
+    HeaderSearch,
     Records,
     Sheet,
     clean_headers,
+    locate_header,
 )
 
 __all__ = ["open_csv", "unescape_csv_cell"]
@@ -38,21 +42,36 @@ _SNIFF_CHARS = 64 * 1024
 _CHECK_BYTES = 256 * 1024
 
 
-def open_csv(path: Path) -> Sheet:
-    """Open a CSV file and read its header row; SheetError if it can't be used."""
+def open_csv(
+    path: Path, header_row: int | None = None, search: HeaderSearch | None = None
+) -> Sheet:
+    """Open a CSV file and read its header row; SheetError if it can't be used.
+
+    `header_row` names the header row (1 = the first line); else `search` finds it
+    below a title or notes (sheet.locate_header), else it is row 1.
+    """
     encoding, unsafe_text = _csv_encoding(path)
-    delimiter = _sniff_delimiter(path, encoding)
+    delimiter = _sniff_delimiter(path, encoding, header_row=header_row, search=search)
     file = path.open(encoding=encoding, errors="strict", newline="")
     try:
         records = _csv_records(path, file, delimiter)
-        first = next(records, None)
-        if first is None:
+        found = locate_header(records, path, "the file", header_row, search)
+        if found is None:
             raise SheetError("no header row: the file is empty", path)
-        headers = clean_headers(first[1], path)
+        unmatched = search if not found.matched else None
+        headers = clean_headers(found.cells, path, found.row, unmatched)
     except BaseException:
         file.close()
         raise
-    return Sheet(path, headers, records, file.close, unsafe_text=unsafe_text)
+    return Sheet(
+        path,
+        headers,
+        found.records,
+        file.close,
+        unsafe_text=unsafe_text,
+        header_row=found.row,
+        notes=found.notes(),
+    )
 
 
 def _csv_records(path: Path, file: io.TextIOWrapper, delimiter: str) -> Records:
@@ -195,12 +214,22 @@ def _row_at(path: Path, encoding: str, char_offset: int) -> int:
     return max(1, records)
 
 
-def _sniff_delimiter(path: Path, encoding: str, errors: str = "strict") -> str:
+def _sniff_delimiter(
+    path: Path,
+    encoding: str,
+    errors: str = "strict",
+    *,
+    header_row: int | None = None,
+    search: HeaderSearch | None = None,
+) -> str:
     """Pick the delimiter among `, ; TAB |` from the start of the file; comma by default.
 
     csv.Sniffer judges consistency across lines but gives up on one-column files and on
     samples cut inside a quoted field, and may pick a character the header lacks; then
-    the header line decides: the candidate that splits it into the most fields.
+    the header line decides: the candidate that splits it into the most fields. The
+    header line is line `header_row`, else the first. With a `search` (a title row may
+    stand above the headers), a delimiter under which no early row holds what is
+    searched for gives way to one under which a row does.
     """
     with path.open(encoding=encoding, errors=errors, newline="") as file:
         sample = file.read(_SNIFF_CHARS)
@@ -208,20 +237,47 @@ def _sniff_delimiter(path: Path, encoding: str, errors: str = "strict") -> str:
     if not complete and "\n" in sample:
         sample = sample[: sample.rindex("\n") + 1]
     sample = sample.replace("\0", "")
-    by_header = _delimiter_from_header(sample)
+    lines = sample.splitlines()
+    index = (header_row or 1) - 1
+    header = lines[index] if index < len(lines) else ""
+    chosen = _by_sniffer(sample, header)
+    if search is None or _finds_header(sample, chosen, header_row, search):
+        return chosen
+    others = (d for d in _DELIMITERS if d != chosen)
+    return next((d for d in others if _finds_header(sample, d, header_row, search)), chosen)
+
+
+def _by_sniffer(sample: str, header: str) -> str:
+    by_header = _delimiter_from_header(header)
     try:
         sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
     except csv.Error:
         return by_header
     # Sniffer can settle on a character that is consistent in the data (tags "a;b")
     # but absent from the header line; the header line is then the better judge.
-    header = sample.splitlines()[0] if sample else ""
     return sniffed if sniffed in header else by_header
 
 
-def _delimiter_from_header(sample: str) -> str:
-    """The candidate that splits the first line into the most fields; comma on a tie."""
-    header = sample.splitlines()[0] if sample else ""
+def _finds_header(
+    sample: str, delimiter: str, header_row: int | None, search: HeaderSearch
+) -> bool:
+    """Whether, split on `delimiter`, the sample's header row (or one of its first
+    rows) holds what `search` looks for."""
+    reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
+    last = header_row or HEADER_SEARCH_ROWS
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if number > last:
+                return False
+            if (header_row is None or number == header_row) and search.test(cells):
+                return True
+    except csv.Error:
+        return False
+    return False
+
+
+def _delimiter_from_header(header: str) -> str:
+    """The candidate that splits the header line into the most fields; comma on a tie."""
     counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals
     return best if counts[best] > 1 else ","

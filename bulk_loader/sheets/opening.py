@@ -1,7 +1,8 @@
 """Opening a sheet: the file's content says whether it is a workbook or a CSV.
 
 Kept apart from both readers so neither imports the other, and so openpyxl is imported
-only when a workbook is opened: CSV runs never pay for it.
+only when a workbook is opened: CSV runs never pay for it. A file that is neither (a
+PDF, JSON, an image, an .ods or an old .xls) is refused in one line by file_kinds.py.
 """
 
 from __future__ import annotations
@@ -10,37 +11,51 @@ from pathlib import Path
 
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets.csv_file import open_csv
-from bulk_loader.sheets.sheet import Sheet
+from bulk_loader.sheets.file_kinds import (
+    HEAD_BYTES,
+    ZIP_MAGIC,
+    refuse_folder,
+    refuse_other_kinds,
+)
+from bulk_loader.sheets.sheet import HeaderSearch, Sheet
 
 __all__ = ["open_sheet"]
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-protected .xlsx
 
-
-def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
+def open_sheet(
+    path: Path,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    search: HeaderSearch | None = None,
+) -> Sheet:
     """Open a CSV or XLSX file and read its header row; SheetError if it can't be used.
 
     The content decides the format (a zip is a workbook), so a renamed file still opens;
-    `sheet` names an XLSX worksheet (default: the first) and is ignored for CSV.
+    `sheet` names an XLSX worksheet, or gives its position among the visible ones
+    (default: the first) and is ignored for CSV. `header_row` is the header row's
+    number as Excel shows it (default: 1, or the row `search` finds: sheet.locate_header).
     """
     path = Path(path)
+    if header_row is not None and header_row < 1:
+        raise ValueError(f"header_row counts from 1, as Excel does; not {header_row}")
+    refuse_folder(path)
     try:
         with path.open("rb") as file:
-            head = file.read(8)
+            head = file.read(HEAD_BYTES)
     except OSError as exc:
         raise SheetError(f"cannot open the file: {exc.strerror or exc}", path) from exc
-    if head.startswith(_OLE_MAGIC) or (path.suffix.lower() == ".xls" and head[:4] != _ZIP_MAGIC):
+    refuse_other_kinds(path, head)
+    if path.suffix.lower() == ".xls" and head[:4] != ZIP_MAGIC:  # not OLE: file_kinds
         raise SheetError(
-            "this is an old-format .xls workbook or a password-protected one; "
-            "save it (without a password) as .xlsx or .csv",
+            "this file is named .xls but is not an Excel workbook; if it is a text export, "
+            "rename it to .csv, else open it in Excel and save it as .xlsx or .csv",
             path,
         )
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC):
         # Imported here: it imports openpyxl, and CSV runs don't pay for that.
         from bulk_loader.sheets.xlsx_file import open_workbook_sheet
 
-        return open_workbook_sheet(path, sheet)
+        return open_workbook_sheet(path, sheet, header_row, search)
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
         raise SheetError("this is not an XLSX workbook (not a zip file); is it corrupt?", path)
-    return open_csv(path)
+    return open_csv(path, header_row, search)

@@ -2,8 +2,9 @@
 
 Every cell arrives as a string: what Excel would show, so that a phone stored as
 14155550100.0 reads "14155550100" and a zip formatted `00000` keeps its leading zero.
-Row numbers are the ones a person sees in Excel: the header is row 1. Wholly empty rows
-are skipped but still counted, so later rows keep their numbers.
+Row numbers are the ones a person sees in Excel: the header is row 1, or the row that
+`locate_header` found below a title or notes (the rows above it are skipped). Wholly
+empty rows are skipped but still counted, so later rows keep their numbers.
 
 Nothing here holds the whole sheet. The readers feed `Sheet` records as they read them:
 csv_file.py (CSV) and xlsx_file.py (XLSX, through openpyxl's read-only mode); opening.py
@@ -18,8 +19,9 @@ can still be written. A header holding such text is a SheetError.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,16 +33,21 @@ __all__ = [
     "CHUNK_ROWS",
     "ERROR_TEXTS",
     "FORMULA_START",
+    "HEADER_SEARCH_ROWS",
     "MAX_COLUMNS",
     "TEXT_PROBLEMS",
     "UNSAFE_TEXT",
     "Chunk",
+    "HeaderAt",
+    "HeaderSearch",
     "Records",
     "Sheet",
     "clean_headers",
     "clean_text",
     "column_letter",
     "find_column",
+    "holds_headers",
+    "locate_header",
 ]
 
 CHUNK_ROWS = 2000
@@ -73,6 +80,90 @@ FORMULA_START = r"(?:[\t\r]|[\s\u180e\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff
 # (row number, cells as text) for every record after the header, blank ones included.
 Records = Iterator[tuple[int, list[str]]]
 
+# How far down a title, notes or an export's preamble may push the header row.
+HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class HeaderSearch:
+    """What the header row holds, so that it is found below a title row or on another
+    worksheet. The caller knows the column names (a template); the readers know rows."""
+
+    test: Callable[[Sequence[str]], bool]  # a row's cells -> is this the header row?
+    what: str  # for messages: "the template's columns", "an email column"
+
+
+def holds_headers(names: Iterable[str], what: str) -> HeaderSearch:
+    """A search for the row holding every one of `names` (trimmed, any case, as
+    `find_column` matches them)."""
+    wanted = frozenset(name.strip().casefold() for name in names if name.strip())
+
+    def test(cells: Sequence[str]) -> bool:
+        return bool(wanted) and wanted <= {cell.strip().casefold() for cell in cells}
+
+    return HeaderSearch(test, what)
+
+
+@dataclass(frozen=True)
+class HeaderAt:
+    """Where a sheet's header row is: its number and cells, and the records after it."""
+
+    row: int
+    cells: list[str]
+    records: Records
+    matched: bool  # the search's test passed (always, without a search)
+    skipped: bool = False  # found by the search below other rows
+
+    def notes(self) -> list[str]:
+        """What the report says about rows skipped above the header."""
+        if not self.skipped:
+            return []
+        above = "row 1" if self.row == 2 else f"rows 1-{self.row - 1}"
+        return [f"headers found on row {self.row}; {above} skipped"]
+
+
+def locate_header(
+    records: Records,
+    path: Path,
+    where: str,
+    header_row: int | None = None,
+    search: HeaderSearch | None = None,
+) -> HeaderAt | None:
+    """The header row among `records` (numbered as Excel shows them); None if there are
+    no records at all.
+
+    `header_row` names it. Else row 1 is the header, unless `search` is given and row 1
+    fails its test: then the first row up to HEADER_SEARCH_ROWS that passes it is, and
+    the rows above are skipped. When none passes, row 1 is kept (`matched` False) and
+    the records come back whole, so the caller's error names what row 1 holds.
+    `where` names the sheet in errors ("the file", "worksheet 'Leads'").
+    """
+    if header_row is not None:
+        last = 0
+        for number, cells in records:
+            if number == header_row:
+                return HeaderAt(number, cells, records, search is None or search.test(cells))
+            if number > header_row:  # the named row is empty (XLSX leaves it out)
+                rest = itertools.chain([(number, cells)], records)
+                return HeaderAt(header_row, [], rest, search is None)
+            last = number
+        if last == 0:
+            return None
+        raise SheetError(f"no header row {header_row}: {where} ends at row {last}", path)
+    first = next(records, None)
+    if first is None:
+        return None
+    if search is None or search.test(first[1]):
+        return HeaderAt(first[0], first[1], records, True)
+    looked = [first]
+    for number, cells in records:
+        looked.append((number, cells))
+        if number > HEADER_SEARCH_ROWS:
+            break
+        if search.test(cells):
+            return HeaderAt(number, cells, records, True, skipped=True)
+    return HeaderAt(first[0], first[1], itertools.chain(looked[1:], records), False)
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -94,12 +185,18 @@ class Sheet:
         close: Callable[[], None],
         worksheet: str = "",
         unsafe_text: bool = True,
+        header_row: int = 1,
+        notes: Sequence[str] = (),
     ) -> None:
         """`unsafe_text=False` promises that no cell holds `UNSAFE_TEXT` (a CSV whose
         every character was seen while picking its encoding), sparing the search."""
         self.path = path
         self.worksheet = worksheet  # the XLSX worksheet read ("" for CSV), however named
         self.headers = headers
+        self.header_row = header_row  # as Excel numbers it; the rows above were skipped
+        # What the report should say about how the rows were found (a header below a
+        # title, a worksheet picked because it holds the columns).
+        self.notes = list(notes)
         self._records = records
         self._close = close
         self._streamed = False
@@ -229,11 +326,12 @@ def _unsafe_problem(number: int, header: str, cell: str, cleaned: str) -> Proble
     return Problem(row=number, column=header, value=cleaned, code=code, message=message)
 
 
-def find_column(sheet_headers: Sequence[str], name: str, path: Path) -> int | None:
+def find_column(sheet_headers: Sequence[str], name: str, path: Path, row: int = 1) -> int | None:
     """Index of the header matching `name` (trimmed, any case), or None if absent.
 
     A name that matches two headers, or a blank name, is a SheetError: guessing which
-    column the template meant would load the wrong data silently.
+    column the template meant would load the wrong data silently. `row`: the header
+    row's number, for that error (`Sheet.header_row`).
     """
     wanted = name.strip().casefold()
     if not wanted:
@@ -245,20 +343,31 @@ def find_column(sheet_headers: Sequence[str], name: str, path: Path) -> int | No
             f"the header {name.strip()!r} occurs {len(found)} times (columns {columns}); "
             "rename one of them",
             path,
-            row=1,
+            row=row,
             column=name.strip(),
         )
     return found[0] if found else None
 
 
-def clean_headers(cells: Sequence[str], path: Path) -> list[str]:
+def clean_headers(
+    cells: Sequence[str], path: Path, row: int = 1, search: HeaderSearch | None = None
+) -> list[str]:
     """Trim headers and drop trailing blank ones; SheetError when there is no header,
-    or when a header holds text no output can carry (it names a results column)."""
+    or when a header holds text no output can carry (it names a results column).
+
+    `row`: the header row's number. `search`: what was searched for and not found, for
+    the hint when the row is empty."""
     headers = [cell.strip() for cell in cells]
     while headers and not headers[-1]:
         headers.pop()
     if not headers:
-        raise SheetError("no header row: row 1 is empty", path, row=1)
+        hint = ""
+        if search is not None:
+            hint = (
+                f", and no row up to row {HEADER_SEARCH_ROWS} holds {search.what}; if the "
+                "headers are further down, give their row number (--header-row N)"
+            )
+        raise SheetError(f"no header row: row {row} is empty{hint}", path, row=row)
     for index, header in enumerate(headers):
         bad = UNSAFE_TEXT.search(header)
         if bad:
@@ -267,7 +376,7 @@ def clean_headers(cells: Sequence[str], path: Path) -> list[str]:
                 f"the header {clean_text(header)!r} holds {what} "
                 f"(U+{ord(bad.group()):04X}), which no results file can show; retype it",
                 path,
-                row=1,
+                row=row,
                 column=column_letter(index),
             )
     return headers

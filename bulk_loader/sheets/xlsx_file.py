@@ -10,12 +10,19 @@ parsed here through defusedxml with no DTD allowed at all.
 While rows stream, rows and columns beyond Excel's own limits and cells longer than
 Excel allows are refused (`MAX_ROWS`, `MAX_COLUMNS`, `MAX_CELL_CHARS`). `_xD800_` and
 `_x0000_` decode to what they say; `Sheet` turns such cells into problems.
+
+The worksheet is the one named (`--sheet Leads`), else the one at that position among
+the visible ones (`--sheet 2`, when no worksheet is named "2"), else the first visible
+one; but when a search is given and the first visible worksheet has no row holding
+what it looks for, the only other visible worksheet that has one is read instead.
 """
 
 from __future__ import annotations
 
+import shlex
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -31,7 +38,15 @@ from openpyxl.worksheet._reader import DATA_TAG, ROW_TAG, WorkSheetParser
 from bulk_loader.errors import SheetError
 from bulk_loader.sheets.excel_text import visible_text
 from bulk_loader.sheets.guard import check_workbook_zip, unreadable
-from bulk_loader.sheets.sheet import MAX_COLUMNS, Records, Sheet, clean_headers, column_letter
+from bulk_loader.sheets.sheet import (
+    MAX_COLUMNS,
+    HeaderAt,
+    HeaderSearch,
+    Sheet,
+    clean_headers,
+    column_letter,
+    locate_header,
+)
 
 __all__ = [
     "MAX_CELL_CHARS",
@@ -48,8 +63,17 @@ MAX_CELL_CHARS = 32_767
 warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
 
 
-def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
-    """Open worksheet `sheet` (default: the first visible) read-only and read its header."""
+def open_workbook_sheet(
+    path: Path,
+    sheet: str | None,
+    header_row: int | None = None,
+    search: HeaderSearch | None = None,
+) -> Sheet:
+    """Open worksheet `sheet` (default: the first visible) read-only and read its header.
+
+    `header_row` names the header row; else `search` finds it below a title (and, with
+    no `sheet` named, on another worksheet: see the module docstring); else it is row 1.
+    """
     check_workbook_zip(path)
     # A file object, not the path: openpyxl refuses names not ending in .xlsx and the
     # content already told us this is a zip.
@@ -65,20 +89,36 @@ def open_workbook_sheet(path: Path, sheet: str | None) -> Sheet:
         file.close()
 
     try:
-        worksheet = _pick_worksheet(workbook, sheet, path)
-        records = _records(path, workbook, worksheet)
-        first = next(records, None)
-        if first is None:
+        worksheet, notes = _pick_worksheet(workbook, sheet, path)
+        chosen = _Candidate.read(path, workbook, worksheet, header_row, search)
+        if search is not None and sheet is None and not chosen.matched:
+            chosen, notes = _search_worksheets(path, workbook, chosen, header_row, search)
+        found = chosen.header
+        if found is None:
             raise SheetError(f"no header row: worksheet {worksheet.title!r} is empty", path)
-        headers = clean_headers(first[1], path)
+        unmatched = search if not found.matched else None
+        headers = clean_headers(found.cells, path, found.row, unmatched)
+        chosen.width.value = len(headers)  # later cells beyond it are packed
     except BaseException:
         close()
         raise
-    return Sheet(path, headers, records, close, worksheet=worksheet.title)
+    return Sheet(
+        path,
+        headers,
+        found.records,
+        close,
+        worksheet=chosen.worksheet.title,
+        header_row=found.row,
+        notes=[*notes, *found.notes()],
+    )
 
 
-def _pick_worksheet(workbook: Workbook, name: str | None, path: Path) -> ReadOnlyWorksheet:
-    """The worksheet called `name` (exact, else trimmed any-case), or the first visible one.
+def _pick_worksheet(
+    workbook: Workbook, name: str | None, path: Path
+) -> tuple[ReadOnlyWorksheet, list[str]]:
+    """The worksheet called `name` (exact, else trimmed any-case), else the one at
+    position `name` among the visible ones (1 = the first tab), or the first visible
+    one; and a note when a position picked it.
 
     A hidden worksheet is read only when named: it is usually a lookup table, and by
     default a person means the sheet Excel shows them when the file opens.
@@ -86,28 +126,144 @@ def _pick_worksheet(workbook: Workbook, name: str | None, path: Path) -> ReadOnl
     sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
     if not sheets:
         raise SheetError("the workbook has no worksheet", path)
+    visible = [ws for ws in sheets if ws.sheet_state == "visible"]
     if name is None:
-        visible = [ws for ws in sheets if ws.sheet_state == "visible"]
-        return (visible or sheets)[0]
+        return (visible or sheets)[0], []
     wanted = name.strip().casefold()
     exact = [ws for ws in sheets if ws.title == name]
     loose = [ws for ws in sheets if ws.title.strip().casefold() == wanted]
     for found in (exact, loose):
         if len(found) == 1:
-            return found[0]
+            return found[0], []
+    position = int(wanted) if wanted.isdecimal() and wanted.isascii() else 0
+    if 1 <= position <= len(visible):
+        picked = visible[position - 1]
+        note = (
+            f"--sheet {position}: worksheet {picked.title!r} read, the visible one at that "
+            f"position (no worksheet is named {name.strip()!r})"
+        )
+        return picked, [note]
     titles = ", ".join(
         repr(ws.title) + ("" if ws.sheet_state == "visible" else " (hidden)") for ws in sheets
     )
-    raise SheetError(f"no worksheet named {name!r}; the workbook has: {titles}", path)
+    by_position = f" or a position from 1 to {len(visible)}" if position else ""
+    raise SheetError(f"no worksheet named {name!r}{by_position}; the workbook has: {titles}", path)
 
 
-def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Records:
+_Rows = Generator[tuple[int, list[str]], None, None]  # sheet.Records, closable
+
+
+class _Width:
+    """How many columns the header row spans, once it is known. Until then (while the
+    header row is being looked for) rows are read whole."""
+
+    value: int | None = None
+
+
+@dataclass
+class _Candidate:
+    """A worksheet opened to find its header row."""
+
+    worksheet: ReadOnlyWorksheet
+    rows: _Rows  # closed if not chosen
+    width: _Width
+    header: HeaderAt | None
+
+    @classmethod
+    def read(
+        cls,
+        path: Path,
+        workbook: Workbook,
+        worksheet: ReadOnlyWorksheet,
+        header_row: int | None,
+        search: HeaderSearch | None,
+    ) -> _Candidate:
+        width = _Width()
+        rows = _records(path, workbook, worksheet, width)
+        where = f"worksheet {worksheet.title!r}"
+        try:
+            header = locate_header(rows, path, where, header_row, search)
+        except BaseException:
+            rows.close()
+            raise
+        return cls(worksheet, rows, width, header)
+
+    @property
+    def matched(self) -> bool:
+        return self.header is not None and self.header.matched
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+def _search_worksheets(
+    path: Path,
+    workbook: Workbook,
+    first: _Candidate,
+    header_row: int | None,
+    search: HeaderSearch,
+) -> tuple[_Candidate, list[str]]:
+    """The first visible worksheet does not hold what `search` looks for: the only other
+    visible one that does, with a note; SheetError naming them when several do; `first`
+    again when none does (the caller's error names what its header row holds)."""
+    others = [
+        ws
+        for ws in workbook.worksheets
+        if isinstance(ws, ReadOnlyWorksheet)
+        and ws.sheet_state == "visible"
+        and ws is not first.worksheet
+    ]
+    holding: list[_Candidate] = []
+    try:
+        for worksheet in others:
+            try:
+                candidate = _Candidate.read(path, workbook, worksheet, header_row, search)
+            except SheetError:
+                continue  # a damaged worksheet nobody asked for: not the one
+            if candidate.matched:
+                holding.append(candidate)
+            else:
+                candidate.close()
+    except BaseException:
+        for candidate in holding:
+            candidate.close()
+        raise
+    if not holding:
+        return first, []
+    first.close()
+    title = first.worksheet.title
+    if len(holding) > 1:
+        for candidate in holding:
+            candidate.close()
+        names = ", ".join(repr(c.worksheet.title) for c in holding)
+        raise SheetError(
+            f"worksheet {title!r} has no row holding {search.what}; worksheets {names} "
+            f"do: add --sheet {_typed(holding[0].worksheet.title)} (or another of them)",
+            path,
+        )
+    chosen = holding[0]
+    note = (
+        f"worksheet {chosen.worksheet.title!r} read: the first one, {title!r}, has no row "
+        f"holding {search.what}, and {chosen.worksheet.title!r} is the only one that has "
+        f"(--sheet {_typed(chosen.worksheet.title)} says so)"
+    )
+    return chosen, [note]
+
+
+def _typed(title: str) -> str:
+    """A worksheet title as typed after --sheet in a shell; one line whatever it holds."""
+    return shlex.quote(title) if title.isprintable() else repr(title)
+
+
+def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet, header: _Width) -> _Rows:
     """Every row that holds cells, with its number; row 1 first even when it is absent.
 
     openpyxl's own `iter_rows` pads each row out to its last cell and yields every
     missing row: a single cell in column XFD, or a row numbered in the billions, would
     cost time without end. Cells come here sparse, and only up to the last one that
-    holds text is a row filled in; Excel's row and column limits are enforced.
+    holds text is a row filled in; Excel's row and column limits are enforced. Rows
+    are filled in up to the last header (`header.value`) once the caller has found
+    the header row; cells beyond it are packed after it.
     """
     number = 0
     fmt = _format_lookup(workbook)
@@ -124,17 +280,12 @@ def _records(path: Path, workbook: Workbook, worksheet: ReadOnlyWorksheet) -> Re
                 timedelta_formats=book._timedelta_formats,
             )
             previous = 0
-            width: int | None = None
             for number, cells in _parsed_rows(parser, source):
                 _check_row_number(path, number, previous)
                 if previous == 0 and number != 1:
-                    yield 1, []  # row 1 is missing: the header row is empty
-                    width = 0
+                    yield 1, []  # row 1 is missing: it is empty
                 previous = number
-                texts = _row_text(path, number, cells, fmt, width)
-                if width is None:
-                    width = _header_width(texts)
-                yield number, texts
+                yield number, _row_text(path, number, cells, fmt, header.value)
     except SheetError:
         raise
     except DefusedXmlException as exc:  # a DOCTYPE: about the part, not a row
@@ -176,14 +327,6 @@ def _check_row_number(path: Path, number: int, previous: int) -> None:
             path,
             row=number,
         )
-
-
-def _header_width(texts: list[str]) -> int:
-    """Columns up to the last non-blank header, as `clean_headers` counts them."""
-    width = len(texts)
-    while width and not texts[width - 1].strip():
-        width -= 1
-    return width
 
 
 def _row_text(
