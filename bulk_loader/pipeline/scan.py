@@ -122,6 +122,7 @@ def scan(
         already_invalid = journal.invalidate(_by_row(late))
         report.add_problems(late if keep is None else keep.problems(late))
         report.rows_invalid -= already_invalid  # counted once per row, not twice
+        report.notes.extend(validator.time_zone_notes())  # their row counts are known now
     except BaseException:
         journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
         raise
