@@ -165,9 +165,11 @@ class Loader:
         as TOML with a comment for every choice left to make."""
         with open_sheet(self.sheet, self.worksheet, self.header_row, EMAIL_COLUMN) as opened:
             headers, notes = list(opened.headers), opened.notes
+            first = next(opened.chunks(200), None)  # a look at the cells: tags separators
         shown = ("".join(c if c.isprintable() else "?" for c in note) for note in notes)
+        rows = first.rows if first is not None else []
         return "".join(f"# Note: {note}\n" for note in shown) + starter_template(
-            headers, self.sheet.name
+            headers, self.sheet.name, rows
         )
 
 

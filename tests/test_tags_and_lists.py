@@ -426,6 +426,28 @@ def test_an_added_tag_the_account_lacks_stops_the_run_with_one_line(tmp_path: Pa
     assert not (tmp_path / "audience.results.xlsx").exists()
 
 
+def test_an_added_tag_the_account_lacks_stops_a_sheet_of_invalid_rows_too(
+    tmp_path: Path,
+) -> None:
+    """Said before the scan, so no sheet can hide it: here every row's email is bad."""
+    rows = [[f"lead{n} at example", f"Lead{n}", ""] for n in range(3)]
+    actions = 'tags = { column = "TAGS", add = ["Imported 2025-12"] }'
+    path, template_path = sheet(tmp_path, rows), template(tmp_path, actions)
+    result = CliRunner().invoke(
+        cli, ["run", str(path), "--template", str(template_path), "--sandbox"]
+    )
+    assert result.exit_code == 3, result.output
+    assert "actions.tags.add: the account has no tag 'Imported 2025-12'" in result.stderr
+
+
+def test_template_init_reads_the_tags_separator_off_the_sheet(tmp_path: Path) -> None:
+    """The command looks at the cells, not the headers alone: a Mailchimp sheet gets ','."""
+    path = sheet(tmp_path, [["ana@example.com", "Ana", MAILCHIMP]])
+    result = CliRunner().invoke(cli, ["template", "init", str(path)])
+    assert result.exit_code == 0, result.output
+    assert 'separator = ","' in result.output
+
+
 # ---------------------------------------------------------------- template init
 
 

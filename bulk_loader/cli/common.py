@@ -78,5 +78,8 @@ results_columns_option = click.option(
     "(no failed-rows file), for teams that must not copy whole rows around.",
 )
 sheet_option = click.option(
-    "--sheet", "sheet_name", default=None, help="XLSX worksheet (default: the first visible one)."
+    "--sheet",
+    "sheet_name",
+    default=None,
+    help="XLSX worksheet, by name or position (default: the first visible one).",
 )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulk_loader import scratch
-from bulk_loader.errors import ConfigError, Interrupted
+from bulk_loader.errors import ConfigError, Interrupted, TemplateError
 from bulk_loader.journal.files import adopt_legacy, journal_path, legacy_journal_path
 from bulk_loader.journal.store import Journal
 from bulk_loader.kartra.client import KartraApi
@@ -130,6 +130,9 @@ def _run_import(
         sender.stop = stop or sender.stop
         sender.halt = halt or sender.halt
         account = fetch_account(sender.lookup, client)
+        missing = account.template_problems(validator.template)  # names added to every row
+        if missing:  # said once, before the scan: even a sheet of invalid rows hears it
+            raise TemplateError(validator.template.path, missing)
         journal, summary = _open_journal(options, identity, client, validator)
         summary.report.notes[:0] = sheet.notes  # a header found below a title, say
         done.callback(_close_journal, journal, options, summary)
