@@ -75,12 +75,15 @@ class Loader:
         results: StrPath | None = None,
         keys_only: bool = False,
         progress: RowsChecked | None = None,
+        client: KartraApi | None = None,
     ) -> CheckSummary:
         """Validate every row and write the results file; nothing is sent.
 
         Returns the counts, the first problems as `Problem` values (row, column, value,
         code, message) and the results file's path (default: `<sheet>.results.xlsx`).
-        `progress` is called with the number of rows just checked. Raises a
+        `progress` is called with the number of rows just checked. `client`: also check
+        the rows against its account (custom fields, options, tags, lists) with three
+        read-only look-ups; without one, a note says these checks were not made. Raises a
         `BulkLoaderError` (TemplateError, SheetError, ...) when the sheet or the template
         cannot be used at all.
         """
@@ -93,6 +96,7 @@ class Loader:
             results_path=Path(results) if results is not None else None,
             progress=progress,
             keys_only=keys_only,
+            client=client,
         )
 
     def run(

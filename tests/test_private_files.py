@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,32 @@ def big_sheet(folder: Path, rows: int) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def kartra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Kartra these runs reach (a dry run with credentials checks the account): a
+    sandbox whose account holds SECRETS, so they travel every path a real run's do."""
+    from bulk_loader.sandbox import serve_in_thread
+
+    text = (ROOT / "samples" / "account.toml").read_text()
+    text = text.replace('api_key = "sandbox-key"', f'api_key = "{SECRETS["KARTRA_API_KEY"]}"')
+    text = text.replace(
+        'api_password = "sandbox-password"', f'api_password = "{SECRETS["KARTRA_API_PASSWORD"]}"'
+    )
+    account = tmp_path_factory.mktemp("account") / "account.toml"
+    account.write_text(text)
+    with serve_in_thread(account, rate=None) as running:
+        SANDBOX_URL.append(running.url)
+        yield running.url
+        SANDBOX_URL.clear()
+
+
+SANDBOX_URL: list[str] = []
+
+
 def start(
     folder: Path, temp: Path, *args: str, secrets: dict[str, str] = SECRETS
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **secrets, "TMPDIR": str(temp)}
+    env = {**os.environ, **secrets, "TMPDIR": str(temp), "KARTRA_API_URL": SANDBOX_URL[0]}
     command = [sys.executable, "-m", "bulk_loader", *args]
     return subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE

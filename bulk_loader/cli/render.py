@@ -60,6 +60,7 @@ def print_summary(summary: CheckSummary) -> None:
     click.echo(f"Invalid:   {report.rows_invalid}")
     _print_top("Top problems:", report, report.top(10))
     _print_top("Warnings (sent as written):", report, report.top(10, warnings=True))
+    click.echo(f"Account:   {summary.account}")
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results_path}")
 

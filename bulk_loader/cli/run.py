@@ -7,6 +7,7 @@ run's stop events (a first one finishes the calls in flight, a later one stops a
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from bulk_loader.api import Mode
 
 __all__ = ["run"]
+
+CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD")
 
 
 @click.command()
@@ -176,14 +179,15 @@ def run(
         header_row=header_row,
     )
     keys_only = results_columns == "keys"
+    network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
     if dry_run and not lookup:
-        _check(loader, results_path, keys_only)
+        with _account_client(sandbox, sandbox_account, api_url, network) as client:
+            _check(loader, results_path, keys_only, client)
         return
     if rate > 20:
         click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
     if restart and not yes and not sandbox:
         _confirm_restart(sheet)
-    network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
     with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
         summary = _import(
             loader,
@@ -206,11 +210,16 @@ def run(
     sys.exit(summary.exit_code)
 
 
-def _check(loader: Loader, results_path: Path | None, keys_only: bool) -> None:
-    """The dry run: every row validated, the results written, nothing sent."""
+def _check(
+    loader: Loader, results_path: Path | None, keys_only: bool, client: KartraClient | None
+) -> None:
+    """The dry run: every row validated, the results written, nothing sent; checked
+    against the account too when there are credentials (three look-ups, no row calls)."""
     with template_errors(), dry_run_progress() as progress:
         try:
-            summary = loader.check(results=results_path, keys_only=keys_only, progress=progress)
+            summary = loader.check(
+                results=results_path, keys_only=keys_only, progress=progress, client=client
+            )
         except KeyboardInterrupt:
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
     print_summary(summary)
@@ -224,6 +233,19 @@ def _confirm_restart(sheet: Path) -> None:
         question = "Forget what earlier runs of this sheet did, and send every row again?"
         if not click.confirm(question, err=True):
             raise Interrupted("nothing sent: --restart was not confirmed")
+
+
+@contextmanager
+def _account_client(
+    sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
+) -> Iterator[KartraClient | None]:
+    """The account a dry run checks against: the sandbox's, or the one the environment's
+    credentials name; none when no credential is set at all."""
+    if not sandbox and not any(os.environ.get(name) for name in CREDENTIAL_VARIABLES):
+        yield None
+        return
+    with _kartra(sandbox, sandbox_account, api_url, network) as client:
+        yield client
 
 
 @contextmanager

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulk_loader import scratch
+from bulk_loader.errors import TemplateError
 from bulk_loader.journal.store import Journal
+from bulk_loader.kartra.client import KartraApi
 from bulk_loader.outcomes import Problem, Report, RowStatus, blocking
 from bulk_loader.pipeline.scan import (
     key_headers,
@@ -29,12 +31,20 @@ from bulk_loader.pipeline.scan import (
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
 from bulk_loader.results.files import default_results_path
 from bulk_loader.results.workbook import ResultsWriter, key_columns
+from bulk_loader.sending.pacing import RateLimiter
+from bulk_loader.sending.sender import RowSender
 from bulk_loader.sheets.sheet import Chunk
-from bulk_loader.template.mapping import Mode
+from bulk_loader.template.mapping import Mode, Template
+from bulk_loader.validation.account import AccountSnapshot, fetch_account
 
 __all__ = ["CheckSummary", "check_sheet"]
 
 KEEP_PROBLEMS = 1000  # problems a check hands back as data; the results file has them all
+ACCOUNT_RATE = 20.0  # Kartra's limit per App: the look-ups never need more
+NOT_CHECKED = (
+    "not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and "
+    "KARTRA_API_PASSWORD (or use --sandbox) to check custom fields, options, tags and lists"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class CheckSummary:
     # The first KEEP_PROBLEMS problems in sheet order (late ones last): rows and their
     # problems as data. Every problem of every row is in the results file.
     problems: list[Problem] = field(default_factory=list)
+    # Whether the rows were checked against a Kartra account, said in one line.
+    account: str = NOT_CHECKED
 
     @property
     def valid(self) -> bool:
@@ -70,11 +82,15 @@ def check_sheet(
     results_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
     keys_only: bool = False,
+    client: KartraApi | None = None,
 ) -> CheckSummary:
     """Validate every row of a sheet and write the results file; sends nothing.
 
     `progress` is called with the number of rows just checked. `keys_only`: the results
     hold the row number, the email/id columns and the outcome, not whole rows.
+    `client`: check the rows against its account too (custom fields, options, tags,
+    lists), with a few read-only look-ups and no call per row; without one, the report
+    says which checks were not made.
     """
     sheet_path = Path(sheet_path)
     out = default_results_path(sheet_path, results_path)
@@ -84,6 +100,8 @@ def check_sheet(
         validator = open_validator(sheet, template_path, mode)
         report.notes.extend([*sheet.notes, *validator.notes])
         try:
+            account = _account(client, validator.template) if client is not None else None
+            checked = _checked(client) if client is not None else NOT_CHECKED
             keys = key_headers(validator)
             keep = key_columns(sheet.headers, keys) if keys_only else None
             late_possible = "new_email" in validator.by_target
@@ -104,16 +122,33 @@ def check_sheet(
                     validator,
                     journal,
                     report,
+                    account=account,
                     keys_only=keys_only,
                     leads=False,
                     each_chunk=each_chunk,
                 )
                 if late_possible:
                     problems[:] = _write_from_journal(writer, journal)
-                writer.close(summary_table(sheet_path, template_path, validator.mode, report))
+                table = summary_table(sheet_path, template_path, validator.mode, report)
+                writer.close({**table, "Account": checked})
         finally:
             validator.close()
-    return CheckSummary(sheet_path, out, template_path, validator.mode, report, problems)
+    return CheckSummary(sheet_path, out, template_path, validator.mode, report, problems, checked)
+
+
+def _account(client: KartraApi, template: Template) -> AccountSnapshot:
+    """The account's custom fields, tags and lists: three read-only look-ups, paced and
+    retried as a run's are. A fatal answer (a wrong key) stops the check here."""
+    sender = RowSender(client, RateLimiter(ACCOUNT_RATE), mode=template.mode)
+    account = fetch_account(sender.lookup, client)
+    missing = account.template_problems(template)  # names added to every row
+    if missing:
+        raise TemplateError(template.path, missing)
+    return account
+
+
+def _checked(client: KartraApi) -> str:
+    return f"checked against {client.api_host}: custom fields, options, tags and lists"
 
 
 @contextmanager
