@@ -15,6 +15,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulk_loader.cli.app import cli
 from bulk_loader.kartra.client import Credentials, KartraClient
@@ -115,3 +117,23 @@ def test_template_init_keeps_payload_headers_inside_toml_strings(tmp_path: Path)
     for line in result.stdout.splitlines():
         assert not DANGEROUS.match(line), line
     tomllib.loads(result.stdout)  # valid as printed
+
+
+def _escape_slowly(value: str) -> str:
+    """escape_csv_cell without its fast path: the rules as written."""
+    from bulk_loader.results.workbook import _FORMULA, _LOOKS_ESCAPED, _PLAIN_NUMBER
+    from bulk_loader.sheets.sheet import clean_text
+
+    value = clean_text(value)
+    if _FORMULA.match(value) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    if value.startswith("'") and _LOOKS_ESCAPED.match(value):
+        return "'" + value
+    return value
+
+
+@given(st.text() | st.sampled_from(["", "a", "=1", "'=1", " =1", "+1", "Ana", "\x00x"]))
+def test_the_fast_path_of_csv_escaping_changes_nothing(value: str) -> None:
+    from bulk_loader.results.workbook import escape_csv_cell
+
+    assert escape_csv_cell(value) == _escape_slowly(value)

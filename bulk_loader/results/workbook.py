@@ -46,6 +46,9 @@ HIGHLIGHTED = ATTENTION | {RowStatus.WOULD_FAIL}
 _FORMULA = re.compile(FORMULA_START)
 _LOOKS_ESCAPED = re.compile("'+" + FORMULA_START)
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# First characters after which no cleaning or escaping can apply: printable ASCII other
+# than whitespace, the formula starts (= + - @) and the escape mark (').
+_PLAIN_START = frozenset(chr(c) for c in range(0x21, 0x7F)) - set("=+-@'")
 _BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}  # Excel's own "Bad" cell style
 
 
@@ -59,6 +62,8 @@ def escape_csv_cell(value: str) -> str:
     strips exactly one (sheets.unescape_csv_cell) and a failed-rows CSV fed back into
     a run sends exactly what the original sheet held (cleaned).
     """
+    if value.isascii() and value.isprintable() and value[:1] in _PLAIN_START:
+        return value  # most cells: nothing to clean, and no formula can start there
     value = clean_text(value)
     if _FORMULA.match(value) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
