@@ -137,7 +137,8 @@ def test_template_header_not_in_the_sheet_exit_3(tmp_path: Path) -> None:
     result = invoke("run", str(SAMPLES / "clean.csv"), "--template", EXAMPLE, "--dry-run")
     assert result.exit_code == 3
     assert result.stderr.startswith(f"error: {EXAMPLE}: 15 problems\n")
-    assert "  fields.first_name: no column 'First Name' in the sheet\n" in result.stderr
+    first = "  fields.first_name: no column 'First Name' in the sheet (did you mean 'first_name'?)"
+    assert first + "\n" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ import click
 
 from bulk_loader.errors import BulkLoaderError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "guarded", "results_columns_option", "results_option",
-           "sheet_option"]  # fmt: skip
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "check_sheet_option", "guarded",
+           "results_columns_option", "results_option", "sheet_option"]  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,3 +83,15 @@ sheet_option = click.option(
     default=None,
     help="XLSX worksheet, by name or position (default: the first visible one).",
 )
+
+
+TEXT_SHEETS = (".csv", ".tsv", ".txt")
+
+
+def check_sheet_option(sheet: Path, sheet_name: str | None) -> None:
+    """--sheet on a CSV is a mistake to say, not an option to ignore."""
+    if sheet_name is not None and sheet.suffix.lower() in TEXT_SHEETS:
+        raise click.UsageError(
+            f"--sheet picks a worksheet of an XLSX workbook; {sheet.name} is a CSV file, "
+            "which has none: leave --sheet out"
+        )

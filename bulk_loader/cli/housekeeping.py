@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from bulk_loader.cli.common import guarded, results_columns_option, results_option, sheet_option
+from bulk_loader.cli.common import (
+    check_sheet_option,
+    guarded,
+    results_columns_option,
+    results_option,
+    sheet_option,
+)
 from bulk_loader.cli.render import print_import_summary
 
 __all__ = ["forget", "results", "template"]
@@ -104,8 +110,11 @@ def template() -> None:
 )
 @guarded
 def template_init(sheet: Path, sheet_name: str | None, header_row: int | None) -> None:
-    """Print a starter template for SHEET, mapping its headers to Kartra fields by name."""
+    """Print a starter template for SHEET to standard output, mapping its headers to
+    Kartra fields by name (save it with: > my-template.toml)."""
     from bulk_loader import Loader
+
+    check_sheet_option(sheet, sheet_name)
 
     loader = Loader(sheet, worksheet=sheet_name, header_row=header_row)
     click.echo(loader.starter_template(), nl=False)

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from bulk_loader.cli.common import guarded, results_columns_option, results_option, sheet_option
+from bulk_loader.cli.common import (
+    check_sheet_option,
+    guarded,
+    results_columns_option,
+    results_option,
+    sheet_option,
+)
 from bulk_loader.cli.render import (
     ImportProgress,
     dry_run_progress,
@@ -169,6 +175,7 @@ def run(
         raise click.UsageError("--lookup goes with --dry-run")
     if sandbox and api_url:
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+    check_sheet_option(sheet, sheet_name)
     from bulk_loader import Loader
 
     loader = Loader(

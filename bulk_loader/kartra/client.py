@@ -292,7 +292,8 @@ class KartraClient:
             httpx.PoolTimeout,
             httpx.ProxyError,
         ) as exc:
-            return failure(Outcome.TRANSIENT, f"could not connect: {_describe(exc)}")
+            message = f"could not connect to {self.api_host}: {_describe(exc)}"
+            return failure(Outcome.TRANSIENT, message)
         except httpx.HTTPError as exc:  # read errors, timeouts, decoding: sent, maybe acted
             return failure(Outcome.UNKNOWN, f"answer lost after sending: {_describe(exc)}")
         except Overdue as exc:

@@ -74,10 +74,9 @@ def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) 
 
 def _header_hint(sheet: Sheet, template_path: Path | None) -> str:
     """Which row was read as the headers, and with a template, how to name another."""
-    shown = ", ".join(repr(h) for h in sheet.headers[:12] if h)
-    more = ", ..." if len(sheet.headers) > 12 else ""
+    shown = ", ".join(repr(h) for h in sheet.headers if h)  # all: the one meant may be last
     where = f"{sheet.path.name}" + (f" worksheet {sheet.worksheet!r}" if sheet.worksheet else "")
-    hint = f"{where} row {sheet.header_row} holds the headers: {shown}{more}"
+    hint = f"{where} row {sheet.header_row} holds the headers: {shown}"
     if template_path is not None:
         hint += "; if the headers are on another row, add --header-row N, N as Excel numbers it"
     return hint

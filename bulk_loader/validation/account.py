@@ -246,9 +246,15 @@ def _listing(result: CallResult, key: str) -> list[Any]:
         )
     value = answer_field(result, key) if result.outcome is Outcome.OK else None
     if not isinstance(value, list):
+        hint = ""
+        if result.message.startswith("could not connect"):  # nothing reached Kartra
+            hint = (
+                "; check the network and any proxy (HTTPS_PROXY, --proxy), "
+                "or set KARTRA_API_URL for a sandbox"
+            )
         raise ConfigError(
             f"could not read the account's {key.replace('_', ' ')}: "
-            f"{result.message or 'no list in the answer'}"
+            f"{result.message or 'no list in the answer'}{hint}"
         )
     return value
 

@@ -9,6 +9,7 @@ that only appears further down: those late problems come from `finish()`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import shutil
 import sqlite3
@@ -186,7 +187,8 @@ class Validator:
             index = find_column(sheet.headers, header, sheet.path)
             if index is None:
                 if template.require_columns:
-                    problems.append(TemplateProblem(key, f"no column {header!r} in the sheet"))
+                    missing = f"no column {header!r} in the sheet{_nearest(header, sheet)}"
+                    problems.append(TemplateProblem(key, missing))
                 continue
             target = key.split(".")[1]
             custom = customs.get(key)
@@ -207,9 +209,8 @@ class Validator:
                 message = f"{why} needs an {field} column{hint}"
                 problems.append(TemplateProblem(f"fields.{field}", message))
         if problems:
-            shown = ", ".join(repr(h) for h in sheet.headers[:12] if h)
-            more = ", ..." if len(sheet.headers) > 12 else ""
-            hint = f"{sheet.path.name} row 1 holds the headers: {shown}{more}"
+            shown = ", ".join(repr(h) for h in sheet.headers if h)
+            hint = f"{sheet.path.name} row 1 holds the headers: {shown}"
             # The built-in template has no file: name the sheet it was matched against.
             raise TemplateError(template.path or sheet.path, problems, hint=hint)
         return columns
@@ -414,6 +415,17 @@ class Validator:
         key = key or str(lead.get("email", "")).casefold()
         tags, lists = (_with(actions[name], self._added[name]) for name in ("tags", "lists"))
         return LeadRow(row, tuple(cells), lead, tags, lists, str(key))
+
+
+def _nearest(header: str, sheet: Sheet) -> str:
+    """' (did you mean ...?)' naming the sheet's header closest to a missing one."""
+    near = difflib.get_close_matches(
+        normalise_header(header), [normalise_header(h) for h in sheet.headers], n=1, cutoff=0.6
+    )
+    if not near:
+        return ""
+    found = next(h for h in sheet.headers if normalise_header(h) == near[0])
+    return f" (did you mean {found!r}?)"
 
 
 _FIELD, _CUSTOM, _ACTION = range(3)

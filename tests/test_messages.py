@@ -1,0 +1,80 @@
+"""Messages a new user met, each saying what is wrong and what to do, in one line."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bulk_loader.cli.app import cli
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_connection_error_names_the_host_and_what_to_do(tmp_path: Path) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\nana@example.com\n")
+    url = f"http://127.0.0.1:{closed_port()}/api"
+    env = {"KARTRA_APP_ID": "a", "KARTRA_API_KEY": "k", "KARTRA_API_PASSWORD": "p"}
+    result = invoke("run", str(sheet), "--api-url", url, env=env)
+    assert result.exit_code == 3, result.output
+    host = url.removeprefix("http://").removesuffix("/api")
+    assert result.stderr.startswith(
+        f"error: could not read the account's custom fields: could not connect to {host}: "
+    )
+    assert result.stderr.endswith(
+        "; check the network and any proxy (HTTPS_PROXY, --proxy), "
+        "or set KARTRA_API_URL for a sandbox\n"
+    )
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [("run", "--dry-run"), ("template", "init")])
+def test_sheet_on_a_csv_is_a_usage_error(tmp_path: Path, command: tuple[str, str]) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\nana@example.com\n")
+    first, second = command
+    args = [first, str(sheet), second] if first == "run" else [first, second, str(sheet)]
+    result = invoke(*args, "--sheet", "Leads")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: --sheet picks a worksheet of an XLSX workbook; s.csv is a CSV file, "
+        "which has none: leave --sheet out\n"
+    )
+
+
+def test_template_init_says_where_it_prints() -> None:
+    result = invoke("template", "init", "--help")
+    assert "Print a starter template for SHEET to standard output" in result.output
+
+
+def test_a_template_column_missing_from_the_sheet_gets_the_nearest_and_every_header(
+    tmp_path: Path,
+) -> None:
+    headers = ["email", "First name", "Last name", "Phone", "Company", "Address", "City"]
+    headers += ["State", "Zip", "Country", "Notes", "Source", "Tags"]
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(",".join(headers) + "\n" + "ana@example.com" + "," * 12 + "\n")
+    template = tmp_path / "t.toml"
+    template.write_text('[fields]\nemail = "email"\nfirst_name = "First nme"\n')
+    result = invoke("run", str(sheet), "--template", str(template), "--dry-run")
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert (
+        lines[1]
+        == "  fields.first_name: no column 'First nme' in the sheet (did you mean 'First name'?)"
+    )
+    assert lines[2].startswith("  (s.csv row 1 holds the headers: 'email', 'First name',")
+    assert "'Source', 'Tags'; if the headers are on another row" in lines[2]
