@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import socket
 from pathlib import Path
 
@@ -78,3 +79,34 @@ def test_a_template_column_missing_from_the_sheet_gets_the_nearest_and_every_hea
     )
     assert lines[2].startswith("  (s.csv row 1 holds the headers: 'email', 'First name',")
     assert "'Source', 'Tags'; if the headers are on another row" in lines[2]
+
+
+def test_a_custom_field_the_account_lacks_is_said_once_with_what_it_has(
+    tmp_path: Path,
+) -> None:
+    """Not 'unknown_custom_field x301' each with the same sentence: one note, with the
+    account's own fields and what to do; the rows point to it."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,Birthday\n" + "".join(f"p{n}@example.com,12/0{n}\n" for n in range(3)))
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[fields]\nemail = "email"\n'
+        '[custom_fields.birthday]\ncolumn = "Birthday"\ntype = "input_field"\n'
+    )
+    out = tmp_path / "r.csv"
+    args = ["run", str(sheet), "--template", str(template), "--dry-run", "--sandbox"]
+    result = invoke(*args, "--results", str(out))
+    assert result.exit_code == 1, result.output
+    notes = [line for line in result.stdout.splitlines() if "custom_fields.birthday" in line]
+    assert notes == [
+        "Note:      custom_fields.birthday: the account has no custom field 'birthday' "
+        "(column 'Birthday'); Kartra would drop its values silently, so rows holding one "
+        "are not sent. The account's custom fields: color, favorite_dish, notes_long, plan, "
+        "source_channel. Map the column to one of them, remove it from the template, or "
+        "create the field in Kartra"
+    ]
+    with out.open(newline="", encoding="utf-8-sig") as file:
+        messages = {row["result_message"] for row in csv.DictReader(file)}
+    assert messages == {
+        "Birthday: the account has no custom field 'birthday' (see the note in the summary)"
+    }

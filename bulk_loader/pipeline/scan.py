@@ -109,6 +109,8 @@ def scan(
     """
     keys = key_headers(validator)
     keep = _Keep(sheet.headers, keys) if keys_only else None
+    if account is not None:  # said once here; each row holding such a value points to it
+        report.notes.extend(account.mapping_notes(validator.template))
     journal.begin_scan(sheet.headers, keys)
     try:
         for chunk in sheet.chunks():

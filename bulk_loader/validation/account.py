@@ -62,8 +62,8 @@ class AccountSnapshot:
             info = self.custom_fields.get(identifier)
             if mapped and info and info.type != mapped.type:
                 message = (
-                    f"the template says {identifier!r} is of type {mapped.type}, "
-                    f"the account says {info.type}"
+                    f"the template's type for {identifier!r} is not the account's "
+                    "(see the note in the summary)"
                 )
                 problem.append(
                     Problem(row.row, column, _text(value), ProblemCode.CUSTOM_FIELD_TYPE, message)
@@ -88,6 +88,31 @@ class AccountSnapshot:
         """A problem for each tag or list (`kind`) the account does not have."""
         known = self.tags if kind == "tag" else self.lists
         return [_missing(row, column, kind, name, known) for name in names if name not in known]
+
+    def mapping_notes(self, template: Template) -> list[str]:
+        """What the template maps that the account does not have, said once for the run
+        (each row holding such a value is invalid and points here), with what the
+        account does have and what to do."""
+        notes = []
+        have = ", ".join(sorted(self.custom_fields)) or "none"
+        for mapped in template.custom_fields:
+            info = self.custom_fields.get(mapped.identifier)
+            key = f"custom_fields.{mapped.identifier}"
+            if info is None:
+                notes.append(
+                    f"{key}: the account has no custom field {mapped.identifier!r} (column "
+                    f"{mapped.column!r}); Kartra would drop its values silently, so rows "
+                    f"holding one are not sent. The account's custom fields: {have}. "
+                    "Map the column to one of them, remove it from the template, or create "
+                    "the field in Kartra"
+                )
+            elif info.type != mapped.type:
+                notes.append(
+                    f"{key}: the template says type {mapped.type}, the account says "
+                    f"{info.type}; rows holding a value are not sent: set "
+                    f'type = "{info.type}" in the template'
+                )
+        return notes
 
     def template_problems(self, template: Template) -> list[TemplateProblem]:
         """The names the template adds to every row (`add`) that the account lacks."""
@@ -124,8 +149,7 @@ class AccountSnapshot:
         info = self.custom_fields.get(identifier)
         if info is None:
             message = (
-                f"the account has no custom field {identifier!r}: "
-                "Kartra would drop this value silently"
+                f"the account has no custom field {identifier!r} (see the note in the summary)"
             )
             return value, [
                 Problem(row, column, _text(value), ProblemCode.UNKNOWN_CUSTOM_FIELD, message)
