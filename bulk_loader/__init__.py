@@ -19,7 +19,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bulk_loader.api import Loader, forget_journal, lead_memory_files, stale_journals
+    from bulk_loader.api import (
+        Loader,
+        forget_journal,
+        kartra_time_zones,
+        lead_memory_files,
+        stale_journals,
+    )
     from bulk_loader.errors import BulkLoaderError
     from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient
     from bulk_loader.kartra.network import shown_url
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "Loader": "bulk_loader.api",
     "forget_journal": "bulk_loader.api",
+    "kartra_time_zones": "bulk_loader.api",
     "lead_memory_files": "bulk_loader.api",
     "stale_journals": "bulk_loader.api",
     "shown_url": "bulk_loader.kartra.network",
@@ -66,6 +73,7 @@ __all__ = [
     "RowStatus",
     "SilentProgress",
     "forget_journal",
+    "kartra_time_zones",
     "lead_memory_files",
     "shown_url",
     "stale_journals",

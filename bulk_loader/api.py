@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bulk_loader.journal.files import find_journals, forget, stale_journals
 from bulk_loader.kartra.client import KartraApi
@@ -33,8 +35,16 @@ from bulk_loader.sending.pacing import RetryPolicy
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.template.mapping import Mode
 from bulk_loader.template.starter import starter_template
+from bulk_loader.validation.checks import time_zones
 
-__all__ = ["Loader", "Mode", "forget_journal", "lead_memory_files", "stale_journals"]
+__all__ = [
+    "Loader",
+    "Mode",
+    "forget_journal",
+    "kartra_time_zones",
+    "lead_memory_files",
+    "stale_journals",
+]
 
 StrPath = str | PathLike[str]
 RowsChecked = Callable[[int], None]  # called with the number of rows just checked
@@ -185,3 +195,14 @@ def forget_journal(journal: StrPath) -> None:
 def lead_memory_files() -> list[Path]:
     """The memory of the leads this tool wrote, one file per account, in the cache folder."""
     return memory_files()
+
+
+def kartra_time_zones() -> list[tuple[str, str]]:
+    """Kartra's 76 values for lead_preferred_time_zone, each with its UTC offset now
+    (`+01:00`), in Kartra's order."""
+    now = datetime.now(UTC)
+    shown = []
+    for name in time_zones():
+        offset = now.astimezone(ZoneInfo(name)).strftime("%z")
+        shown.append((name, f"{offset[:3]}:{offset[3:]}"))
+    return shown

@@ -110,3 +110,11 @@ def test_a_custom_field_the_account_lacks_is_said_once_with_what_it_has(
     assert messages == {
         "Birthday: the account has no custom field 'birthday' (see the note in the summary)"
     }
+
+
+def test_time_zones_lists_kartra_s_76_with_their_offsets() -> None:
+    result = invoke("time-zones")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == 76
+    assert any(line.endswith("  America/New_York") for line in lines)
+    assert all(line[0] in "+-" and line[3] == ":" and line[6:8] == "  " for line in lines)

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from bulk_loader.cli.housekeeping import forget, results, template
+from bulk_loader.cli.housekeeping import forget, results, template, time_zones
 from bulk_loader.cli.run import run
 from bulk_loader.cli.sandbox import sandbox
 
@@ -29,7 +29,7 @@ def cli(debug: bool) -> None:
     """Create and update Kartra leads from a CSV or XLSX sheet."""
 
 
-for command in (run, results, forget, template, sandbox):
+for command in (run, results, forget, template, time_zones, sandbox):
     cli.add_command(command)
 
 

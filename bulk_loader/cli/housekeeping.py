@@ -16,7 +16,7 @@ from bulk_loader.cli.common import (
 )
 from bulk_loader.cli.render import print_import_summary
 
-__all__ = ["forget", "results", "template"]
+__all__ = ["forget", "results", "template", "time_zones"]
 
 
 @click.command()
@@ -118,3 +118,17 @@ def template_init(sheet: Path, sheet_name: str | None, header_row: int | None) -
 
     loader = Loader(sheet, worksheet=sheet_name, header_row=header_row)
     click.echo(loader.starter_template(), nl=False)
+
+
+@click.command("time-zones")
+@guarded
+def time_zones() -> None:
+    """List Kartra's 76 time zones, with their UTC offsets today.
+
+    A sheet may hold any other zone, abbreviation or offset: each is sent as the zone
+    of this list with the same clock (see the README's "What is checked").
+    """
+    from bulk_loader import kartra_time_zones
+
+    for name, offset in kartra_time_zones():
+        click.echo(f"{offset}  {name}")

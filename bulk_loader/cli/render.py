@@ -129,7 +129,7 @@ class ImportProgress:
 
     def pace(self, rate: float, rate_limited: int) -> None:
         """The App's pace now and the 429s so far, shown with the counts."""
-        self._pace = f"; {rate:.1f} calls/s, {rate_limited} x 429" if rate else ""
+        self._pace = f"; pace {rate:.1f} calls/s, {rate_limited} answered 429" if rate else ""
 
     def close(self) -> None:
         if self._bar is not None:
