@@ -97,6 +97,8 @@ class ProblemCode(StrEnum):
     PHONE_NOT_PARSED = "phone_not_parsed"
     COUNTRY_NOT_RECOGNISED = "country_not_recognised"
     ADDRESS_NOT_SPLIT = "address_not_split"
+    DATE_NOT_READ = "date_not_read"
+    CELL_IS_A_DATE = "cell_is_a_date"
 
 
 # Codes that note a cell without stopping its row: the lead is sent as the cell reads.
@@ -105,6 +107,8 @@ WARNINGS = frozenset(
         ProblemCode.PHONE_NOT_PARSED,
         ProblemCode.COUNTRY_NOT_RECOGNISED,
         ProblemCode.ADDRESS_NOT_SPLIT,
+        ProblemCode.DATE_NOT_READ,
+        ProblemCode.CELL_IS_A_DATE,
     }
 )
 

@@ -9,7 +9,10 @@ over). What a cell becomes:
   `00000`, `000-00-0000` or `(###) ###-####` keep zeros and literals; `0.00` fixes the
   decimals and `0.0%` shows a percent. Grouping and currency symbols are left out
   (downstream wants numbers), scientific and fraction formats read as General;
-- dates and times in ISO form (`2024-03-05`, `2024-03-05 14:30:00`, `14:30:00`);
+- dates and times in ISO form (`2024-03-05`, `2024-03-05 14:30:00`, `14:30:00`); a
+  cell stored as a date (or a date and time) comes back as a `DateText`, the same text
+  that also keeps the date, so that validation can tell a date cell from text that
+  reads like one (a spreadsheet turns typed or imported `12/01` into a date);
 - booleans as TRUE / FALSE; error cells as their text (#N/A), which `Sheet` reports.
 """
 
@@ -21,9 +24,33 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-__all__ = ["NumberText", "cell_text", "number_converter", "number_text", "visible_text"]
+__all__ = [
+    "DateText",
+    "NumberText",
+    "cell_text",
+    "number_converter",
+    "number_text",
+    "visible_text",
+]
 
 NumberText = Callable[[int | float], str]
+
+
+class DateText(str):
+    """The text of a cell the workbook stores as a date, `moment` the date (a datetime
+    when the cell holds one). It is the text in every other way: a plain str compares
+    equal to it, and `.strip()` and the like give a plain str back."""
+
+    __slots__ = ("moment",)
+    moment: date
+
+    def __new__(cls, text: str, moment: date) -> DateText:
+        made = super().__new__(cls, text)
+        made.moment = moment
+        return made
+
+    def __reduce__(self) -> tuple[type[DateText], tuple[str, date]]:
+        return DateText, (str(self), self.moment)  # pickled to the results process
 
 
 def visible_text(value: Any, style_id: int, number_format: Callable[[int], str]) -> str:
@@ -42,6 +69,8 @@ def visible_text(value: Any, style_id: int, number_format: Callable[[int], str])
             return converter(value)
         except (ArithmeticError, ValueError):  # inf/NaN from a foreign writer: no format fits
             return number_text(value)
+    if isinstance(value, date):  # a date number format, or a t="d" cell; datetime too
+        return DateText(cell_text(value), value)
     return cell_text(value)
 
 

@@ -28,6 +28,12 @@ from bulk_loader.template.fields import (
     TEXT_TYPES,
     TRANSFORMS,
 )
+from bulk_loader.validation.dates import (
+    DATE_ORDERS,
+    DateOrder,
+    date_format_problem,
+    default_order,
+)
 
 __all__ = [
     "MAX_TEMPLATE_BYTES",
@@ -57,7 +63,7 @@ _TOP_KEYS = ("template", "fields", "split", "custom_fields", "actions")
 _FIELD_KEYS = ("column", "transform", "region")
 _SPLIT_KEYS = {"name": ("column",), "address": ("column", "format")}
 _TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
-_CUSTOM_KEYS = ("column", "type", "separator", "options")
+_CUSTOM_KEYS = ("column", "type", "separator", "options", "date", "date_order")
 _ACTION_KEYS = ("column", "separator", "add")
 # What may separate the names in a tags or lists cell; quotes are understood with each.
 _ACTION_SEPARATORS = (";", ",", "|")
@@ -72,6 +78,10 @@ class CustomFieldMap:
     type: str
     separator: str | None = None
     options: Mapping[str, int] | None = None  # label -> option id; None: ask the account
+    # A text field's values read as dates and sent in this strftime format ("%m/%d"),
+    # day and month of ambiguous text in `date_order` (validation/dates.py).
+    date: str | None = None
+    date_order: DateOrder | None = None
 
 
 @dataclass(frozen=True)
@@ -409,9 +419,51 @@ class _Checker:
             if separator is not None and kind in (*TEXT_TYPES, "drop_down", "radio_button"):
                 self.problem(f"{where}.separator", "only a checkbox field takes several values")
             options = self.options(spec.get("options"), str(kind), where)
+            date, order = self.date(spec, str(kind), where)
             if column is not None and kind in CUSTOM_FIELD_TYPES:
-                maps.append(CustomFieldMap(identifier, column, str(kind), separator, options))
+                maps.append(
+                    CustomFieldMap(identifier, column, str(kind), separator, options, date, order)
+                )
         return tuple(maps)
+
+    def date(
+        self, spec: Mapping[str, Any], kind: str, where: str
+    ) -> tuple[str | None, DateOrder | None]:
+        """A text field's date format (strftime codes) and the order its cells' day and
+        month are read in: `date_order`, else the order the format writes them."""
+        fmt, order = spec.get("date"), spec.get("date_order")
+        if fmt is None:
+            if order is not None:
+                self.problem(
+                    f"{where}.date_order",
+                    "orders the day and month of dates: give the date format too, e.g. "
+                    'date = "%m/%d"',
+                )
+            return None, None
+        key = f"{where}.date"
+        found: str | None = None
+        if not isinstance(fmt, str) or not fmt.strip():
+            self.problem(key, 'must be a date format in strftime codes, e.g. date = "%m/%d"')
+        elif kind in CUSTOM_FIELD_TYPES and kind not in TEXT_TYPES:
+            self.problem(key, f"only a text field ({', '.join(TEXT_TYPES)}) takes a date format")
+        elif (wrong := date_format_problem(fmt)) is not None:
+            self.problem(key, wrong)
+        else:
+            found = fmt
+        if order is not None and (
+            not isinstance(order, str) or order.strip().upper() not in DATE_ORDERS
+        ):
+            self.problem(
+                f"{where}.date_order",
+                f"{order!r} is not a date order: one of {', '.join(DATE_ORDERS)} "
+                "(how the month, day and year of a cell such as 3/4 are read)",
+            )
+            return None, None
+        if found is None:
+            return None, None
+        if order is None:
+            return found, default_order(found)
+        return found, cast(DateOrder, order.strip().upper())
 
     def options(self, raw: Any, kind: str, where: str) -> dict[str, int] | None:
         if raw is None:

@@ -18,6 +18,11 @@ which notes the cell and still sends the row. Nothing here raises on a cell's co
 - address, format "mailchimp": Mailchimp's one-cell address, parts separated by two
   spaces: `street  [line 2]  city  state  zip  country` -> address ("street, line 2"),
   city, state, zip, country (as its ISO code). Anything else is sent whole as address.
+- date (`date = "%m/%d"` on a text custom field): the cell read as a date and sent in
+  that format (dates.py; the validator's converter sends it); a cell that is no date is
+  noted here (date_not_read). Any other mapped column whose XLSX cell the spreadsheet
+  stores as a date (a `DateText`: `12/01` typed or imported became 2026-12-01) is noted
+  too (cell_is_a_date): it is sent as the date's ISO text, which is seldom what was meant.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bulk_loader.outcomes import Problem, ProblemCode
-from bulk_loader.template.fields import SPLITS
-from bulk_loader.template.mapping import Template
+from bulk_loader.sheets.excel_text import DateText
+from bulk_loader.template.fields import SPLITS, TEXT_TYPES
+from bulk_loader.template.mapping import CustomFieldMap, Template, key_text
 from bulk_loader.validation.checks import MAX_LENGTH, Check
 from bulk_loader.validation.countries import country_code
+from bulk_loader.validation.dates import send_date
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -217,6 +224,22 @@ class _Cell:
     header: str
 
 
+# What a date cell in a column without a date format is told to do.
+_AS_TEXT = (
+    "if it is text (such as 12/01), format the column as Text in the spreadsheet and "
+    "type it again, or load the original CSV export, which holds the text"
+)
+
+
+def _date_key_hint(spec: CustomFieldMap) -> str:
+    where = f"[custom_fields.{key_text(spec.identifier)}]"
+    return (
+        f'if the column holds dates, name the format to send them in: date = "%m/%d" in '
+        f"{where} (strftime codes); if it is text, format the column as Text in the "
+        "spreadsheet and type it again"
+    )
+
+
 class RowTransforms:
     """The transforms and splits of a template, bound to a sheet's columns.
 
@@ -243,18 +266,67 @@ class RowTransforms:
             if (found := cell(f"split.{split.kind}.column")) is not None
         ]
         self.active = bool(self.phone or self.splits or (self.country and self.country_transform))
+        self.dates: list[tuple[_Cell, CustomFieldMap]] = []
+        dated: set[int] = set()  # columns some key reads as dates: never noted as one
+        for spec in template.custom_fields:
+            found = cell(f"custom_fields.{key_text(spec.identifier)}.column")
+            if found is not None and spec.date is not None:
+                self.dates.append((found, spec))
+                dated.add(found.index)
+        # Every other mapped column, and the advice its date cells get (one per column).
+        advice: dict[int, tuple[_Cell, str]] = {}
+        customs = {
+            f"custom_fields.{key_text(c.identifier)}.column": c for c in template.custom_fields
+        }
+        for key, (index, header) in bound.items():
+            if index in dated:
+                continue
+            text = customs.get(key)
+            if text is not None and text.type in TEXT_TYPES:
+                hint = _date_key_hint(text)
+            elif index in advice:
+                continue
+            else:
+                hint = _AS_TEXT
+            advice[index] = (_Cell(index, header), hint)
+        self.date_cells = list(advice.values())
 
     def _value(self, cells: Sequence[str], cell: _Cell | None) -> str:
         """The trimmed cell; the clear marker counts as empty."""
         value = cells[cell.index].strip() if cell is not None else ""
         return "" if value == self.clear else value
 
+    def _date_notes(self, row: int, cells: Sequence[str]) -> list[Problem]:
+        """Warnings on dates: a date field's cell that is no date; another mapped cell
+        that the spreadsheet stores as a date."""
+        noted: list[Problem] = []
+        for cell, spec in self.dates:
+            value = self._value(cells, cell)
+            if value and spec.date is not None:
+                warning = send_date(value, spec.date, spec.date_order or "MDY").warning
+                if warning is not None:
+                    written = str(cells[cell.index])
+                    code = ProblemCode.DATE_NOT_READ
+                    noted.append(Problem(row, cell.header, written, code, warning))
+        if self.date_cells and DateText in map(type, cells):  # XLSX date cells only
+            for cell, hint in self.date_cells:
+                found = cells[cell.index]
+                if type(found) is DateText:
+                    message = (
+                        f"the spreadsheet stores this cell as a date, so it is sent as "
+                        f"{str(found)!r}; {hint}"
+                    )
+                    noted.append(
+                        Problem(row, cell.header, str(found), ProblemCode.CELL_IS_A_DATE, message)
+                    )
+        return noted
+
     def apply(self, row: int, cells: Sequence[str]) -> tuple[dict[str, str], list[Problem]]:
         """The payload fields the transforms set for one row, and the row's warnings."""
+        noted = self._date_notes(row, cells) if self.dates or self.date_cells else []
         if not self.active:
-            return {}, []
+            return {}, noted
         out: dict[str, str] = {}
-        noted: list[Problem] = []
 
         def note(cell: _Cell, code: ProblemCode, message: str) -> None:
             noted.append(Problem(row, cell.header, cells[cell.index], code, message))

@@ -41,6 +41,7 @@ from bulk_loader.validation.checks import (
     resolve_options,
     split_values,
 )
+from bulk_loader.validation.dates import send_date
 from bulk_loader.validation.time_zones import kartra_time_zone, map_time_zone
 from bulk_loader.validation.transforms import RowTransforms, split_checks
 
@@ -435,7 +436,8 @@ Converter = tuple[int, int, str, Callable[[str], Any]]
 def _converter(column: _Column, clear: str | None) -> Converter:
     """(cell index, kind, target, cell text -> payload value).
 
-    Choices and names are cached by text: a sheet repeats the same few labels a lot.
+    Choices and names are cached by text: a sheet repeats the same few labels a lot;
+    so are dates (send_date).
     """
     target, spec = column.target, column.custom
     if spec is None and column.name.startswith("actions."):
@@ -464,6 +466,9 @@ def _converter(column: _Column, clear: str | None) -> Converter:
             return column.index, _FIELD, target, str  # as is: str() of a str is itself
         return column.index, _FIELD, target, lambda value: "" if value == clear else value
     convert: Callable[[str], Any] = lambda value: value  # noqa: E731
+    if spec.date is not None:  # read as a date, sent in the format; else as written
+        fmt, order = spec.date, spec.date_order or "MDY"
+        convert = lambda value: send_date(value, fmt, order).text  # noqa: E731
     if spec.type in ("drop_down", "radio_button", "checkbox"):
         convert = lru_cache(4096)(lambda value: _custom_value(spec, value))
     if spec.type == "checkbox":  # a fresh list per lead: callers may change it
