@@ -382,3 +382,26 @@ def test_matching_by_id_notes_that_the_email_column_is_not_sent(tmp_path: Path) 
         (note,) = validator.notes
         validator.close()
     assert "'Email' column is not sent" in note and "new_email" in note
+
+
+def test_a_custom_field_identifier_with_a_dot_is_sent_whole(tmp_path: Path) -> None:
+    """TOML quotes such a key ("birth.day"); it is one identifier, never cut at the dot."""
+    from bulk_loader.sheets.opening import open_sheet
+    from bulk_loader.template.mapping import load_template
+    from bulk_loader.validation.validator import Validator
+
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,Birthday\nana@example.com,12/01\n")
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[fields]\nemail = "email"\n'
+        '[custom_fields."birth.day"]\ncolumn = "Birthday"\ntype = "input_field"\n'
+    )
+    with open_sheet(sheet) as opened:
+        validator = Validator(load_template(template), opened, "create")
+        [chunk] = list(opened.chunks())
+        [lead], problems = validator.validate(chunk)
+        validator.close()
+    assert problems == []
+    assert lead.lead["custom_fields"] == [{"field_identifier": "birth.day", "field_value": "12/01"}]
+    assert '"birth' not in lead.lead

@@ -31,6 +31,7 @@ from bulk_loader.template.mapping import (
     CustomFieldMap,
     Mode,
     Template,
+    key_text,
     normalise_header,
 )
 from bulk_loader.validation.checks import (
@@ -183,7 +184,11 @@ class Validator:
         required = self._required()
         problems: list[TemplateProblem] = []
         columns: list[_Column] = []
-        customs = {f"custom_fields.{c.identifier}.column": c for c in template.custom_fields}
+        # Keyed as template.columns() names them: an identifier TOML must quote
+        # ("birth.day") is quoted there, and is never cut at its dot.
+        customs = {
+            f"custom_fields.{key_text(c.identifier)}.column": c for c in template.custom_fields
+        }
         for key, header in template.columns():
             index = find_column(sheet.headers, header, sheet.path)
             if index is None:
@@ -191,8 +196,8 @@ class Validator:
                     missing = f"no column {header!r} in the sheet{_nearest(header, sheet)}"
                     problems.append(TemplateProblem(key, missing))
                 continue
-            target = key.split(".")[1]
             custom = customs.get(key)
+            target = custom.identifier if custom is not None else key.split(".")[1]
             if custom is not None:
                 checks = custom_field_checks(custom, clear)
                 separator = custom.separator
