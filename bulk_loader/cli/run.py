@@ -175,6 +175,8 @@ def run(
         raise click.UsageError("--lookup goes with --dry-run")
     if sandbox and api_url:
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+    if sandbox_account is not None and not sandbox:
+        raise click.UsageError("--sandbox-account goes with --sandbox")
     check_sheet_option(sheet, sheet_name)
     from bulk_loader import Loader
 
@@ -276,7 +278,8 @@ def _kartra(
         bundled_sandbox(sandbox_account) as (url, credentials),
         KartraClient(credentials, api_url=url) as client,
     ):
-        click.echo(f"sandbox: a local Kartra sandbox on {url} (sample account)", err=True)
+        where = f"account {sandbox_account}" if sandbox_account else "sample account"
+        click.echo(f"sandbox: a local Kartra sandbox on {url} ({where})", err=True)
         yield client
 
 

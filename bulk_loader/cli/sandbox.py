@@ -1,8 +1,14 @@
 """The sandbox from the command line: `bulk-loader sandbox serve`, and the one that
-`run --sandbox` starts for a single run with the sample account."""
+`run --sandbox` starts for a single run with the sample account (or `--sandbox-account`).
+
+An account file with problems is printed as a template with problems is: a header line
+naming the file and the count, then one line per problem with its key, exit 3.
+"""
 
 from __future__ import annotations
 
+import shlex
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +22,7 @@ if TYPE_CHECKING:
     from bulk_loader import Credentials
 
 
-__all__ = ["bundled_sandbox", "sandbox"]
+__all__ = ["account_errors", "bundled_sandbox", "sandbox"]
 
 SAMPLE_ACCOUNT = Path(__file__).parent.parent / "data" / "sample_account.toml"
 
@@ -27,9 +33,33 @@ def bundled_sandbox(account: Path | None = None) -> Iterator[tuple[str, Credenti
     from bulk_loader import Credentials
     from bulk_loader.sandbox import load_account, serve_in_thread
 
-    loaded = load_account(account or SAMPLE_ACCOUNT)
+    with account_errors():
+        loaded = load_account(account or SAMPLE_ACCOUNT)
     with serve_in_thread(loaded) as running:
         yield running.url, Credentials(loaded.app_id, loaded.api_key, loaded.api_password)
+
+
+@contextmanager
+def account_errors() -> Iterator[None]:
+    """Every problem of an account file on its own line, then exit 3: fix them all at once."""
+    from bulk_loader.sandbox import AccountError
+
+    try:
+        yield
+    except AccountError as exc:
+        if click.get_current_context().find_root().params.get("debug"):
+            raise
+        count = len(exc.problems)
+        name = _one_line(str(exc.path)) if exc.path else "account file"
+        click.echo(f"error: {name}: {count} problem{'s' if count != 1 else ''}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _one_line(text: str) -> str:
+    """A file name may hold a newline: keep the line it is printed on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @click.group()
@@ -136,30 +166,35 @@ def sandbox_serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
     try:
-        service = build_sandbox(
-            account_path,
-            db=db,
-            latency_ms=latency_ms,
-            jitter_ms=jitter_ms,
-            arrival_jitter_ms=arrival_jitter_ms,
-            rate=rate or None,
-            rate_style=rate_style,
-            faults=plan,
-            clock=clock,
-            clock_skew_s=clock_skew_s,
-            lead_details_json=lead_details_json,
-        )
+        with account_errors():
+            service = build_sandbox(
+                account_path,
+                db=db,
+                latency_ms=latency_ms,
+                jitter_ms=jitter_ms,
+                arrival_jitter_ms=arrival_jitter_ms,
+                rate=rate or None,
+                rate_style=rate_style,
+                faults=plan,
+                clock=clock,
+                clock_skew_s=clock_skew_s,
+                lead_details_json=lead_details_json,
+            )
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"cannot open --db {db}: {exc}") from exc
     account = service.state.account
 
     def ready(url: str, token: str) -> None:
-        click.echo(f"Kartra sandbox on {url} (account {account_path}); Ctrl-C stops it.")
-        # The key and password are not printed: logs of a sandbox must not hold secrets
-        # either, in case an account file reuses real ones. The control token is made
-        # anew at each start and is worth nothing once this server stops.
-        click.echo(f"  export KARTRA_API_URL={url} KARTRA_APP_ID={account.app_id}")
-        click.echo(f"  and KARTRA_API_KEY, KARTRA_API_PASSWORD as in {account_path} [credentials]")
+        shown = _one_line(str(account_path))
+        click.echo(f"Kartra sandbox on {url} (account {shown}); Ctrl-C stops it.")
+        # Complete lines to paste, key and password included: this is a local sandbox,
+        # whose credentials open nothing but it (issue 13: telling people to copy them
+        # out of the file by hand cost more than it protected). The control token is
+        # made anew at each start and is worth nothing once this server stops.
+        click.echo(f"  export KARTRA_API_URL={shlex.quote(url)} "
+                   f"KARTRA_APP_ID={shlex.quote(account.app_id)}")  # fmt: skip
+        click.echo(f"  export KARTRA_API_KEY={shlex.quote(account.api_key)} "
+                   f"KARTRA_API_PASSWORD={shlex.quote(account.api_password)}")  # fmt: skip
         control = url.removesuffix("/api") + "/_control"
         click.echo(f"  control token (this run only): {token}")
         click.echo(f"  curl -H '{TOKEN_HEADER}: {token}' {control}")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import httpx
 
-from bulk_loader.sandbox.account import SandboxAccount, load_account
+from bulk_loader.sandbox.account import AccountError, AccountProblem, SandboxAccount, load_account
 from bulk_loader.sandbox.http import TOKEN_HEADER, RunningSandbox, run_forever
 from bulk_loader.sandbox.leads import TIME_ZONES, Lead
 from bulk_loader.sandbox.model import KartraError, LeadStore, SandboxState
@@ -27,6 +27,8 @@ from bulk_loader.sandbox.service import FaultPlan, Knobs, Sandbox, Stats, parse_
 __all__ = [
     "TIME_ZONES",
     "TOKEN_HEADER",
+    "AccountError",
+    "AccountProblem",
     "FaultPlan",
     "KartraError",
     "Knobs",

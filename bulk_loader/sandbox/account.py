@@ -1,18 +1,40 @@
 """The sandbox's Kartra account, declared in a TOML file (see samples/account.toml).
 
-The file names the App's credentials, the custom fields with their option ids, the
-tags, lists and sequences that exist, and leads that already exist (each may carry
-`date_joined = "YYYY-MM-DD HH:MM:SS"`, Kartra's format and zone). Optional switches
-make the whole-call errors reachable: `[account] api_active = false` (204),
-`app_active = false` (240), `allowed_ips = [...]` (242), `forbidden_cmds = [...]` (262).
+Every key the file may hold (anything else is an error, never ignored):
+
+    [credentials]                 required: app_id, api_key, api_password (non-empty strings)
+    [custom_fields.IDENTIFIER]    one table per field:
+        type                      required: input_field, text_area, drop_down,
+                                  radio_button or checkbox
+        options                   { label = option id, ... }: required for the choice
+                                  types, refused for the text types
+        field_id                  the field's id (default: 300 + its position in the file)
+    [account]                     optional, and so is each key:
+        tags, lists, sequences    arrays of names that exist in the account (default none)
+        sequence_steps            { sequence name = number of steps } (default 10 each)
+        api_active, app_active    false: every call fails with 204 / 240 (default true)
+        allowed_ips               the only caller IPs served, else 242 (default: any)
+        forbidden_cmds            cmds the App may not run: 262 (default none)
+    [[leads]]                     leads that already exist, one table each:
+        email                     required, once per file (case-insensitive)
+        first_name, last_name...  Kartra's plain lead fields, as strings
+        date_joined               "YYYY-MM-DD HH:MM:SS", Kartra's EST (default 2020-01-15 09:30:00)
+        deleted                   true: a deleted lead (default false)
+
+`load_account` reads the file and checks all of it before giving up: AccountError lists
+every problem, each with its key (`credentials.api_key: missing`,
+`leads[2].date_joined: ...`; entries of arrays are counted from 1).
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +44,12 @@ __all__ = [
     "CHOICE_TYPES",
     "DATE_FORMAT",
     "FIELD_TYPES",
+    "LEAD_FIELDS",
+    "AccountError",
+    "AccountProblem",
     "CustomField",
     "SandboxAccount",
+    "account_from_dict",
     "load_account",
 ]
 
@@ -33,6 +59,27 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # Kartra's 'YYYY-MM-DD HH:MM:SS' (date_joined
 # Kartra does not publish how many steps a sequence has; the sandbox gives each this many
 # unless the file says `sequence_steps = { Onboarding = 3 }`.
 DEFAULT_SEQUENCE_STEPS = 10
+# The plain lead fields create_lead and edit_lead accept (reference page); anything else
+# sent in `lead` is ignored, as Kartra ignores what it does not know. A seeded lead in the
+# account file takes these (and date_joined, deleted), nothing else.
+LEAD_FIELDS = (
+    "email", "phone", "phone_country_code", "first_name", "middle_name", "last_name",
+    "last_name2", "ip", "address", "zip", "city", "state", "country", "company",
+    "lead_picture", "website", "facebook", "twitter", "linkedin", "lead_preferred_time_zone",
+    "sales_tax_id", "business_type",
+)  # fmt: skip
+
+_TOP_KEYS = ("credentials", "custom_fields", "account", "leads")
+_CREDENTIAL_KEYS = ("app_id", "api_key", "api_password")
+_ACCOUNT_KEYS = ("tags", "lists", "sequences", "sequence_steps", "api_active", "app_active",
+                 "allowed_ips", "forbidden_cmds")  # fmt: skip
+_FIELD_KEYS = ("type", "options", "field_id")
+_LEAD_KEYS = (*LEAD_FIELDS, "date_joined", "deleted")
+# The table a key belongs in, to say so when it was written in another one.
+_HOME = {
+    **dict.fromkeys(_CREDENTIAL_KEYS, "credentials"),
+    **dict.fromkeys(_ACCOUNT_KEYS, "account"),
+}
 
 
 @dataclass(frozen=True)
@@ -66,56 +113,121 @@ class SandboxAccount:
     forbidden_cmds: frozenset[str] = frozenset()
 
 
-def load_account(path: Path) -> SandboxAccount:
-    """Read an account file; InputError names the file and what is wrong in it."""
+@dataclass(frozen=True)
+class AccountProblem:
+    """One thing wrong in an account file: the key it concerns (dotted, as TOML writes
+    it; "" for the whole file) and what is wrong."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class AccountError(InputError, ValueError):
+    """The account file is unusable; `problems` lists everything found, not just the first.
+
+    Also a ValueError, as `account_from_dict` has always raised for a malformed account.
+    """
+
+    def __init__(self, path: Path | str | None, problems: Sequence[AccountProblem]) -> None:
+        self.path = Path(path) if path is not None else None
+        self.problems = tuple(problems)
+        name = str(self.path) if self.path else "account file"
+        first = str(self.problems[0]) if self.problems else "invalid"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"{name}: {first}{more}")
+
+
+def load_account(path: Path | str) -> SandboxAccount:
+    """Read and check an account file; AccountError names the file and every problem."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return account_from_dict(data)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the account file ({exc.strerror})") from exc
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            reason = "no such file"
+        elif isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+        else:
+            reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise AccountError(
+            path, [AccountProblem("", f"cannot read the account file: {reason}")]
+        ) from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: invalid account file ({exc})") from exc
+        raise AccountError(path, [AccountProblem("", f"not valid TOML: {exc}")]) from exc
+    except RecursionError as exc:  # tomllib recurses once per level of [ or {
+        problem = AccountProblem("", "not valid TOML: arrays or tables nested too deeply")
+        raise AccountError(path, [problem]) from exc
+    return account_from_dict(data, path)
 
 
-def account_from_dict(data: Mapping[str, Any]) -> SandboxAccount:
-    """Build an account from parsed TOML; KeyError/TypeError/ValueError when malformed."""
-    creds = data["credentials"]
-    settings = data.get("account", {})
-    steps = settings.get("sequence_steps", {})
-    ips = settings.get("allowed_ips")
-    return SandboxAccount(
-        app_id=str(creds["app_id"]),
-        api_key=str(creds["api_key"]),
-        api_password=str(creds["api_password"]),
-        custom_fields=_custom_fields(data.get("custom_fields", {})),
-        tags=tuple(map(str, settings.get("tags", ()))),
-        lists=tuple(map(str, settings.get("lists", ()))),
-        sequences={
-            str(name): int(steps.get(name, DEFAULT_SEQUENCE_STEPS))
-            for name in settings.get("sequences", ())
-        },
-        leads=tuple(_seeded_lead(lead) for lead in data.get("leads", ())),
-        api_active=bool(settings.get("api_active", True)),
-        app_active=bool(settings.get("app_active", True)),
-        allowed_ips=None if ips is None else tuple(map(str, ips)),
-        forbidden_cmds=frozenset(map(str, settings.get("forbidden_cmds", ()))),
-    )
+def account_from_dict(data: Mapping[str, Any], path: Path | str | None = None) -> SandboxAccount:
+    """Build an account from parsed TOML; AccountError (a ValueError) lists every problem."""
+    checker = _Checker()
+    account = checker.account(data)
+    if account is None or checker.problems:
+        raise AccountError(path, checker.problems or [AccountProblem("", "invalid")])
+    return account
 
 
-def _seeded_lead(lead: Mapping[str, Any]) -> dict[str, Any]:
-    """One [[leads]] entry, its `date_joined` (if any) a string in Kartra's exact format."""
-    seed = dict(lead)
-    joined = seed.get("date_joined")
-    if isinstance(joined, datetime) and joined.tzinfo is None:  # TOML's unquoted form
-        joined = seed["date_joined"] = joined.strftime(DATE_FORMAT)
-    if joined is not None and not _is_kartra_date(joined):
-        raise ValueError(
-            f'lead {seed.get("email", "?")!r}: date_joined must be "YYYY-MM-DD HH:MM:SS" '
-            f"(Kartra's EST), not {joined!r}"
-        )
-    return seed
+# -- checking -------------------------------------------------------------------------------
+
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def key_text(key: Any) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted with escapes (one line)."""
+    text = str(key)
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return text
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
+    out.append('"')
+    return "".join(out)
+
+
+def _kind(value: Any) -> str:
+    """What a TOML value is, in TOML's words: "a string", "an array"..."""
+    for types, name in (
+        (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+        (Mapping, "a table"), ((list, tuple), "an array"), (datetime, "a date-time"),
+        (date, "a date"), (time, "a time"),
+    ):  # fmt: skip
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _shown(value: Any) -> str:
+    """A value as a problem quotes it: strings quoted, tables and arrays by their kind."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list | tuple):
+        return _kind(value)
+    return str(value)
+
+
+def _close(word: Any, choices: Sequence[str]) -> str | None:
+    found = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_kartra_date(value: Any) -> bool:
@@ -128,15 +240,331 @@ def _is_kartra_date(value: Any) -> bool:
         return False
 
 
-def _custom_fields(table: Mapping[str, Any]) -> dict[str, CustomField]:
-    fields: dict[str, CustomField] = {}
-    for number, (identifier, spec) in enumerate(table.items(), start=1):
-        kind = str(spec["type"])
-        if kind not in FIELD_TYPES:
-            raise ValueError(f"custom field {identifier!r}: unknown type {kind!r}")
-        options = {str(label): int(oid) for label, oid in spec.get("options", {}).items()}
-        if kind in CHOICE_TYPES and not options:
-            raise ValueError(f"custom field {identifier!r}: a {kind} needs options")
-        field_id = int(spec.get("field_id", 300 + number))
-        fields[identifier] = CustomField(field_id, identifier, kind, options)
-    return fields
+class _Checker:
+    """Walks a parsed account file, collecting every problem rather than stopping."""
+
+    def __init__(self) -> None:
+        self.problems: list[AccountProblem] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(AccountProblem(key, message))
+
+    def account(self, data: Any) -> SandboxAccount | None:
+        if not isinstance(data, Mapping):
+            self.problem("", f"must be a table of settings, not {_kind(data)}")
+            return None
+        self.unknown_keys(data, _TOP_KEYS, "", "the account file")
+        credentials = self.credentials(data.get("credentials"))
+        custom_fields = self.custom_fields(data.get("custom_fields", {}))
+        settings = self.settings(data.get("account", {}))
+        leads = self.leads(data.get("leads", []))
+        if credentials is None or self.problems:
+            return None
+        app_id, api_key, api_password = credentials
+        return SandboxAccount(
+            app_id=app_id,
+            api_key=api_key,
+            api_password=api_password,
+            custom_fields=custom_fields,
+            tags=settings["tags"],
+            lists=settings["lists"],
+            sequences=settings["sequences"],
+            leads=leads,
+            api_active=settings["api_active"],
+            app_active=settings["app_active"],
+            allowed_ips=settings["allowed_ips"],
+            forbidden_cmds=frozenset(settings["forbidden_cmds"]),
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def table(self, value: Any, key: str, shape: str = "") -> Mapping[str, Any]:
+        if isinstance(value, Mapping):
+            return value
+        self.problem(key, f"must be a table{shape}, not {_kind(value)}")
+        return {}
+
+    def unknown_keys(
+        self, table: Mapping[str, Any], allowed: Sequence[str], where: str, name: str
+    ) -> None:
+        """Every key of `table` that is not `allowed`, with the likeliest key meant."""
+        for key in table:
+            if key in allowed:
+                continue
+            dotted = f"{where}.{key_text(key)}" if where else key_text(key)
+            self.problem(dotted, f"not a key of {name}{self.hint(key, allowed, where)}")
+
+    @staticmethod
+    def hint(key: Any, allowed: Sequence[str], where: str) -> str:
+        """The key meant: a key of another table written here, else a near spelling."""
+        misplaced = where in ("", "credentials", "account")
+        elsewhere = [k for k, home in _HOME.items() if home != where] if misplaced else []
+        if key in elsewhere:
+            return f" ({key!r} goes under [{_HOME[key]}])"
+        close = _close(key, allowed)
+        if close is not None:
+            return f" (did you mean {close!r}?)"
+        close = _close(key, elsewhere)
+        if close is not None:
+            return f" (did you mean {close!r} under [{_HOME[close]}]?)"
+        if where.startswith("leads["):
+            return " (a lead takes Kartra's plain lead fields, date_joined and deleted)"
+        return f" (its keys: {', '.join(allowed)})"
+
+    def text(self, value: Any, key: str, *, line: bool = True) -> str | None:
+        """A non-empty string; `line`: on one line, without control characters."""
+        if not isinstance(value, str):
+            self.problem(key, f"must be a string, not {_kind(value)}")
+            return None
+        if not value.strip():
+            self.problem(key, "must not be empty")
+            return None
+        if line and not value.isprintable():
+            self.problem(key, "must not hold control characters (a new line, a tab...)")
+            return None
+        return value
+
+    def whole(self, value: Any, key: str, what: str) -> int | None:
+        """An integer of 1 or more."""
+        if not _is_whole(value) or value < 1:
+            self.problem(key, f"must be {what}, a whole number from 1, not {_shown(value)}")
+            return None
+        return int(value)
+
+    def flag(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(f"{where}.{key}", f"must be true or false, not {_shown(value)}")
+            return default
+        return value
+
+    def names(self, table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...] | None:
+        """An array of distinct non-empty names; None when absent."""
+        if key not in table:
+            return None
+        value, dotted = table[key], f"{where}.{key}"
+        if not isinstance(value, list | tuple):
+            self.problem(dotted, f'must be an array of strings, ["...", ...], not {_kind(value)}')
+            return ()
+        names: list[str] = []
+        first: dict[str, int] = {}
+        for number, item in enumerate(value, start=1):
+            name = self.text(item, f"{dotted}[{number}]")
+            if name is None:
+                continue
+            if name in first:
+                self.problem(f"{dotted}[{number}]", f"{name!r} is also {dotted}[{first[name]}]")
+                continue
+            first[name] = number
+            names.append(name)
+        return tuple(names)
+
+    # -- the tables ---------------------------------------------------------------------
+
+    def credentials(self, raw: Any) -> tuple[str, str, str] | None:
+        if raw is None:
+            self.problem(
+                "credentials", "missing: a [credentials] table with app_id, api_key, api_password"
+            )
+            return None
+        table = self.table(raw, "credentials")
+        self.unknown_keys(table, _CREDENTIAL_KEYS, "credentials", "[credentials]")
+        values: list[str] = []
+        for key in _CREDENTIAL_KEYS:
+            if key not in table:
+                if isinstance(raw, Mapping):
+                    self.problem(f"credentials.{key}", "missing")
+                continue
+            value = self.text(table[key], f"credentials.{key}")
+            if value is not None:
+                values.append(value)
+        if len(values) != len(_CREDENTIAL_KEYS):
+            return None
+        return values[0], values[1], values[2]
+
+    def custom_fields(self, raw: Any) -> dict[str, CustomField]:
+        table = self.table(raw, "custom_fields", " of fields, [custom_fields.IDENTIFIER]")
+        fields: dict[str, CustomField] = {}
+        owners: dict[int, tuple[str, bool]] = {}  # field id -> (its field, set in the file)
+        for number, (identifier, spec) in enumerate(table.items(), start=1):
+            where = f"custom_fields.{key_text(identifier)}"
+            if not isinstance(spec, Mapping):
+                self.problem(where, f"must be a table (type, options, field_id), not {_kind(spec)}")
+                continue
+            self.unknown_keys(spec, _FIELD_KEYS, where, "a custom field")
+            kind = self.field_type(spec, where)
+            options = self.options(spec, where, kind)
+            given = "field_id" in spec
+            field_id = (
+                self.whole(spec["field_id"], f"{where}.field_id", "the field's id")
+                if given
+                else 300 + number
+            )
+            if field_id is not None:
+                self.unique_field_id(field_id, where, given, owners)
+            if kind is not None and options is not None and field_id is not None:
+                fields[identifier] = CustomField(field_id, identifier, kind, options)
+        return fields
+
+    def field_type(self, spec: Mapping[str, Any], where: str) -> str | None:
+        kind = spec.get("type")
+        choices = ", ".join(FIELD_TYPES)
+        if kind is None:
+            self.problem(f"{where}.type", f"missing: one of {choices}")
+            return None
+        if not isinstance(kind, str) or kind not in FIELD_TYPES:
+            close = _close(kind, FIELD_TYPES) if isinstance(kind, str) else None
+            hint = f" (did you mean {close!r}?)" if close else ""
+            self.problem(
+                f"{where}.type", f"{_shown(kind)} is not a field type: one of {choices}{hint}"
+            )
+            return None
+        return kind
+
+    def options(
+        self, spec: Mapping[str, Any], where: str, kind: str | None
+    ) -> dict[str, int] | None:
+        """label -> option id; None when wrong (the problem noted)."""
+        key = f"{where}.options"
+        raw = spec.get("options")
+        if raw is None:
+            if kind in CHOICE_TYPES:
+                self.problem(
+                    key, f"missing: a {kind} needs its options, {{ label = option id, ... }}"
+                )
+                return None
+            return {}
+        if not isinstance(raw, Mapping):
+            self.problem(key, f"must be a table, {{ label = option id, ... }}, not {_kind(raw)}")
+            return None
+        ok = True
+        if kind is not None and kind not in CHOICE_TYPES:
+            self.problem(key, f"a {kind} has no options (only {', '.join(sorted(CHOICE_TYPES))})")
+            ok = False
+        elif kind is not None and not raw:
+            self.problem(key, f"a {kind} needs at least one option, {{ label = option id, ... }}")
+            ok = False
+        options: dict[str, int] = {}
+        labels: dict[int, str] = {}
+        for label, oid in raw.items():
+            dotted = f"{key}.{key_text(label)}"
+            option_id = self.whole(oid, dotted, "the option's id")
+            if option_id is None:
+                ok = False
+            elif option_id in labels:
+                self.problem(
+                    dotted, f"option id {option_id} is also {key}.{key_text(labels[option_id])}'s"
+                )
+                ok = False
+            else:
+                labels[option_id] = str(label)
+                options[str(label)] = option_id
+        return options if ok else None
+
+    def unique_field_id(
+        self, field_id: int, where: str, given: bool, owners: dict[int, tuple[str, bool]]
+    ) -> None:
+        if field_id not in owners:
+            owners[field_id] = (where, given)
+            return
+        other, other_given = owners[field_id]
+        by_default = "" if other_given else " (by default: 300 + its position in the file)"
+        if given:
+            self.problem(
+                f"{where}.field_id", f"{field_id} is also the field_id of {other}{by_default}"
+            )
+        else:  # its own default is taken: either may move
+            self.problem(
+                where,
+                f"its field_id by default, 300 + its position = {field_id}, is also the "
+                f"field_id of {other}: give one of them another field_id",
+            )
+
+    def settings(self, raw: Any) -> dict[str, Any]:
+        table = self.table(raw, "account")
+        self.unknown_keys(table, _ACCOUNT_KEYS, "account", "[account]")
+        tags = self.names(table, "tags", "account") or ()
+        lists = self.names(table, "lists", "account") or ()
+        sequences = self.names(table, "sequences", "account") or ()
+        steps = self.sequence_steps(table.get("sequence_steps", {}), sequences)
+        return {
+            "tags": tags,
+            "lists": lists,
+            "sequences": {name: steps.get(name, DEFAULT_SEQUENCE_STEPS) for name in sequences},
+            "api_active": self.flag(table, "api_active", "account", True),
+            "app_active": self.flag(table, "app_active", "account", True),
+            "allowed_ips": self.ips(table),
+            "forbidden_cmds": self.names(table, "forbidden_cmds", "account") or (),
+        }
+
+    def sequence_steps(self, raw: Any, sequences: Sequence[str]) -> dict[str, int]:
+        table = self.table(raw, "account.sequence_steps", ", { sequence name = steps, ... }")
+        steps: dict[str, int] = {}
+        for name, count in table.items():
+            key = f"account.sequence_steps.{key_text(name)}"
+            if name not in sequences:
+                close = _close(name, sequences)
+                hint = f" (did you mean {close!r}?)" if close else ""
+                self.problem(key, f"not one of account.sequences{hint}")
+            number = self.whole(count, key, "the sequence's number of steps")
+            if number is not None:
+                steps[name] = number
+        return steps
+
+    def ips(self, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+        ips = self.names(table, "allowed_ips", "account")
+        if ips is None:
+            return None
+        for number, text in enumerate(table["allowed_ips"], start=1):
+            if isinstance(text, str) and text in ips:
+                try:
+                    ipaddress.ip_address(text)
+                except ValueError:
+                    self.problem(
+                        f"account.allowed_ips[{number}]",
+                        f'{text!r} is not an IP address, like "10.0.0.1" (no names, no ranges)',
+                    )
+        return ips
+
+    def leads(self, raw: Any) -> tuple[dict[str, Any], ...]:
+        if not isinstance(raw, list | tuple):
+            self.problem("leads", f"must be an array of tables, [[leads]], not {_kind(raw)}")
+            return ()
+        seeds: list[dict[str, Any]] = []
+        emails: dict[str, int] = {}
+        for number, lead in enumerate(raw, start=1):
+            where = f"leads[{number}]"
+            if not isinstance(lead, Mapping):
+                self.problem(where, f"must be a table of lead fields, [[leads]], not {_kind(lead)}")
+                continue
+            self.unknown_keys(lead, _LEAD_KEYS, where, "a lead")
+            seed = dict(lead)
+            if "email" not in lead:
+                self.problem(f"{where}.email", "missing")
+            email = self.text(lead["email"], f"{where}.email") if "email" in lead else None
+            if email is not None:
+                known = email.strip().lower()
+                if known in emails:
+                    self.problem(f"{where}.email", f"{email!r} is also leads[{emails[known]}]'s")
+                else:
+                    emails[known] = number
+            for name in LEAD_FIELDS:
+                value = lead.get(name)
+                if name != "email" and value is not None and not isinstance(value, str):
+                    self.problem(f"{where}.{name}", f"must be a string, not {_kind(value)}")
+            self.date_joined(seed, where)
+            if "deleted" in lead:
+                self.flag(lead, "deleted", where, False)
+            seeds.append(seed)
+        return tuple(seeds)
+
+    def date_joined(self, seed: dict[str, Any], where: str) -> None:
+        """Kartra's 'YYYY-MM-DD HH:MM:SS'; TOML's unquoted local date-time becomes one."""
+        joined = seed.get("date_joined")
+        if isinstance(joined, datetime) and joined.tzinfo is None:
+            joined = seed["date_joined"] = joined.strftime(DATE_FORMAT)
+        if joined is not None and not _is_kartra_date(joined):
+            self.problem(
+                f"{where}.date_joined",
+                f'must be "YYYY-MM-DD HH:MM:SS" (Kartra\'s EST), not {_shown(joined)}',
+            )

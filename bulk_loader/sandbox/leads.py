@@ -5,22 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bulk_loader.sandbox.account import SandboxAccount
+# LEAD_FIELDS (the plain lead fields create_lead and edit_lead accept) lives with the
+# account file, whose seeded leads take them too.
+from bulk_loader.sandbox.account import LEAD_FIELDS, SandboxAccount
 
 __all__ = ["LEAD_FIELDS", "TIME_ZONES", "Lead", "lead_details"]
 
 
-# The plain lead fields create_lead and edit_lead accept (reference page); anything else
-# sent in `lead` is ignored, as Kartra ignores what it does not know.
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
-
-LEAD_FIELDS = _words(
-    "email phone phone_country_code first_name middle_name last_name last_name2 ip address "
-    "zip city state country company lead_picture website facebook twitter linkedin "
-    "lead_preferred_time_zone sales_tax_id business_type"
-)
 
 # The 76 accepted `lead_preferred_time_zone` values, in the reference's order.
 TIME_ZONES = _words(
