@@ -42,6 +42,7 @@ class RowStatus(StrEnum):
     FAILED = "failed"  # Kartra refused the call
     UNKNOWN = "unknown"  # the answer was lost and nothing could settle it
     NOT_SENT = "not_sent"  # the run stopped before this row
+    SENDING = "sending"  # in flight in a run still going (results rebuilt meanwhile)
     WOULD_CREATE = "would_create"  # a --lookup dry run
     WOULD_UPDATE = "would_update"
     WOULD_FAIL = "would_fail"

@@ -138,10 +138,12 @@ def test_restart_forgets_what_was_done(
 def test_journal_and_its_companions_are_readable_by_the_owner_only(
     tmp_path: Path, client: KartraClient
 ) -> None:
-    """The journal holds personal data: mode 600, its WAL files too."""
+    """The journal holds personal data: mode 600, its WAL files too, in a folder of 700."""
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
     summary = run(client, sheet)
-    files = [p for p in tmp_path.iterdir() if ".journal.sqlite" in p.name]
+    folder = tmp_path / ".bulk-loader"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = [p for p in folder.iterdir() if ".journal.sqlite" in p.name]
     assert summary.journal in files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -145,7 +145,7 @@ def test_forget_deletes_a_sheet_s_journals(tmp_path: Path, client: KartraClient)
     result = CliRunner().invoke(cli, ["forget", str(sheet), "--yes"])
     assert result.exit_code == 0 and "forgot 1 journal" in result.output
     assert not find_journals(sheet)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(journal.name)]
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(journal.name)]
 
 
 def test_forget_asks_first_and_refuses_to_guess_without_a_terminal(

@@ -310,7 +310,7 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
     assert "Valid:     45\nInvalid:   5\nCreated:   43\nUpdated:   2\n" in result.stdout
     assert (tmp_path / "leads.results.xlsx").exists()
     assert (tmp_path / "leads.failed.xlsx").exists()
-    assert not list(tmp_path.glob("*.journal.sqlite"))
+    assert not list(tmp_path.rglob("*.journal.sqlite"))  # the hidden folder too
 
 
 def test_numeric_option_labels_are_labels_first(tmp_path: Path) -> None:

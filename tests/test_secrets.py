@@ -70,8 +70,8 @@ def run_cli(folder: Path, *args: str, password: str = PASSWORD, url: str = "") -
 def assert_no_secret(folder: Path, printed: str) -> None:
     for secret in (KEY, PASSWORD, WRONG):
         assert secret not in printed
-    for path in folder.iterdir():
-        if path.name == "account.toml":
+    for path in folder.rglob("*"):  # the journal's hidden folder too
+        if path.name == "account.toml" or not path.is_file():
             continue
         data = path.read_bytes()
         for secret in (KEY, PASSWORD, WRONG):
@@ -85,7 +85,7 @@ def test_successful_run_leaks_nothing(folder: Path, sandbox: RunningSandbox) -> 
     """Results, failed rows, journal and output of a normal run hold no secret."""
     printed = run_cli(folder, *RUN, url=sandbox.url)
     assert "Created:   20" in printed
-    assert any(".journal.sqlite" in p.name for p in folder.iterdir())
+    assert any(".journal.sqlite" in p.name for p in (folder / ".bulk-loader").iterdir())
     assert_no_secret(folder, printed)
 
 
@@ -182,9 +182,13 @@ def test_sandbox_binds_loopback_only(sandbox: RunningSandbox) -> None:
 
 
 def test_every_file_with_personal_data_is_owner_only(folder: Path, sandbox: RunningSandbox) -> None:
-    """Results, failed rows and the journal are created with mode 600."""
+    """Results, failed rows and the journal are created with mode 600, the journal's
+    folder with 700."""
     run_cli(folder, *RUN, url=sandbox.url)
-    made = [p for p in folder.iterdir() if p.name not in ("leads.csv", "account.toml")]
+    assert stat.S_IMODE((folder / ".bulk-loader").stat().st_mode) == 0o700
+    made = [
+        p for p in folder.rglob("*") if p.is_file() and p.name not in ("leads.csv", "account.toml")
+    ]
     assert {p.suffix for p in made} >= {".xlsx", ".csv", ".sqlite"}
     for path in made:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

@@ -208,7 +208,14 @@ def _print_files(summary: ImportSummary) -> None:
     click.echo(f"Results:   {summary.results}")
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
-    if summary.statuses[RowStatus.UNKNOWN] and summary.journal_kept:
+    if summary.run_in_progress:  # running again now would be refused: no such advice
+        pid = f" (pid {summary.run_pid})" if summary.run_pid else ""
+        click.echo(
+            f"Note:      a run is sending this sheet now{pid}: "
+            f"{summary.statuses[RowStatus.SENDING]} rows in flight show as sending; "
+            "run `bulk-loader results` again when it ends"
+        )
+    elif summary.statuses[RowStatus.UNKNOWN] and summary.journal_kept:
         unknown = summary.statuses[RowStatus.UNKNOWN]
         click.echo(
             f"Note:      {unknown} rows are unknown (an answer was lost): "

@@ -1,27 +1,42 @@
 """The journal's files: where they live, the lock that lets one run at a time hold them,
 the SQLite database inside and its tables, and their upkeep (adopt, find, forget).
 
-A journal is `<sheet>.<digest>.journal.sqlite` beside the sheet, with SQLite's
-companions (SIDE_FILES) and our own `<journal>.lock`. What is recorded in it, and how,
+A journal is `<sheet>.<digest>.journal.sqlite` in the hidden, owner-only folder
+`.bulk-loader` beside the sheet (JOURNAL_FOLDER), with SQLite's companions (SIDE_FILES)
+and, while a run holds it, our own `<journal>.lock`: the sheet's folder shows the sheet,
+its results and its failed rows, nothing else. Earlier versions kept the journal beside
+the sheet itself; a run moves it here (adopt_legacy). What is recorded in it, and how,
 is the Journal's business (journal.store).
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
+import errno
 import glob
 import hashlib
 import json
 import os
 import sqlite3
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from bulk_loader.errors import ConfigError
-from bulk_loader.private_files import make_private, open_private
+from bulk_loader.errors import ConfigError, InputError
+from bulk_loader.private_files import make_private, open_private, private_folder
+
+# The run's lock: flock on POSIX (held by the open file, not the process: another
+# descriptor of the same file, opened and closed in this process, neither takes nor
+# drops it), a byte-range lock on Windows. No POSIX-only module is imported on Windows.
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
 
 __all__ = [
+    "JOURNAL_FOLDER",
     "SIDE_FILES",
     "adopt_legacy",
     "find_journals",
@@ -30,6 +45,8 @@ __all__ = [
     "legacy_journal_path",
     "open_database",
     "open_database_readonly",
+    "release_run_lock",
+    "run_holder",
     "stale_journals",
     "take_run_lock",
 ]
@@ -64,32 +81,75 @@ ADDED_COLUMNS = (("leads", "witness", "TEXT NOT NULL DEFAULT ''"),)
 
 # SQLite's companions of a WAL database (the lock file is our own).
 SIDE_FILES = ("-wal", "-shm")
+# The folder beside the sheet that holds its journals: hidden, owner-only (700).
+JOURNAL_FOLDER = ".bulk-loader"
+# A journal's name after the sheet's: the digest of its identity, 10 hex digits.
+_JOURNAL_NAME = ".[0-9a-f]" + "[0-9a-f]" * 9 + ".journal.sqlite"
+
+# A lock found taken is tried again this many times, BUSY_WAIT seconds apart, before
+# the run is refused: `run_holder` (a `bulk-loader results` asking whether a run is
+# going) may hold it for an instant when no run does.
+BUSY_TRIES = 5
+BUSY_WAIT = 0.02
+# Windows locks bytes, and a locked byte cannot be read by another process: the lock
+# is on a byte past the process id that the lock file holds, so the id stays readable.
+_LOCKED_BYTE = 1024
+
+# The run locks this process holds, by lock file: asked before any descriptor is
+# opened, so a second Journal in this process is refused, and `run_holder` answers for
+# this process's own runs, however the system implements the lock.
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
 
 
 def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
-    """Where the journal of this sheet and account lives: beside the sheet's file.
+    """Where the journal of this sheet and account lives: in the hidden folder beside the
+    sheet's file (JOURNAL_FOLDER), made owner-only here if it is not there yet.
 
     `identity` names the work (the sheet's file name, its worksheet, the account), not
     the path: a moved folder, or the sheet named another way, finds the same journal.
+    InputError when the folder cannot be made (the run is asked before it sends).
     """
     digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
     real = sheet.resolve()
-    return real.with_name(f"{real.name}.{digest[:10]}.journal.sqlite")
+    folder = real.parent / JOURNAL_FOLDER
+    _make_folder(folder)
+    return folder / f"{real.name}.{digest[:10]}.journal.sqlite"
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        private_folder(folder)
+    except OSError as exc:
+        raise InputError(f"cannot write the journal in {folder}: {exc.strerror or exc}") from exc
+
+
+def _earlier_place(journal: Path) -> Path | None:
+    """Where versions before the hidden folder kept this journal: beside the sheet."""
+    if journal.parent.name != JOURNAL_FOLDER:
+        return None
+    return journal.parent.parent / journal.name
 
 
 def forget(journal: Path) -> None:
-    """Delete a journal and its companions, once no run holds it (ConfigError if one does)."""
+    """Delete a journal and its companions, once no run holds it (ConfigError if one does);
+    the hidden folder goes too once it holds nothing more."""
     lock = take_run_lock(journal)
     try:
         for suffix in ("", *SIDE_FILES):
             Path(f"{journal}{suffix}").unlink(missing_ok=True)
     finally:
-        os.close(lock)
-        Path(f"{journal}.lock").unlink(missing_ok=True)
+        release_run_lock(journal, lock)
+    if journal.parent.name == JOURNAL_FOLDER:
+        # Only if empty (rmdir refuses otherwise). A run making its lock file there at
+        # this instant finds the folder gone and makes it again (take_run_lock).
+        with contextlib.suppress(OSError):
+            journal.parent.rmdir()
 
 
 def stale_journals(folder: Path, days: float, now: float | None = None) -> list[Path]:
-    """The journals in `folder` (and below) not written for `days` days."""
+    """The journals in `folder` (and below, hidden folders included) not written for
+    `days` days."""
     limit = (time.time() if now is None else now) - days * 86400
     found = []
     for path in sorted(folder.rglob("*.journal.sqlite")):
@@ -108,52 +168,226 @@ def legacy_journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
 
 
 def adopt_legacy(old: Path, new: Path) -> bool:
-    """Rename a journal kept under an earlier version's name to today's, if there is
-    one and none under today's name: an upgrade must not send every row again.
+    """Move a journal an earlier version kept elsewhere to `new`, if there is one and none
+    at `new` yet: an upgrade must not send every row again.
 
-    Its lock is taken first: a run of the earlier version still going is said so.
+    The earlier places, the latest first: beside the sheet under today's name (before
+    the hidden folder), and `old` (0.1's name, also beside the sheet). Both locks are
+    held while the files move: the earlier one, so that a run of the earlier version
+    still going is said so; `new`'s, so that no run opens a journal half moved. The
+    database moves last: `new` exists only once its WAL is beside it.
     """
-    if new.exists() or not old.exists() or old == new:
+    if new.exists():
         return False
-    lock = take_run_lock(old)
+    earlier = [path for path in (_earlier_place(new), old) if path is not None and path != new]
+    source = next((path for path in earlier if path.exists()), None)
+    if source is None:
+        return False
+    held = take_run_lock(new)
     try:
-        for suffix in ("", *SIDE_FILES):
-            source = Path(f"{old}{suffix}")
-            if source.exists():
-                os.replace(source, f"{new}{suffix}")
+        moving = take_run_lock(source)
+        try:
+            if new.exists() or not source.exists():  # another run moved it meanwhile
+                return False
+            for suffix in (*SIDE_FILES, ""):
+                target = Path(f"{new}{suffix}")
+                if Path(f"{source}{suffix}").exists():
+                    os.replace(f"{source}{suffix}", target)
+                else:  # a stray WAL would be replayed into the journal moved in
+                    target.unlink(missing_ok=True)
+        finally:
+            release_run_lock(source, moving)
     finally:
-        os.close(lock)
-        Path(f"{old}.lock").unlink(missing_ok=True)
+        release_run_lock(new, held)
     return True
 
 
 def find_journals(sheet: Path) -> list[Path]:
-    """The journals kept for `sheet` (one per template and account), newest first."""
-    found = sheet.parent.glob(f"{glob.escape(sheet.name)}.*.journal.sqlite")
-    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+    """The journals kept for `sheet` (one per worksheet and account), newest first: in
+    the hidden folder beside it, and any an earlier version left beside it (moved by
+    the sheet's next run)."""
+    found: dict[Path, Path] = {}
+    for named in dict.fromkeys((sheet, sheet.resolve())):  # the sheet, and a link's target
+        pattern = glob.escape(named.name) + _JOURNAL_NAME
+        for folder in (named.parent / JOURNAL_FOLDER, named.parent):
+            for path in folder.glob(pattern):
+                found.setdefault(path.resolve(), path)
+
+    def written(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(found.values(), key=written, reverse=True)
+
+
+# -- the run's lock --------------------------------------------------------------------
+#
+# `<journal>.lock` exists while a run holds it, and is removed when the run lets go, so
+# no lock file stays after a run. Removing a lock file safely takes two rules:
+#
+# 1. Only the holder removes it, and on POSIX while still holding the lock: unlink,
+#    then close. (Close then unlink would be the race: in between, a new run locks the
+#    file, the unlink takes it from under that run, and a third run makes a new file
+#    and locks it too: two runs sending the same sheet.)
+# 2. Whoever gets the lock checks that the path still names the file it locked. A run
+#    that opened the file just before the holder unlinked it gets the lock on a file
+#    no longer there: it sees so (another file, or none, at the path) and starts over
+#    on the path's file. So every lock that counts is on the file the path names.
+#
+# Windows will not delete a file that any process has open: the holder closes first,
+# then deletes the file, which fails (and the file stays) exactly when another run has
+# it open, about to lock it; that run removes it in turn. The journal itself could not
+# serve as the lock: --restart and `forget` delete it while holding the lock, SQLite
+# takes its own locks on it, and on Windows a locked byte cannot be read by SQLite.
 
 
 def take_run_lock(path: Path) -> int:
-    """Take `<journal>.lock` exclusively, or say which run holds it."""
+    """Take `<journal>.lock` exclusively, or say which run holds it (ConfigError).
+
+    The descriptor returned is given back with `release_run_lock`, which removes the file.
+    """
     lock_path = Path(f"{path}.lock")
+    key = os.path.realpath(lock_path)
+    busy = 0
+    for _ in range(100):  # each turn: a file made, or removed, by another run meanwhile
+        with _HELD_GUARD:
+            if key in _HELD:
+                raise _taken(path, str(os.getpid()))
+            if lock_path.parent.name == JOURNAL_FOLDER:
+                _make_folder(lock_path.parent)  # a `forget` may just have removed it
+            try:
+                fd = open_private(lock_path, create=True)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise ConfigError(
+                    f"{path}: cannot open the journal: {exc.strerror or exc}"
+                ) from exc
+            assert fd is not None  # created
+            try:
+                got = _try_lock(fd)
+                if got and _names(lock_path, fd):
+                    os.ftruncate(fd, 0)
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    os.write(fd, str(os.getpid()).encode())
+                    _HELD[key] = fd
+                    return fd
+                holder = "" if got else _read_pid(fd)
+            except OSError as exc:
+                os.close(fd)
+                raise ConfigError(
+                    f"{path}: cannot lock the journal: {exc.strerror or exc}"
+                ) from exc
+            os.close(fd)
+            if got:  # its holder removed the file as we locked it: lock the path's file
+                continue
+            busy += 1
+            if busy >= BUSY_TRIES:
+                raise _taken(path, holder or "another process")
+        time.sleep(BUSY_WAIT)
+    raise ConfigError(f"{path}: cannot take the journal's lock: its file keeps changing")
+
+
+def release_run_lock(path: Path, fd: int) -> None:
+    """Let go of the lock `take_run_lock` gave, and remove its file (see the rules above)."""
+    lock_path = Path(f"{path}.lock")
+    with _HELD_GUARD:
+        for key in [key for key, held in _HELD.items() if held == fd]:
+            del _HELD[key]
+        if sys.platform == "win32":
+            os.close(fd)
+            with contextlib.suppress(OSError):  # open in another run, which holds it next
+                lock_path.unlink()
+            return
+        try:
+            if _names(lock_path, fd):  # never another run's file
+                lock_path.unlink()
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # the lock goes with the last descriptor of the file
+
+
+def run_holder(journal: Path) -> str | None:
+    """Whether a run holds `journal` now: that run's process id ('' if it did not say),
+    or None.
+
+    Asked without disturbing it: no file is made (a run's lock file is there for as long
+    as it holds it); the lock is tried shared, without waiting, on a descriptor of our
+    own, which this process's own runs never are (they are answered from _HELD). When
+    no run holds it, that try holds it for an instant; a run starting then tries again
+    (BUSY_TRIES) instead of being refused.
+    """
+    lock_path = Path(f"{journal}.lock")
+    with _HELD_GUARD:
+        if os.path.realpath(lock_path) in _HELD:
+            return str(os.getpid())
+        try:
+            fd = os.open(lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # no lock file (or a link planted there): no run holds it
+            return None
+        try:
+            if _try_lock(fd, shared=True):
+                _unlock(fd)
+                return None
+            return _read_pid(fd)
+        except OSError:  # no lock to be had here at all: as when no run holds it
+            return None
+        finally:
+            os.close(fd)
+
+
+def _taken(path: Path, holder: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: another bulk-loader run (pid {holder}) is importing this sheet into "
+        "this account; wait for it to finish, or stop it first"
+    )
+
+
+def _names(lock_path: Path, fd: int) -> bool:
+    """True when `lock_path` is the file open on `fd` (not a newer one, nor none)."""
     try:
-        opened = open_private(lock_path, create=True)
+        named = os.lstat(lock_path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 32).decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _try_lock(fd: int, *, shared: bool = False) -> bool:
+    """Lock the open lock file without waiting; False when another holds it."""
+    if sys.platform == "win32":
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBRLCK if shared else msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot open the journal: {exc.strerror or exc}") from exc
-    assert opened is not None  # created
-    fd = opened
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-        os.close(fd)
-        raise ConfigError(
-            f"{path}: another bulk-loader run (pid {holder}) is importing this sheet into "
-            "this account; wait for it to finish, or stop it first"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def open_database(path: Path, *, restart: bool = False) -> sqlite3.Connection:

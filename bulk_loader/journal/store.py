@@ -15,22 +15,32 @@ number, so inserting or deleting rows in the sheet between runs does not resend 
 A run's scan of the sheet is one transaction: a scan that fails or is stopped leaves
 the journal exactly as it was. Where the files live, the run's lock and the tables
 themselves: journal.files.
+
+A reader in another process (`bulk-loader results`) reads one consistent view of it
+(`reading`), and sees the rows a run still going has in flight as `sending`; once no
+run holds the journal, such a row was left by a run that stopped, and is `unknown`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bulk_loader.errors import ConfigError
-from bulk_loader.journal.files import open_database, open_database_readonly, take_run_lock
+from bulk_loader.journal.files import (
+    open_database,
+    open_database_readonly,
+    release_run_lock,
+    run_holder,
+    take_run_lock,
+)
 from bulk_loader.outcomes import Problem, RowOutcome, RowStatus, Witness, blocking
 
 __all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead"]
@@ -41,7 +51,7 @@ FINAL_STATES = frozenset(
     {RowStatus.CREATED, RowStatus.UPDATED, RowStatus.PARTIAL, RowStatus.FAILED}
 )
 # The row's call may have reached Kartra: a resumed run settles it before sending.
-UNSETTLED_STATES = frozenset({"sending", RowStatus.UNKNOWN})
+UNSETTLED_STATES = frozenset({RowStatus.SENDING, RowStatus.UNKNOWN})
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
 TO_SEND_BATCH = 500  # leads read per query while sending: what the send phase holds
 
@@ -86,6 +96,7 @@ class Journal:
         self._last_commit = time.monotonic()
         self._identity: dict[str, str] = {}
         self._closed = False
+        self._run_going = False  # `reading`: a run holds this journal now
         self.run = 0
 
     @classmethod
@@ -99,7 +110,7 @@ class Journal:
         try:
             db = open_database(path, restart=restart)
         except (OSError, sqlite3.Error) as exc:
-            os.close(lock)
+            release_run_lock(path, lock)
             raise ConfigError(f"{path}: cannot open the journal: {exc}") from exc
         journal = cls(path, db, lock)
         journal._identity = dict(identity)
@@ -115,6 +126,29 @@ class Journal:
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot read the journal: {exc}") from exc
         return cls(path, db)
+
+    @contextmanager
+    def reading(self) -> Iterator[str | None]:
+        """One consistent view of a journal a run may be writing from another process,
+        and whether a run holds it: that run's process id ('' if it did not say), or None.
+
+        Inside, `rows` shows the rows that run has in flight as `sending`. The view is
+        taken first, the lock asked after: a row `sending` in the view is either that
+        run's, in flight, or one it will settle before sending anything; and when no
+        run holds the journal once the view is taken, a `sending` row in it was left
+        by a run that stopped (`unknown`: the next run settles it).
+        """
+        self.flush()
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute("SELECT count(*) FROM leads").fetchone()  # the view starts
+            holder = run_holder(self.path)
+            self._run_going = holder is not None
+            yield holder
+        finally:
+            self._run_going = False
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")  # nothing was written: the view ends
 
     @property
     def resumed(self) -> bool:
@@ -341,7 +375,7 @@ class Journal:
                     row,
                     json.loads(cells),
                     found,
-                    RowStatus.INVALID if blocking(found) else _visible(state),
+                    RowStatus.INVALID if blocking(found) else _visible(state, self._run_going),
                     lead_id or "",
                     error_type or "",
                     message or "",
@@ -368,7 +402,7 @@ class Journal:
         self.flush()
         self._db.close()
         if self._lock is not None:
-            os.close(self._lock)  # releases the run's lock
+            release_run_lock(self.path, self._lock)  # and removes the lock file
             self._lock = None
 
 
@@ -378,12 +412,13 @@ def _dump_witness(witness: Witness | None) -> str:
     return json.dumps([witness.email, witness.sent, witness.answered, witness.lead_id])
 
 
-def _visible(state: str | None) -> str:
-    """What a results reader sees for a journal state."""
+def _visible(state: str | None, run_going: bool = False) -> str:
+    """What a results reader sees for a journal state (`run_going`: a run holds the
+    journal, so its `sending` rows are in flight, not lost)."""
     if state in (None, "pending"):
         return RowStatus.NOT_SENT
-    if state == "sending":
-        return RowStatus.UNKNOWN
+    if state == RowStatus.SENDING:
+        return RowStatus.SENDING if run_going else RowStatus.UNKNOWN
     return state
 
 

@@ -55,6 +55,10 @@ class ImportSummary:
     interrupted: bool = False
     mode_lookup: bool = False  # a --dry-run --lookup: nothing was written
     journal_kept: bool = True  # False for a temporary journal (sandbox, --lookup)
+    # Results rebuilt while a run holds the journal: its rows in flight are `sending`,
+    # and running again would be refused. `run_pid`: that run's process id, if it said.
+    run_in_progress: bool = False
+    run_pid: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -122,7 +126,10 @@ def rebuild_results(
     """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
 
     Works at any time, also while a run writes the journal from another process: the
-    rows that run has not settled yet show as not_sent or unknown.
+    rows that run has in flight show as sending, those it has not reached as not_sent,
+    and no failed-rows file is written (that run writes it when it ends; one written
+    now would list rows it is about to send, and running that file would send them
+    twice). A row a stopped run left in flight shows as unknown.
     """
     if not sheet.exists():
         raise ConfigError(f"{sheet}: no such file")
@@ -133,20 +140,25 @@ def rebuild_results(
         )
     journal = Journal.open_readonly(journals[0])
     try:
-        meta = journal.meta()
-        summary = ImportSummary(
-            sheet=sheet,
-            mode=meta.get("mode", ""),
-            template=meta.get("template_path", ""),
-            api_host=meta.get("api_host", ""),
-            report=Report(),
-            journal=journal.path,
-            started=0.0,
-        )
-        results = default_results_path(sheet, results_path)
-        # A keys-only run's journal holds no other cell: its results stay keys only.
-        keys_only = keys_only or meta.get("results_columns") == "keys"
-        write_run_files(results, journal, summary, keys_only=keys_only)
+        with journal.reading() as running:
+            meta = journal.meta()
+            summary = ImportSummary(
+                sheet=sheet,
+                mode=meta.get("mode", ""),
+                template=meta.get("template_path", ""),
+                api_host=meta.get("api_host", ""),
+                report=Report(),
+                journal=journal.path,
+                started=0.0,
+                run_in_progress=running is not None,
+                run_pid=running or "",
+            )
+            results = default_results_path(sheet, results_path)
+            # A keys-only run's journal holds no other cell: its results stay keys only.
+            keys_only = keys_only or meta.get("results_columns") == "keys"
+            write_run_files(
+                results, journal, summary, failed_file=running is None, keys_only=keys_only
+            )
     finally:
         journal.close()
     summary.report.rows_read = summary.statuses.total()
