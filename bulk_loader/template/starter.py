@@ -6,15 +6,22 @@ custom field to adapt. The output is valid TOML as printed; every header is writ
 escaped TOML string, so no header text (quotes, newlines, "=cmd|...") can break out.
 Given some of the sheet's rows, the tags and lists columns get the separator their cells
 use (`"Webinar 2026", "Customer"` from Mailchimp: a comma).
+
+An export another tool wrote (Mailchimp, HubSpot, ActiveCampaign, Kit, Keap) is
+recognised by its headers (presets.py) and gets that tool's preset instead: every column
+the tool is known to write mapped with its transforms, the rest as above.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from bulk_loader.template.fields import ACTIONS, CUSTOM_FIELD_TYPES, KARTRA_FIELDS
+from bulk_loader.template.fields import ACTIONS, CUSTOM_FIELD_TYPES, KARTRA_FIELDS, TRANSFORMS
+from bulk_loader.template.presets import Block, Line, Plan, plan_preset, recognise
 
 __all__ = ["guess_field", "guess_separator", "starter_template", "toml_string"]
 
@@ -127,8 +134,12 @@ def starter_template(
     """TOML text for `template init`: placed headers mapped, the rest commented out.
 
     `rows`: some of the sheet's rows, if at hand; the tags and lists columns then get
-    the separator their cells use.
+    the separator their cells use. An export a preset recognises gets the preset's
+    template, named on the first line.
     """
+    preset = recognise(headers)
+    if preset is not None:
+        return _preset_template(plan_preset(preset, headers, rows), headers, source, rows)
     fields: dict[str, str] = {}
     actions: dict[str, tuple[str, str]] = {}  # tags/lists -> (header, separator)
     unplaced: list[str] = []
@@ -162,12 +173,129 @@ def starter_template(
         for name, (header, separator) in actions.items():
             column = toml_string(header)
             lines.append(f'{name} = {{ column = {column}, separator = "{separator}" }}')
-    if unplaced:
-        lines += ["", "# Columns not placed: map them as custom fields, or leave them out."]
-        for header in unplaced:
-            lines += [
-                f"# [custom_fields.{_identifier(header)}]",
-                f"# column = {toml_string(header)}",
-                f'# type = "input_field"   # {" | ".join(CUSTOM_FIELD_TYPES)}',
-            ]
+    lines += _not_placed(unplaced)
     return "\n".join(lines) + "\n"
+
+
+def _not_placed(headers: Sequence[str]) -> list[str]:
+    """Headers left over, as commented-out custom fields to adapt."""
+    if not headers:
+        return []
+    lines = ["", "# Columns not placed: map them as custom fields, or leave them out."]
+    for header in headers:
+        lines += [
+            f"# [custom_fields.{_identifier(header)}]",
+            f"# column = {toml_string(header)}",
+            f'# type = "input_field"   # {" | ".join(CUSTOM_FIELD_TYPES)}',
+        ]
+    return lines
+
+
+# -- presets ---------------------------------------------------------------------------
+
+# An export's own ids are not Kartra lead ids, nor is any of its columns a new address:
+# placing "Contact ID" as `id` would edit whichever Kartra lead has that number.
+_NEVER_GUESSED = ("id", "new_email")
+
+
+def _toml_value(value: Any) -> str:
+    """A value of a preset's entry as TOML: strings escaped, tables inline."""
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict) and list(value) == ["column"]:
+        return _toml_value(value["column"])  # { column = "X" } reads better as "X"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_string(key)
+
+
+def _comment(text: str) -> list[str]:
+    """`text` as comment lines of at most 88 characters."""
+    return ["# " + part for part in textwrap.wrap(_comment_text(text), 86)] or ["#"]
+
+
+def _entry_lines(line: Line) -> list[str]:
+    if line.text is not None:
+        return [line.text]
+    out = _comment(line.note) if line.note else []
+    entry = f"{_toml_key(line.key)} = {_toml_value(line.value)}"
+    if line.comment:
+        entry += f"   # {_comment_text(line.comment)}"
+    if line.off is None:
+        return [*out, entry]
+    return [*out, *_comment(line.off), f"# {entry}"]
+
+
+def _block_lines(block: Block, extra: Sequence[str]) -> list[str]:
+    lines = [line.text if line.text is not None else "" for line in block.lead]
+    if block.off is not None:
+        lines += _comment(block.off)
+        lines.append(f"# {block.header}")
+        for line in block.lines:
+            lines += [text if text.startswith("#") or not text else f"# {text}"
+                      for text in _entry_lines(line)]  # fmt: skip
+        return lines
+    lines.append(block.header)
+    for line in block.lines:
+        lines += _entry_lines(line)
+    while extra and lines and not lines[-1].strip():
+        lines.pop()  # the extra entries go right after the table's own
+    return lines + list(extra)
+
+
+def _preset_template(
+    plan: Plan, headers: Sequence[str], source: str, rows: Sequence[Sequence[str]]
+) -> str:
+    """The preset's template for this sheet, then its other columns placed by name."""
+    fields: list[str] = []
+    actions: list[str] = []
+    unplaced: list[str] = []
+    filled = {*plan.filled, *plan.declined}
+    for header in plan.unclaimed:
+        guess = guess_field(header)
+        if guess in ACTIONS and f"actions.{guess}" not in filled:
+            filled.add(f"actions.{guess}")
+            index = list(headers).index(header)
+            cells = (row[index] for row in rows if index < len(row))
+            separator = guess_separator(cells) or SEPARATORS[0]
+            column = toml_string(header)
+            actions.append(f'{guess} = {{ column = {column}, separator = "{separator}" }}')
+        elif guess is not None and guess not in filled and guess not in (*ACTIONS, *_NEVER_GUESSED):
+            filled.add(guess)
+            if guess in TRANSFORMS:
+                spec = {"column": header, "transform": guess}
+                fields.append(f"{guess} = {_toml_value(spec)}")
+            else:
+                fields.append(f"{guess} = {toml_string(header)}")
+        else:
+            unplaced.append(header)
+    placed = ["# Placed by name, not by the preset: check them."]
+    lines = [
+        f"# {plan.preset.name}: preset {plan.preset.shown_path}",
+        f"# Template{' for ' + _comment_text(source) if source else ''}, "
+        "by `bulk-loader template init`.",
+        "# Check every line; see templates/example.toml for what each key means.",
+    ]
+    for note in plan.notes:
+        lines += _comment(f"Note: {note}")
+    lines.append("")
+    tables = [block.table for block in plan.blocks]
+    for block in plan.blocks:
+        extra = {"fields": fields, "actions": actions}.get(block.table, [])
+        lines += _block_lines(block, placed + extra if extra and block.off is None else [])
+    for table, extra in (("fields", fields), ("actions", actions)):
+        if extra and table not in tables:
+            lines += ["", f"[{table}]", *placed, *extra]
+    lines += _not_placed(unplaced)
+    return "\n".join(lines).rstrip("\n") + "\n"
