@@ -165,13 +165,14 @@ class Loader:
 
     def results(self, *, results: StrPath | None = None, keys_only: bool = False) -> ImportSummary:
         """Rebuild the results and failed-rows files from this sheet's journal, at any
-        time, also while a run writes it: rows not settled yet show as not_sent or
-        unknown. A keys-only run's journal gives keys-only results."""
+        time, also while a run writes it: its rows in flight show as sending, rows not
+        sent yet as not_sent. A keys-only run's journal gives keys-only results."""
         path = Path(results) if results is not None else None
         return rebuild_results(self.sheet, path, keys_only=keys_only)
 
     def journals(self) -> list[Path]:
-        """The journals kept beside this sheet (one per account it was run against)."""
+        """The journals kept for this sheet, in `.bulk-loader/` beside it (one per account
+        it was run against)."""
         return find_journals(self.sheet)
 
     def starter_template(self) -> str:
