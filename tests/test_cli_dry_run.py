@@ -72,8 +72,9 @@ def test_clean_xlsx_phone_and_zip_reach_the_results_as_seen_in_excel(tmp_path: P
     sheet = copy_sample(tmp_path, "clean.xlsx")
     invoke("run", str(sheet), "--template", EXAMPLE, "--dry-run")
     results = openpyxl.load_workbook(tmp_path / "clean.results.xlsx")["Results"]
-    assert results["D2"].value == "14155550100"
-    assert results["J2"].value == "02134"
+    assert (results["E1"].value, results["H1"].value) == ("Email", "Phone")
+    assert results["H2"].value == "14155550100"
+    assert results["N2"].value == "02134"
 
 
 def test_csv_results_when_asked(tmp_path: Path) -> None:
@@ -84,9 +85,9 @@ def test_csv_results_when_asked(tmp_path: Path) -> None:
     assert result.exit_code == 1
     with out.open(encoding="utf-8-sig", newline="") as file:
         rows = list(csv.reader(file))
-    assert rows[0][-4:] == ["result_status", "result_lead_id", "result_error_type",
-                            "result_message"]  # fmt: skip
-    assert rows[8][-4:-1] == ["invalid", "", "invalid_email"]
+    assert rows[0][:5] == ["result_status", "result_lead_id", "result_error_type",
+                           "result_message", "Email"]  # fmt: skip
+    assert rows[8][:3] == ["invalid", "", "invalid_email"]
     assert len(rows) == 51
 
 
@@ -98,7 +99,7 @@ def test_formulas_in_the_sheet_stay_inert(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"out{suffix}"
     assert invoke("run", str(sheet), "--dry-run", "--results", str(out)).exit_code == 0
     if suffix == ".xlsx":
-        cell = openpyxl.load_workbook(out)["Results"]["B2"]
+        cell = openpyxl.load_workbook(out)["Results"]["F2"]
         assert (cell.value, cell.data_type) == ('=HYPERLINK("https://x.example")', "s")
     else:
         assert "'=HYPERLINK" in out.read_text(encoding="utf-8-sig")
@@ -193,9 +194,9 @@ def test_a_late_new_email_clash_is_counted_and_written(tmp_path: Path) -> None:
     assert result.stdout.startswith("Rows read: 4\nValid:     2\nInvalid:   2\n")
     with out.open(encoding="utf-8-sig", newline="") as file:
         rows = list(csv.reader(file))
-    assert rows[1][3:6] == ["invalid", "", "invalid_url, new_email_conflict"]
-    assert rows[2][3] == "invalid" and rows[2][5] == "new_email_conflict"
-    assert [r[3] for r in rows[3:]] == ["valid", "valid"]
+    assert rows[1][:3] == ["invalid", "", "invalid_url, new_email_conflict"]
+    assert rows[2][0] == "invalid" and rows[2][2] == "new_email_conflict"
+    assert [r[0] for r in rows[3:]] == ["valid", "valid"]
 
 
 def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:

@@ -538,7 +538,8 @@ def test_kartra_receives_the_birthday_in_the_templates_format(
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
     results = list(book["Results"].iter_rows(values_only=True))
-    by_email = {row[0]: dict(zip(results[0], row, strict=True)) for row in results[1:]}
+    email = results[0].index("Email")  # after the result columns
+    by_email = {row[email]: dict(zip(results[0], row, strict=True)) for row in results[1:]}
     assert by_email["di@example.com"]["result_status"] == "created"
     assert "Birthday: 'ask her' is not a date" in str(by_email["di@example.com"]["result_message"])
     assert "Notes: the spreadsheet stores this cell as a date" in str(

@@ -143,9 +143,10 @@ def test_dry_run_of_a_lone_surrogate_exits_1_with_the_row_invalid(
     assert result.exit_code == 1, result.output
     assert "unrepresentable_text" in result.stdout and result.stderr == ""
     rows = csv_rows(out) if suffix == ".csv" else xlsx_rows(out)
-    assert rows[1][:5] == ["a@example.com", "Ana\ufffd", "", "invalid", ""]
-    assert rows[1][5] == "unrepresentable_text" and rows[1][6].startswith("first_name: ")
-    assert rows[2][3] == "valid"
+    assert rows[1][4:] == ["a@example.com", "Ana\ufffd", ""]
+    assert rows[1][:3] == ["invalid", "", "unrepresentable_text"]
+    assert rows[1][3].startswith("first_name: ")
+    assert rows[2][0] == "valid"
 
 
 def test_dry_run_of_a_nul_escape_keeps_the_formula_out_of_the_csv(
@@ -156,7 +157,7 @@ def test_dry_run_of_a_nul_escape_keeps_the_formula_out_of_the_csv(
     out = tmp_path / "out.csv"
     assert invoke("run", str(sheet), "--dry-run", "--results", str(out)).exit_code == 1
     rows = csv_rows(out)
-    assert rows[1][1] == "'=1+1" and rows[1][3:6] == ["invalid", "", "control_character"]
+    assert rows[1][5] == "'=1+1" and rows[1][:3] == ["invalid", "", "control_character"]
     assert "\x00" not in out.read_text(encoding="utf-8-sig")
 
 
@@ -167,22 +168,29 @@ def test_a_hostile_cell_in_a_column_the_template_ignores_still_makes_the_row_inv
     sheet = make_xlsx([HEADER, ["a@example.com", "Ana", "see _xDFFF_ here"]])
     out = tmp_path / "out.csv"
     assert invoke("run", str(sheet), "--dry-run", "--results", str(out)).exit_code == 1
-    assert csv_rows(out)[1][2:6] == ["see \ufffd here", "invalid", "", "unrepresentable_text"]
+    row = csv_rows(out)[1]
+    assert row[6] == "see \ufffd here" and row[:3] == ["invalid", "", "unrepresentable_text"]
 
 
 def test_a_real_run_sends_the_other_rows_and_writes_the_failed_rows_every_time(
     make_xlsx: MakeXlsx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run and run again (resume) against the sandbox: exit 1 both times, never 70."""
+    """Run and run again (resume) against the sandbox: exit 1 both times, never 70.
+
+    A --sandbox run keeps no journal, so the second cannot tell whether the first's
+    failed-rows file was edited since: it keeps it and writes its own beside it."""
     monkeypatch.chdir(tmp_path)
     sheet = make_xlsx([HEADER, ["a@example.com", "Ana_xD800_", ""], ["b@example.com", "Bo", ""]])
-    for _ in range(2):
+    for failed in ("leads.failed.xlsx", "leads.failed-2.xlsx"):
         result = invoke("run", str(sheet), "--sandbox", "--yes")
         assert result.exit_code == 1, result.output
-        assert "Problems:  unrepresentable_text x1" in result.stdout
-    results = xlsx_rows(tmp_path / "leads.results.xlsx")
-    assert [row[3] for row in results[1:]] == ["invalid", "created"]
-    assert xlsx_rows(tmp_path / "leads.failed.xlsx")[1] == ["a@example.com", "Ana\ufffd", ""]
+        assert "Top problems:\n  unrepresentable_text       1  row 2\n" in result.stdout
+        assert f"To fix or retry: {tmp_path / failed} (" in result.stdout
+        results = xlsx_rows(tmp_path / "leads.results.xlsx")
+        assert [row[0] for row in results[1:]] == ["invalid", "created"]
+        rows = xlsx_rows(tmp_path / failed)
+        assert rows[1][:4] == ["a@example.com", "Ana\ufffd", "", "2"]
+        assert rows[1][4].startswith("unrepresentable_text: first_name: ")
 
 
 # ---------------------------------------------------------------- any escape at all

@@ -52,8 +52,8 @@ def outcomes(summary: ImportSummary) -> list[tuple[str, str]]:
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
     header, *rows = book["Results"].iter_rows(values_only=True)
-    status = header.index("result_status")
-    return [(row[0], row[status]) for row in rows]
+    email, status = header.index("email"), header.index("result_status")
+    return [(row[email], row[status]) for row in rows]
 
 
 def test_changed_row_is_sent_again_and_unchanged_rows_are_not(

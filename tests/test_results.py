@@ -37,39 +37,39 @@ def write(path: Path, *, attempts: bool = False) -> Path:
 def test_xlsx_keeps_formulas_as_text(tmp_path: Path) -> None:
     """A first name `=HYPERLINK(...)` is stored as a string, never as a formula."""
     sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
-    assert sheet["B2"].value == FORMULA and sheet["B2"].data_type == "s"
-    assert sheet["B3"].value == "@SUM(A1)" and sheet["B3"].data_type == "s"
-    assert sheet["C2"].value == "+14155550100" and sheet["C2"].data_type == "s"
+    assert sheet["F2"].value == FORMULA and sheet["F2"].data_type == "s"
+    assert sheet["F3"].value == "@SUM(A1)" and sheet["F3"].data_type == "s"
+    assert sheet["G2"].value == "+14155550100" and sheet["G2"].data_type == "s"
 
 
 def test_xlsx_columns_and_row_alignment(tmp_path: Path) -> None:
-    """Input columns in order, then the result columns; rows keep their input numbers."""
+    """The result columns, then the input columns in order; rows keep their input numbers."""
     sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
-        *HEADERS,
         "result_status",
         "result_lead_id",
         "result_error_type",
         "result_message",
+        *HEADERS,
     )
-    assert rows[2][3:] == (
+    assert rows[2][:4] == (
         "invalid",
         None,
         "invalid_email",
         "Email: 'bad@@x' is not a valid email",
     )
     assert rows[3] == (None,) * 7  # row 4 was blank in the input
-    assert rows[4][0] == "c@example.com"
+    assert rows[4][4] == "c@example.com"
 
 
 def test_xlsx_problem_cells_are_highlighted_with_a_comment(tmp_path: Path) -> None:
     """The bad cell is filled and carries the problem as a comment."""
     sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]
-    assert sheet["A3"].comment is not None
-    assert sheet["A3"].comment.text == "invalid_email: 'bad@@x' is not a valid email"
-    assert sheet["A3"].fill.fgColor.rgb == "FFFFC7CE"
-    assert sheet["A2"].comment is None
+    assert sheet["E3"].comment is not None
+    assert sheet["E3"].comment.text == "invalid_email: 'bad@@x' is not a valid email"
+    assert sheet["E3"].fill.fgColor.rgb == "FFFFC7CE"
+    assert sheet["E2"].comment is None
 
 
 def test_xlsx_summary_sheet(tmp_path: Path) -> None:
@@ -81,9 +81,10 @@ def test_xlsx_summary_sheet(tmp_path: Path) -> None:
 
 
 def test_attempts_column_when_asked(tmp_path: Path) -> None:
-    """result_attempts is added only on request."""
+    """result_attempts is added only on request (a number, as the lead id is)."""
     sheet = openpyxl.load_workbook(write(tmp_path / "r.xlsx", attempts=True))["Results"]
-    assert sheet["H1"].value == "result_attempts" and sheet["H2"].value == "1"
+    assert sheet["E1"].value == "result_attempts" and sheet["E2"].value == 1
+    assert openpyxl.load_workbook(write(tmp_path / "r.xlsx"))["Results"]["E1"].value == "Email"
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
@@ -101,9 +102,9 @@ def test_csv_escapes_formulas_but_not_numbers(tmp_path: Path) -> None:
     path = write(tmp_path / "r.csv")
     with path.open(encoding="utf-8-sig", newline="") as file:
         rows = list(csv.reader(file))
-    assert rows[1][1] == "'" + FORMULA and rows[1][2] == "+14155550100"
-    assert rows[2][1] == "'@SUM(A1)" and rows[2][2] == "-5"
-    assert rows[3] == [] and rows[4][0] == "c@example.com"
+    assert rows[1][5] == "'" + FORMULA and rows[1][6] == "+14155550100"
+    assert rows[2][5] == "'@SUM(A1)" and rows[2][6] == "-5"
+    assert rows[3] == [] and rows[4][4] == "c@example.com"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_background_writer_writes_the_same_workbook(tmp_path: Path) -> None:
         writer.close({"Rows read": 3})
     background = openpyxl.load_workbook(tmp_path / "bg.xlsx")["Results"]
     assert list(background.values) == list(direct.values)
-    assert background["A3"].comment is not None
+    assert background["E3"].comment is not None
     assert stat.S_IMODE((tmp_path / "bg.xlsx").stat().st_mode) == 0o600
 
 
@@ -224,7 +225,8 @@ def test_every_string_written_is_cleaned(tmp_path: Path, suffix: str) -> None:
     if suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as file:
             cells = [cell for row in csv.reader(file) for cell in row]
-        assert cells[7:11] == ["a", "Ana\ufffd", "'=1+1", "failed"]
+        assert cells[7:11] == ["failed", "7", "invalid_email", "Kartra said [31m"]
+        assert cells[11:14] == ["a", "Ana\ufffd", "'=1+1"]
     else:
         with zipfile.ZipFile(path) as archive:  # cell text and comments (VML ids look escaped)
             names = [n for n in archive.namelist() if re.match(r"xl/(work|shared|comments)", n)]
@@ -246,6 +248,6 @@ def test_result_status_cells_a_person_must_read_are_highlighted(
     with ResultsWriter(tmp_path / "r.xlsx", HEADERS) as writer:
         writer.add(2, ["a@example.com", "A", ""], status, error_type="244")
         writer.close()
-    cell = openpyxl.load_workbook(tmp_path / "r.xlsx")["Results"]["D2"]
+    cell = openpyxl.load_workbook(tmp_path / "r.xlsx")["Results"]["A2"]
     assert cell.value == status
     assert (cell.fill.fgColor.rgb == "FFFFC7CE") is highlighted

@@ -99,7 +99,7 @@ def assert_imported_exactly_once(sheet: Path, sandbox: RunningSandbox) -> None:
     assert len(created) == ROWS
     for result in results:
         lead = sandbox.state.find(email=result["email"])
-        assert lead is not None and result["result_lead_id"] == lead.id
+        assert lead is not None and result["result_lead_id"] == int(lead.id)
         assert lead.tags == ["VIP"] and lead.lists == {"Events": "1"}
 
 
@@ -202,4 +202,4 @@ def test_resumed_creates_never_claim_or_touch_leads_that_existed_before(
             assert (row["result_status"], row["result_error_type"]) == ("failed", "244")
             assert lead.fields["first_name"] == "Original" and lead.tags == []
         else:
-            assert (row["result_status"], row["result_lead_id"]) == ("created", lead.id)
+            assert (row["result_status"], row["result_lead_id"]) == ("created", int(lead.id))

@@ -208,5 +208,6 @@ def test_results_rebuilt_from_a_keys_only_journal_stay_keys_only(
     result = CliRunner().invoke(cli, ["results", str(sheet), "--results", str(tmp_path / "r.csv")])
     assert result.exit_code == 0, result.output
     header = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-    assert header.startswith("row,email,") and "city" not in header
+    assert header.startswith("result_status,") and "city" not in header
+    assert header.endswith(",result_attempts,row,email")
     assert not (tmp_path / "s.failed.csv").exists()

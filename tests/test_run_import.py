@@ -78,7 +78,7 @@ def test_create_mode_creates_new_leads_and_fails_existing(
     summary = run(client, path, "create")
     rows = result_rows(summary)
     lead = sandbox.state.find(email="lead0@example.com")
-    assert lead is not None and rows[0]["result_lead_id"] == lead.id
+    assert lead is not None and rows[0]["result_lead_id"] == int(lead.id)  # a number
     assert [r["result_status"] for r in rows] == ["created", "failed"]
     assert (rows[1]["result_error_type"], rows[1]["result_message"]) == (
         "244",
@@ -200,7 +200,7 @@ def test_server_errors_are_retried_until_they_pass(
     summary = run(client, sheet(tmp_path, new_leads(30)), "create")
     assert sandbox.stats.faults["error_5xx"] > 0
     assert statuses(summary) == ["created"] * 30
-    assert max(row["result_attempts"] for row in result_rows(summary)) > "1"
+    assert max(row["result_attempts"] for row in result_rows(summary)) > 1
 
 
 @pytest.mark.parametrize("fault", ["lost", "reset", "gateway"])
@@ -214,7 +214,7 @@ def test_lost_answers_on_creates_create_no_duplicate_and_no_false_failure(
     assert statuses(summary) == ["created"] * 40
     for row in result_rows(summary):
         lead = sandbox.state.find(email=row["email"])
-        assert lead is not None and row["result_lead_id"] == lead.id
+        assert lead is not None and row["result_lead_id"] == int(lead.id)
         assert lead.tags == ["VIP"] and set(lead.lists) == {"Events"}
 
 
@@ -246,14 +246,15 @@ def test_a_fatal_answer_mid_run_stops_sending(tmp_path: Path) -> None:
 
 
 def test_failed_rows_file_can_be_run_again(tmp_path: Path, client: KartraClient) -> None:
-    """The failed-rows file holds the input's own columns and runs like the sheet."""
+    """The failed-rows file holds the input's own columns, then the row's number and
+    why (two columns a run ignores), and runs like the sheet."""
     path = sheet(tmp_path, [*new_leads(2), ["maria.lopez@example.com", "Maria", "VIP", ""]])
     first = run(client, path, "create")
     assert first.failed is not None
     with first.failed.open(newline="", encoding="utf-8-sig") as retry:
         assert list(csv.reader(retry)) == [
-            list(HEADER),
-            ["maria.lopez@example.com", "Maria", "VIP", ""],
+            [*HEADER, "bulk-loader: row", "bulk-loader: problem"],
+            ["maria.lopez@example.com", "Maria", "VIP", "", "4", "failed 244: Lead already exists"],
         ]
     second = run(client, first.failed, "upsert")
     assert statuses(second) == ["updated"] and second.failed is None
@@ -290,9 +291,9 @@ def test_summary_sheet_counts_calls_and_never_shows_credentials(
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
     lines = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
-    assert lines["status: created"] == 4
-    assert lines["calls per row"] == 1
-    assert lines["mode"] == "create"
+    assert lines["created"] == 4  # the "Rows by status" table
+    assert lines["Calls per row"] == 1
+    assert lines["Mode"] == "create"
     text = repr(lines)
     assert "sandbox-key" not in text and "sandbox-password" not in text
 
@@ -308,6 +309,24 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
     assert result.exit_code == 1, result.output
     # Row 14's Europe/Paris is sent as Europe/Brussels (the same clock), so 45 are valid.
     assert "Valid:     45\nInvalid:   5\nCreated:   43\nUpdated:   2\n" in result.stdout
+    # Each problem with its rows and an example, as the dry run shows them (the README's).
+    assert (
+        "Top problems:\n"
+        "  unknown_option       2  rows 20, 25\n"
+        "                          e.g. row 20: Plan: 'premium': not an option of plan"
+        " (basic, pro, enterprise)\n"
+        "  invalid_email        1  row 9\n"
+        "                          e.g. row 9: Email: 'hugo.hartfield@example' is not a valid"
+        " email address\n"
+        "  invalid_url          1  row 32\n"
+        "                          e.g. row 32: Website: a web address starting with https://"
+        " or http://\n"
+        "  duplicate_lead       1  row 43\n"
+        "                          e.g. row 43: Email: the same email as row 3\n"
+        "Note:      time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row\n"
+        f"Results:   {tmp_path / 'leads.results.xlsx'}\n"
+        f"To fix or retry: {tmp_path / 'leads.failed.xlsx'} (run it like the original sheet)\n"
+    ) in result.stdout
     assert (tmp_path / "leads.results.xlsx").exists()
     assert (tmp_path / "leads.failed.xlsx").exists()
     assert not list(tmp_path.rglob("*.journal.sqlite"))  # the hidden folder too
@@ -365,7 +384,7 @@ def test_every_status_is_right_through_all_faults_at_once(
     assert statuses(edited) == ["updated"] * 400
     for row in result_rows(edited):
         lead = sandbox.state.find(email=row["email"])
-        assert lead is not None and lead.id == row["result_lead_id"]
+        assert lead is not None and int(lead.id) == row["result_lead_id"]
         assert sorted(lead.tags) == ["Customer", "VIP"]
     assert len(sandbox.state.leads) == 400 + 3  # the account's own three
 

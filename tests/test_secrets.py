@@ -199,9 +199,9 @@ def test_results_columns_keys_copies_no_whole_row(folder: Path, sandbox: Running
     run_cli(folder, *RUN, "--results-columns", "keys", "--results", "out.csv", url=sandbox.url)
     with (folder / "out.csv").open(newline="", encoding="utf-8-sig") as results:
         rows = list(csv.reader(results))
-    assert rows[0] == ["row", "email", "result_status", "result_lead_id", "result_error_type",
-                       "result_message", "result_attempts"]  # fmt: skip
-    assert rows[-1][:3] == ["22", "maria.lopez@example.com", "failed"]
+    assert rows[0] == ["result_status", "result_lead_id", "result_error_type", "result_message",
+                       "result_attempts", "row", "email"]  # fmt: skip
+    assert [rows[-1][0], *rows[-1][5:]] == ["failed", "22", "maria.lopez@example.com"]
     assert not list(folder.glob("leads.failed.*"))
 
 

@@ -47,7 +47,8 @@ def results(summary: ImportSummary) -> dict[str, dict[str, Any]]:
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
     header, *rows = book["Results"].iter_rows(values_only=True)
-    return {str(row[0]): dict(zip(header, row, strict=True)) for row in rows}
+    email = header.index("email")
+    return {str(row[email]): dict(zip(header, row, strict=True)) for row in rows}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def test_leads_that_joined_an_hour_before_are_never_claimed_through_lost_answers
             lead = sandbox.state.find(email=email)
             assert lead is not None and lead.tags == ["VIP"]
             assert rows[email]["result_status"] == "created"
-            assert rows[email]["result_lead_id"] == lead.id
+            assert rows[email]["result_lead_id"] == int(lead.id)
 
 
 class LoseTheFirstCreate(SilentProgress):

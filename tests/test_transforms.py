@@ -522,7 +522,8 @@ def test_kartra_receives_the_phone_and_its_code_apart(
     assert summary.results is not None
     book = openpyxl.load_workbook(summary.results, read_only=True)
     results = list(book["Results"].iter_rows(values_only=True))
-    by_email = {row[0]: dict(zip(results[0], row, strict=True)) for row in results[1:]}
+    by_email = {row[5]: dict(zip(results[0], row, strict=True)) for row in results[1:]}
+    assert results[0][5] == "Email Address"  # after the five result columns
     assert by_email["cy@example.com"]["result_status"] == "created"
     assert "Phone Number: 'reception desk'" in str(by_email["cy@example.com"]["result_message"])
 

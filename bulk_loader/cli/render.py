@@ -58,25 +58,39 @@ def print_summary(summary: CheckSummary) -> None:
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")
-    _print_top("Top problems:", report, report.top(10))
-    _print_top("Warnings (sent as written):", report, report.top(10, warnings=True))
+    _print_top("Top problems:", _report_lines(report, report.top(10)))
+    warned = report.top(10, warnings=True)
+    _print_top("Warnings (sent as written):", _report_lines(report, warned))
     click.echo(f"Account:   {summary.account}")
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results_path}")
 
 
-def _print_top(title: str, report: Report, top: list[tuple[str, int, list[int], Problem]]) -> None:
-    """The most frequent codes, each with its first rows and an example."""
+# A code with its count, first rows, whether there are more, and an example ("row 9: ...").
+TopLine = tuple[str, int, list[int], bool, str]
+
+
+def _report_lines(report: Report, top: list[tuple[str, int, list[int], Problem]]) -> list[TopLine]:
+    """A dry run's Report.top as _print_top shows it (a run's ImportSummary.top already is)."""
+    return [
+        (code, count, rows, len(rows) >= report.keep_rows and count > len(rows),
+         f"row {example.row}: {problem_text(example)}")
+        for code, count, rows, example in top
+    ]  # fmt: skip
+
+
+def _print_top(title: str, top: list[TopLine]) -> None:
+    """The most frequent codes, each with its first rows and an example: the dry run's
+    problems, and a run's (Kartra's error types among them)."""
     if not top:
         return
     click.echo(title)
     width = max(len(code) for code, *_ in top)
-    for code, count, rows, example in top:
-        more = len(rows) >= report.keep_rows and count > len(rows)
+    for code, count, rows, more, example in top:
         where = ", ".join(map(str, rows)) + (", ..." if more else "")
         label = "row" if len(rows) == 1 else "rows"
         click.echo(f"  {code:<{width}}  {count:>6}  {label} {where}")
-        click.echo(f"  {'':<{width}}          e.g. row {example.row}: {problem_text(example)}")
+        click.echo(f"  {'':<{width}}          e.g. {example}")
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -198,14 +212,12 @@ def _print_sending(summary: ImportSummary) -> None:
 
 def _print_files(summary: ImportSummary) -> None:
     """The problems, the notes, the files to open next, and how the run ended."""
-    if summary.errors:
-        top = ", ".join(f"{code} x{count}" for code, count in summary.errors.most_common(5))
-        click.echo(f"Problems:  {top}")
-    if summary.warnings:
-        top = ", ".join(f"{code} x{count}" for code, count in summary.warnings.most_common(5))
-        click.echo(f"Warnings:  {top} (sent as written; see result_message)")
+    _print_top("Top problems:", summary.top(10))
+    _print_top("Warnings (sent as written):", summary.top(10, warnings=True))
     _print_notes(summary.report.notes)
     click.echo(f"Results:   {summary.results}")
+    if summary.kept_note:  # an edited failed-rows file: left as it is
+        click.echo(f"Note:      {summary.kept_note}")
     if summary.failed and not summary.interrupted:  # stopped: the resume line says what to do
         click.echo(f"To fix or retry: {summary.failed} ({summary.retry_hint})")
     if summary.run_in_progress:  # running again now would be refused: no such advice

@@ -394,6 +394,13 @@ class Journal:
     def meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT name, value FROM meta").fetchall())
 
+    def set_meta(self, name: str, value: str) -> None:
+        """Keep one value in the meta table (committed now), as a run's files note what
+        they wrote; a read-only journal raises sqlite3.Error."""
+        self._begin()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+        self.flush()
+
     def close(self) -> None:
         """Commit what is pending and release the run's lock; safe to call twice."""
         if self._closed:

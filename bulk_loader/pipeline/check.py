@@ -129,8 +129,17 @@ def check_sheet(
                 )
                 if late_possible:
                     problems[:] = _write_from_journal(writer, journal)
-                table = summary_table(sheet_path, template_path, validator.mode, report)
-                writer.close({**table, "Account": checked})
+                host = client.api_host if client is not None else ""
+                writer.close(
+                    summary_table(
+                        sheet_path,
+                        template_path,
+                        validator.mode,
+                        report,
+                        host=host,
+                        account=checked,
+                    )
+                )
         finally:
             validator.close()
     return CheckSummary(sheet_path, out, template_path, validator.mode, report, problems, checked)

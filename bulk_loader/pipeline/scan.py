@@ -18,6 +18,7 @@ from typing import Any
 from bulk_loader.errors import TemplateError
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
+from bulk_loader.results.summary import report_lines, summary_sheet
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
 from bulk_loader.template.mapping import Mode, Template, default_template, load_template
@@ -196,23 +197,26 @@ def _payload(row: LeadRow, mode: Mode) -> dict[str, Any]:
 
 
 def summary_table(
-    sheet_path: Path, template_path: Path | None, mode: Mode, report: Report
+    sheet_path: Path,
+    template_path: Path | None,
+    mode: Mode,
+    report: Report,
+    *,
+    host: str = "",
+    account: str = "",
 ) -> dict[str, object]:
-    """The Summary sheet of a dry run's results workbook."""
-    top: list[tuple[object, ...]] = [("problem", "count", "first rows", "example")]
-    for code, count, rows, example in report.top(20):
-        top.append((code, count, ", ".join(map(str, rows)), example.message))
-    noted: list[tuple[object, ...]] = [("warning", "count", "first rows", "example")]
-    for code, count, rows, example in report.top(20, warnings=True):
-        noted.append((code, count, ", ".join(map(str, rows)), example.message))
-    return {
-        "Sheet": str(sheet_path),
-        "Template": str(template_path) if template_path else "built-in default",
-        "Mode": mode,
-        "Rows read": report.rows_read,
-        "Valid": report.rows_valid,
-        "Invalid": report.rows_invalid,
-        "Top problems": top if len(top) > 1 else "none",
-        **({"Warnings (sent as written)": noted} if len(noted) > 1 else {}),
-        **{f"Note {n}": note for n, note in enumerate(report.notes, start=1)},
-    }
+    """The Summary sheet of a dry run's results workbook: the real run's layout
+    (results.summary_sheet). `host`: the account's API host ("": no account)."""
+    return summary_sheet(
+        run="dry run (nothing sent)",
+        sheet=sheet_path,
+        template=str(template_path) if template_path else "built-in default",
+        mode=mode,
+        host=host,
+        account=account,
+        report=report,
+        statuses={"valid": report.rows_valid, "invalid": report.rows_invalid},
+        problems=report_lines(report),
+        warnings=report_lines(report, warnings=True),
+        files=[("Failed rows", "none (a dry run writes none)"), ("Journal", "temporary (deleted)")],
+    )

@@ -4,6 +4,7 @@ person with no results and a journal to dig through."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,8 @@ __all__ = [
     "check_writable_folder",
     "default_results_path",
     "failed_rows_path",
+    "file_digest",
+    "numbered",
     "same_file",
 ]
 
@@ -44,6 +47,24 @@ def failed_rows_path(sheet: Path) -> Path:
     """`<sheet>.failed.<ext>` beside the input, in the input's own format."""
     suffix = sheet.suffix.lower() if sheet.suffix.lower() in (".csv", ".xlsx") else ".csv"
     return sheet.with_name(f"{sheet.stem}.failed{suffix}")
+
+
+def numbered(failed: Path, number: int) -> Path:
+    """The failed-rows file's `number`th name: `<sheet>.failed.csv`, then
+    `<sheet>.failed-2.csv`, `-3`, ... (where a file to keep stands in the way)."""
+    return failed if number == 1 else failed.with_name(f"{failed.stem}-{number}{failed.suffix}")
+
+
+def file_digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None when there is no such file to read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def check_writable(path: Path, what: str = "results") -> None:

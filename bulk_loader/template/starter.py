@@ -179,6 +179,7 @@ def starter_template(
 
 def _not_placed(headers: Sequence[str]) -> list[str]:
     """Headers left over, as commented-out custom fields to adapt."""
+    headers = [h for h in headers if not h.strip().casefold().startswith("bulk-loader:")]
     if not headers:
         return []
     lines = ["", "# Columns not placed: map them as custom fields, or leave them out."]
