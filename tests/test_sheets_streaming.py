@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from bulk_loader.sheets.csv_file import unescape_csv_cell
 from bulk_loader.sheets.opening import open_sheet
 
 MakeXlsx = Callable[..., Path]  # the conftest fixture
@@ -108,7 +109,10 @@ def test_csv_round_trip(
     with open_sheet(path) as sheet:
         assert sheet.headers == ["Email", "Name", "Notes"]
         read = [row for chunk in sheet.chunks(3) for row in chunk.rows]
-    assert read == [row for row in rows if any(row)]
+    # The reader drops one leading ' before a formula start (the results' own escape,
+    # so a failed-rows CSV runs again as the sheet was): that is the round trip promised.
+    expected = [[unescape_csv_cell(cell) for cell in row] for row in rows if any(row)]
+    assert read == expected
 
 
 def _valid_utf8(data: bytes) -> bool:
