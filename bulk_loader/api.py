@@ -33,7 +33,7 @@ from bulk_loader.results.summary import ImportSummary, rebuild_results
 from bulk_loader.sending.known import memory_files
 from bulk_loader.sending.pacing import RetryPolicy
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import Mode
+from bulk_loader.template.model import Mode
 from bulk_loader.template.starter import starter_template
 from bulk_loader.validation.checks import time_zones
 

@@ -25,7 +25,8 @@ from bulk_loader.outcomes import WARNINGS, Problem, ProblemCode
 from bulk_loader.sandbox import serve_in_thread
 from bulk_loader.sheets.excel_text import DateText
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import CustomFieldMap, Template, load_template
+from bulk_loader.template.mapping import load_template
+from bulk_loader.template.model import CustomFieldMap, Template
 from bulk_loader.validation.dates import (
     DATE_ORDERS,
     DateOrder,

@@ -28,7 +28,8 @@ from bulk_loader import Credentials, KartraClient, Loader, RowStatus
 from bulk_loader.cli.app import cli
 from bulk_loader.sandbox import serve_in_thread
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import FieldTransform, SplitMap, load_template
+from bulk_loader.template.mapping import load_template
+from bulk_loader.template.model import FieldTransform, SplitMap
 from bulk_loader.template.presets import header_key, presets, recognise
 from bulk_loader.template.starter import starter_template
 

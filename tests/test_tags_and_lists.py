@@ -25,7 +25,8 @@ from bulk_loader.results.summary import ImportSummary
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
 from bulk_loader.sending.pacing import RetryPolicy
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import ActionColumn, load_template
+from bulk_loader.template.mapping import load_template
+from bulk_loader.template.model import ActionColumn
 from bulk_loader.template.starter import guess_separator, starter_template
 from bulk_loader.validation.account import AccountSnapshot
 from bulk_loader.validation.checks import split_values

@@ -8,12 +8,8 @@ import pytest
 
 from bulk_loader.errors import TemplateError
 from bulk_loader.template.fields import KARTRA_FIELDS
-from bulk_loader.template.mapping import (
-    ActionColumn,
-    CustomFieldMap,
-    default_template,
-    load_template,
-)
+from bulk_loader.template.mapping import default_template, load_template
+from bulk_loader.template.model import ActionColumn, CustomFieldMap
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,12 +24,8 @@ from bulk_loader.errors import TemplateError
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import (
-    FieldTransform,
-    SplitMap,
-    Template,
-    load_template,
-)
+from bulk_loader.template.mapping import load_template
+from bulk_loader.template.model import FieldTransform, SplitMap, Template
 from bulk_loader.validation.countries import country_code
 from bulk_loader.validation.transforms import (
     Phone,

@@ -11,7 +11,8 @@ import pytest
 from bulk_loader.errors import SheetError, TemplateError
 from bulk_loader.outcomes import Problem
 from bulk_loader.sheets.opening import open_sheet
-from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.template.mapping import default_template, load_template
+from bulk_loader.template.model import Mode, Template
 from bulk_loader.validation.validator import LeadRow, Validator
 
 TEMPLATE = """

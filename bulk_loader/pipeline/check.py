@@ -34,7 +34,7 @@ from bulk_loader.results.workbook import ResultsWriter, key_columns
 from bulk_loader.sending.pacing import RateLimiter
 from bulk_loader.sending.sender import RowSender
 from bulk_loader.sheets.sheet import Chunk
-from bulk_loader.template.mapping import Mode, Template
+from bulk_loader.template.model import Mode, Template
 from bulk_loader.validation.account import AccountSnapshot, fetch_account
 
 __all__ = ["CheckSummary", "check_sheet"]

@@ -46,7 +46,7 @@ from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
 from bulk_loader.sending.sender import RowSender
 from bulk_loader.sheets.sheet import Sheet
-from bulk_loader.template.mapping import Mode
+from bulk_loader.template.model import Mode
 from bulk_loader.validation.account import fetch_account
 from bulk_loader.validation.validator import Validator
 

@@ -21,7 +21,8 @@ from bulk_loader.outcomes import Problem, Report, blocking, without_value
 from bulk_loader.results.summary import report_lines, summary_sheet
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
-from bulk_loader.template.mapping import Mode, Template, default_template, load_template
+from bulk_loader.template.mapping import default_template, load_template
+from bulk_loader.template.model import Mode, Template
 from bulk_loader.template.starter import guess_field
 from bulk_loader.validation.account import AccountSnapshot
 from bulk_loader.validation.validator import LeadRow, Validator

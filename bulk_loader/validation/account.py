@@ -17,7 +17,7 @@ from typing import Any
 from bulk_loader.errors import ConfigError, KartraFatalError, TemplateError, TemplateProblem
 from bulk_loader.kartra.client import CallResult, Outcome, answer_field
 from bulk_loader.outcomes import Problem, ProblemCode
-from bulk_loader.template.mapping import Template
+from bulk_loader.template.model import Template
 from bulk_loader.validation.checks import split_values
 from bulk_loader.validation.validator import LeadRow
 

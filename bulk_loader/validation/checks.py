@@ -19,7 +19,7 @@ import pandas as pd
 
 from bulk_loader.outcomes import ProblemCode
 from bulk_loader.template.fields import CHOICE_TYPES
-from bulk_loader.template.mapping import CustomFieldMap
+from bulk_loader.template.model import CustomFieldMap
 from bulk_loader.validation.time_zones import kartra_zones, map_time_zone
 
 __all__ = [

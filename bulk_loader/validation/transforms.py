@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.excel_text import DateText
 from bulk_loader.template.fields import SPLITS, TEXT_TYPES
-from bulk_loader.template.mapping import CustomFieldMap, Template, key_text
+from bulk_loader.template.model import CustomFieldMap, Template, key_text
 from bulk_loader.validation.checks import MAX_LENGTH, Check
 from bulk_loader.validation.countries import country_code
 from bulk_loader.validation.dates import send_date

@@ -26,7 +26,7 @@ from bulk_loader import scratch
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.sheet import TEXT_PROBLEMS, Chunk, Sheet, find_column
-from bulk_loader.template.mapping import (
+from bulk_loader.template.model import (
     ActionColumn,
     CustomFieldMap,
     Mode,
