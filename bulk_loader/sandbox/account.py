@@ -24,21 +24,43 @@ Every key the file may hold (anything else is an error, never ignored):
 `load_account` reads the file and checks all of it before giving up: AccountError lists
 every problem, each with its key (`credentials.api_key: missing`,
 `leads[2].date_joined: ...`; entries of arrays are counted from 1).
+
+What an account holds is in account_model, how each value is checked and worded in
+account_checks; this module offers the names others use from both.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bulk_loader.errors import InputError
+from bulk_loader.sandbox.account_checks import (
+    ACCOUNT_KEYS,
+    CREDENTIAL_KEYS,
+    FIELD_KEYS,
+    LEAD_KEYS,
+    TOP_KEYS,
+    AccountProblem,
+    Checker,
+    close_match,
+    key_text,
+    kind_of,
+    shown,
+)
+from bulk_loader.sandbox.account_model import (
+    CHOICE_TYPES,
+    DATE_FORMAT,
+    DEFAULT_SEQUENCE_STEPS,
+    FIELD_TYPES,
+    LEAD_FIELDS,
+    CustomField,
+    SandboxAccount,
+)
 
 __all__ = [
     "CHOICE_TYPES",
@@ -52,77 +74,6 @@ __all__ = [
     "account_from_dict",
     "load_account",
 ]
-
-FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
-CHOICE_TYPES = frozenset({"drop_down", "radio_button", "checkbox"})
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # Kartra's 'YYYY-MM-DD HH:MM:SS' (date_joined)
-# Kartra does not publish how many steps a sequence has; the sandbox gives each this many
-# unless the file says `sequence_steps = { Onboarding = 3 }`.
-DEFAULT_SEQUENCE_STEPS = 10
-# The plain lead fields create_lead and edit_lead accept (reference page); anything else
-# sent in `lead` is ignored, as Kartra ignores what it does not know. A seeded lead in the
-# account file takes these (and date_joined, deleted), nothing else.
-LEAD_FIELDS = (
-    "email", "phone", "phone_country_code", "first_name", "middle_name", "last_name",
-    "last_name2", "ip", "address", "zip", "city", "state", "country", "company",
-    "lead_picture", "website", "facebook", "twitter", "linkedin", "lead_preferred_time_zone",
-    "sales_tax_id", "business_type",
-)  # fmt: skip
-
-_TOP_KEYS = ("credentials", "custom_fields", "account", "leads")
-_CREDENTIAL_KEYS = ("app_id", "api_key", "api_password")
-_ACCOUNT_KEYS = ("tags", "lists", "sequences", "sequence_steps", "api_active", "app_active",
-                 "allowed_ips", "forbidden_cmds")  # fmt: skip
-_FIELD_KEYS = ("type", "options", "field_id")
-_LEAD_KEYS = (*LEAD_FIELDS, "date_joined", "deleted")
-# The table a key belongs in, to say so when it was written in another one.
-_HOME = {
-    **dict.fromkeys(_CREDENTIAL_KEYS, "credentials"),
-    **dict.fromkeys(_ACCOUNT_KEYS, "account"),
-}
-
-
-@dataclass(frozen=True)
-class CustomField:
-    """One custom field: `options` maps the option's label to its id (choice types only)."""
-
-    field_id: int
-    identifier: str
-    type: str
-    options: Mapping[str, int] = field(default_factory=dict)
-
-    def label(self, option_id: int) -> str | None:
-        return next((name for name, oid in self.options.items() if oid == option_id), None)
-
-
-@dataclass(frozen=True)
-class SandboxAccount:
-    """Everything the sandbox needs to answer like one Kartra account."""
-
-    app_id: str
-    api_key: str = field(repr=False)
-    api_password: str = field(repr=False)
-    custom_fields: Mapping[str, CustomField] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    lists: tuple[str, ...] = ()
-    sequences: Mapping[str, int] = field(default_factory=dict)  # name -> number of steps
-    leads: tuple[Mapping[str, Any], ...] = ()
-    api_active: bool = True
-    app_active: bool = True
-    allowed_ips: tuple[str, ...] | None = None
-    forbidden_cmds: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class AccountProblem:
-    """One thing wrong in an account file: the key it concerns (dotted, as TOML writes
-    it; "" for the whole file) and what is wrong."""
-
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.message}" if self.key else self.message
 
 
 class AccountError(InputError, ValueError):
@@ -166,68 +117,14 @@ def load_account(path: Path | str) -> SandboxAccount:
 
 def account_from_dict(data: Mapping[str, Any], path: Path | str | None = None) -> SandboxAccount:
     """Build an account from parsed TOML; AccountError (a ValueError) lists every problem."""
-    checker = _Checker()
+    checker = AccountChecker()
     account = checker.account(data)
     if account is None or checker.problems:
         raise AccountError(path, checker.problems or [AccountProblem("", "invalid")])
     return account
 
 
-# -- checking -------------------------------------------------------------------------------
-
-_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def key_text(key: Any) -> str:
-    """A key as TOML writes it: bare when it can be, else quoted with escapes (one line)."""
-    text = str(key)
-    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
-        return text
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        else:
-            code = ord(char)
-            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
-    out.append('"')
-    return "".join(out)
-
-
-def _kind(value: Any) -> str:
-    """What a TOML value is, in TOML's words: "a string", "an array"..."""
-    for types, name in (
-        (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
-        (Mapping, "a table"), ((list, tuple), "an array"), (datetime, "a date-time"),
-        (date, "a date"), (time, "a time"),
-    ):  # fmt: skip
-        if isinstance(value, types):
-            return name
-    return type(value).__name__
-
-
-def _shown(value: Any) -> str:
-    """A value as a problem quotes it: strings quoted, tables and arrays by their kind."""
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping | list | tuple):
-        return _kind(value)
-    return str(value)
-
-
-def _close(word: Any, choices: Sequence[str]) -> str | None:
-    found = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# -- checking the file, table by table --------------------------------------------------
 
 
 def _is_kartra_date(value: Any) -> bool:
@@ -240,20 +137,14 @@ def _is_kartra_date(value: Any) -> bool:
         return False
 
 
-class _Checker:
-    """Walks a parsed account file, collecting every problem rather than stopping."""
-
-    def __init__(self) -> None:
-        self.problems: list[AccountProblem] = []
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(AccountProblem(key, message))
+class AccountChecker(Checker):
+    """The account file table by table: every problem noted, the account built if none."""
 
     def account(self, data: Any) -> SandboxAccount | None:
         if not isinstance(data, Mapping):
-            self.problem("", f"must be a table of settings, not {_kind(data)}")
+            self.problem("", f"must be a table of settings, not {kind_of(data)}")
             return None
-        self.unknown_keys(data, _TOP_KEYS, "", "the account file")
+        self.unknown_keys(data, TOP_KEYS, "", "the account file")
         credentials = self.credentials(data.get("credentials"))
         custom_fields = self.custom_fields(data.get("custom_fields", {}))
         settings = self.settings(data.get("account", {}))
@@ -276,89 +167,6 @@ class _Checker:
             forbidden_cmds=frozenset(settings["forbidden_cmds"]),
         )
 
-    # -- helpers ------------------------------------------------------------------------
-
-    def table(self, value: Any, key: str, shape: str = "") -> Mapping[str, Any]:
-        if isinstance(value, Mapping):
-            return value
-        self.problem(key, f"must be a table{shape}, not {_kind(value)}")
-        return {}
-
-    def unknown_keys(
-        self, table: Mapping[str, Any], allowed: Sequence[str], where: str, name: str
-    ) -> None:
-        """Every key of `table` that is not `allowed`, with the likeliest key meant."""
-        for key in table:
-            if key in allowed:
-                continue
-            dotted = f"{where}.{key_text(key)}" if where else key_text(key)
-            self.problem(dotted, f"not a key of {name}{self.hint(key, allowed, where)}")
-
-    @staticmethod
-    def hint(key: Any, allowed: Sequence[str], where: str) -> str:
-        """The key meant: a key of another table written here, else a near spelling."""
-        misplaced = where in ("", "credentials", "account")
-        elsewhere = [k for k, home in _HOME.items() if home != where] if misplaced else []
-        if key in elsewhere:
-            return f" ({key!r} goes under [{_HOME[key]}])"
-        close = _close(key, allowed)
-        if close is not None:
-            return f" (did you mean {close!r}?)"
-        close = _close(key, elsewhere)
-        if close is not None:
-            return f" (did you mean {close!r} under [{_HOME[close]}]?)"
-        if where.startswith("leads["):
-            return " (a lead takes Kartra's plain lead fields, date_joined and deleted)"
-        return f" (its keys: {', '.join(allowed)})"
-
-    def text(self, value: Any, key: str, *, line: bool = True) -> str | None:
-        """A non-empty string; `line`: on one line, without control characters."""
-        if not isinstance(value, str):
-            self.problem(key, f"must be a string, not {_kind(value)}")
-            return None
-        if not value.strip():
-            self.problem(key, "must not be empty")
-            return None
-        if line and not value.isprintable():
-            self.problem(key, "must not hold control characters (a new line, a tab...)")
-            return None
-        return value
-
-    def whole(self, value: Any, key: str, what: str) -> int | None:
-        """An integer of 1 or more."""
-        if not _is_whole(value) or value < 1:
-            self.problem(key, f"must be {what}, a whole number from 1, not {_shown(value)}")
-            return None
-        return int(value)
-
-    def flag(self, table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-        value = table.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(f"{where}.{key}", f"must be true or false, not {_shown(value)}")
-            return default
-        return value
-
-    def names(self, table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...] | None:
-        """An array of distinct non-empty names; None when absent."""
-        if key not in table:
-            return None
-        value, dotted = table[key], f"{where}.{key}"
-        if not isinstance(value, list | tuple):
-            self.problem(dotted, f'must be an array of strings, ["...", ...], not {_kind(value)}')
-            return ()
-        names: list[str] = []
-        first: dict[str, int] = {}
-        for number, item in enumerate(value, start=1):
-            name = self.text(item, f"{dotted}[{number}]")
-            if name is None:
-                continue
-            if name in first:
-                self.problem(f"{dotted}[{number}]", f"{name!r} is also {dotted}[{first[name]}]")
-                continue
-            first[name] = number
-            names.append(name)
-        return tuple(names)
-
     # -- the tables ---------------------------------------------------------------------
 
     def credentials(self, raw: Any) -> tuple[str, str, str] | None:
@@ -368,9 +176,9 @@ class _Checker:
             )
             return None
         table = self.table(raw, "credentials")
-        self.unknown_keys(table, _CREDENTIAL_KEYS, "credentials", "[credentials]")
+        self.unknown_keys(table, CREDENTIAL_KEYS, "credentials", "[credentials]")
         values: list[str] = []
-        for key in _CREDENTIAL_KEYS:
+        for key in CREDENTIAL_KEYS:
             if key not in table:
                 if isinstance(raw, Mapping):
                     self.problem(f"credentials.{key}", "missing")
@@ -378,7 +186,7 @@ class _Checker:
             value = self.text(table[key], f"credentials.{key}")
             if value is not None:
                 values.append(value)
-        if len(values) != len(_CREDENTIAL_KEYS):
+        if len(values) != len(CREDENTIAL_KEYS):
             return None
         return values[0], values[1], values[2]
 
@@ -389,9 +197,11 @@ class _Checker:
         for number, (identifier, spec) in enumerate(table.items(), start=1):
             where = f"custom_fields.{key_text(identifier)}"
             if not isinstance(spec, Mapping):
-                self.problem(where, f"must be a table (type, options, field_id), not {_kind(spec)}")
+                self.problem(
+                    where, f"must be a table (type, options, field_id), not {kind_of(spec)}"
+                )
                 continue
-            self.unknown_keys(spec, _FIELD_KEYS, where, "a custom field")
+            self.unknown_keys(spec, FIELD_KEYS, where, "a custom field")
             kind = self.field_type(spec, where)
             options = self.options(spec, where, kind)
             given = "field_id" in spec
@@ -413,10 +223,10 @@ class _Checker:
             self.problem(f"{where}.type", f"missing: one of {choices}")
             return None
         if not isinstance(kind, str) or kind not in FIELD_TYPES:
-            close = _close(kind, FIELD_TYPES) if isinstance(kind, str) else None
+            close = close_match(kind, FIELD_TYPES) if isinstance(kind, str) else None
             hint = f" (did you mean {close!r}?)" if close else ""
             self.problem(
-                f"{where}.type", f"{_shown(kind)} is not a field type: one of {choices}{hint}"
+                f"{where}.type", f"{shown(kind)} is not a field type: one of {choices}{hint}"
             )
             return None
         return kind
@@ -435,7 +245,7 @@ class _Checker:
                 return None
             return {}
         if not isinstance(raw, Mapping):
-            self.problem(key, f"must be a table, {{ label = option id, ... }}, not {_kind(raw)}")
+            self.problem(key, f"must be a table, {{ label = option id, ... }}, not {kind_of(raw)}")
             return None
         ok = True
         if kind is not None and kind not in CHOICE_TYPES:
@@ -482,7 +292,7 @@ class _Checker:
 
     def settings(self, raw: Any) -> dict[str, Any]:
         table = self.table(raw, "account")
-        self.unknown_keys(table, _ACCOUNT_KEYS, "account", "[account]")
+        self.unknown_keys(table, ACCOUNT_KEYS, "account", "[account]")
         tags = self.names(table, "tags", "account") or ()
         lists = self.names(table, "lists", "account") or ()
         sequences = self.names(table, "sequences", "account") or ()
@@ -503,7 +313,7 @@ class _Checker:
         for name, count in table.items():
             key = f"account.sequence_steps.{key_text(name)}"
             if name not in sequences:
-                close = _close(name, sequences)
+                close = close_match(name, sequences)
                 hint = f" (did you mean {close!r}?)" if close else ""
                 self.problem(key, f"not one of account.sequences{hint}")
             number = self.whole(count, key, "the sequence's number of steps")
@@ -528,16 +338,18 @@ class _Checker:
 
     def leads(self, raw: Any) -> tuple[dict[str, Any], ...]:
         if not isinstance(raw, list | tuple):
-            self.problem("leads", f"must be an array of tables, [[leads]], not {_kind(raw)}")
+            self.problem("leads", f"must be an array of tables, [[leads]], not {kind_of(raw)}")
             return ()
         seeds: list[dict[str, Any]] = []
         emails: dict[str, int] = {}
         for number, lead in enumerate(raw, start=1):
             where = f"leads[{number}]"
             if not isinstance(lead, Mapping):
-                self.problem(where, f"must be a table of lead fields, [[leads]], not {_kind(lead)}")
+                self.problem(
+                    where, f"must be a table of lead fields, [[leads]], not {kind_of(lead)}"
+                )
                 continue
-            self.unknown_keys(lead, _LEAD_KEYS, where, "a lead")
+            self.unknown_keys(lead, LEAD_KEYS, where, "a lead")
             seed = dict(lead)
             if "email" not in lead:
                 self.problem(f"{where}.email", "missing")
@@ -551,7 +363,7 @@ class _Checker:
             for name in LEAD_FIELDS:
                 value = lead.get(name)
                 if name != "email" and value is not None and not isinstance(value, str):
-                    self.problem(f"{where}.{name}", f"must be a string, not {_kind(value)}")
+                    self.problem(f"{where}.{name}", f"must be a string, not {kind_of(value)}")
             self.date_joined(seed, where)
             if "deleted" in lead:
                 self.flag(lead, "deleted", where, False)
@@ -566,5 +378,5 @@ class _Checker:
         if joined is not None and not _is_kartra_date(joined):
             self.problem(
                 f"{where}.date_joined",
-                f'must be "YYYY-MM-DD HH:MM:SS" (Kartra\'s EST), not {_shown(joined)}',
+                f'must be "YYYY-MM-DD HH:MM:SS" (Kartra\'s EST), not {shown(joined)}',
             )
