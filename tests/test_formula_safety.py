@@ -125,7 +125,7 @@ def test_template_init_keeps_payload_headers_inside_toml_strings(tmp_path: Path)
 
 def _escape_slowly(value: str) -> str:
     """escape_csv_cell without its fast path: the rules as written."""
-    from bulk_loader.results.workbook import _FORMULA, _LOOKS_ESCAPED, _PLAIN_NUMBER
+    from bulk_loader.results.sinks import _FORMULA, _LOOKS_ESCAPED, _PLAIN_NUMBER
     from bulk_loader.sheets.sheet import clean_text
 
     value = clean_text(value)
@@ -138,6 +138,6 @@ def _escape_slowly(value: str) -> str:
 
 @given(st.text() | st.sampled_from(["", "a", "=1", "'=1", " =1", "+1", "Ana", "\x00x"]))
 def test_the_fast_path_of_csv_escaping_changes_nothing(value: str) -> None:
-    from bulk_loader.results.workbook import escape_csv_cell
+    from bulk_loader.results.sinks import escape_csv_cell
 
     assert escape_csv_cell(value) == _escape_slowly(value)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from bulk_loader.errors import InputError
 from bulk_loader.outcomes import Problem
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
-from bulk_loader.results.workbook import ResultsWriter, escape_csv_cell
+from bulk_loader.results.sinks import escape_csv_cell
+from bulk_loader.results.workbook import ResultsWriter
 from bulk_loader.sheets.csv_file import unescape_csv_cell
 from bulk_loader.sheets.sheet import clean_text
 

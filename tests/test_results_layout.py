@@ -26,7 +26,7 @@ from click.testing import CliRunner, Result
 
 from bulk_loader import Loader
 from bulk_loader.cli.app import cli
-from bulk_loader.results.summary import FAILED_META
+from bulk_loader.results.failed_rows import FAILED_META
 from bulk_loader.results.workbook import NOTE_COLUMNS, ResultsWriter, is_note_column
 from bulk_loader.sandbox import RunningSandbox, serve_in_thread
 

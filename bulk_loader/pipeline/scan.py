@@ -18,7 +18,7 @@ from typing import Any
 from bulk_loader.errors import TemplateError
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
-from bulk_loader.results.summary import report_lines, summary_sheet
+from bulk_loader.results.summary_sheet import report_lines, summary_sheet
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
 from bulk_loader.template.mapping import default_template, load_template

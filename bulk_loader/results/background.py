@@ -23,7 +23,8 @@ from typing import Any
 from bulk_loader import scratch
 from bulk_loader.errors import InputError
 from bulk_loader.outcomes import Problem
-from bulk_loader.results.workbook import ResultsWriter, create_results_file
+from bulk_loader.results.sinks import create_results_file
+from bulk_loader.results.workbook import ResultsWriter
 
 __all__ = ["CHILD_ENVIRONMENT", "BackgroundResultsWriter", "open_results"]
 

@@ -1,23 +1,20 @@
 """What a run did, and the files that show it: the summary, the results workbook and
 the failed-rows file, rebuilt from the journal (by a run, or by `bulk-loader results`).
 
-The Summary sheet has one layout for a dry run and a real one (`summary_sheet`): what
-was run where, the rows by status (with a chart), the problems and warnings with their
-first rows and an example, then how the sending went and the notes.
+The Summary sheet has one layout for a dry run and a real one (results.summary_sheet):
+what was run where, the rows by status (with a chart), the problems and warnings with
+their first rows and an example, then how the sending went and the notes.
 
 A failed-rows file is a file to edit. Its SHA-256 is kept in the journal's meta when it
 is written; the next run replaces it only if it is still that file, and otherwise
-leaves it as it is and writes its own list beside it (`<sheet>.failed-2.csv`, ...).
+leaves it as it is and writes its own list beside it (`<sheet>.failed-2.csv`, ...):
+results.failed_rows.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,52 +22,23 @@ from pathlib import Path
 
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
 from bulk_loader.journal.files import find_journals
-from bulk_loader.journal.store import Journal
-from bulk_loader.outcomes import (
-    ATTENTION,
-    GOOD,
-    WARNINGS,
-    Problem,
-    Report,
-    RowStatus,
-    problem_text,
+from bulk_loader.journal.store import Journal, JournalRow
+from bulk_loader.outcomes import ATTENTION, GOOD, WARNINGS, Problem, Report, RowStatus, problem_text
+from bulk_loader.results.failed_rows import (
+    Remembered,
+    next_failed_file,
+    remember,
+    remember_later,
+    remembered,
+    why_kept,
 )
-from bulk_loader.results.files import (
-    default_results_path,
-    failed_rows_path,
-    file_digest,
-    numbered,
-    same_file,
-)
-from bulk_loader.results.workbook import (
-    FailedRowsWriter,
-    ResultsWriter,
-    SummaryTable,
-    key_columns,
-)
+from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
+from bulk_loader.results.summary_sheet import TopLine, summary_sheet
+from bulk_loader.results.workbook import FailedRowsWriter, ResultsWriter, key_columns
 
-__all__ = [
-    "FAILED_META",
-    "ImportSummary",
-    "TopLine",
-    "rebuild_results",
-    "report_lines",
-    "summary_sheet",
-    "write_run_files",
-]
+__all__ = ["ImportSummary", "rebuild_results", "write_run_files"]
 
-# The journal's meta entry naming the failed-rows file a run last wrote and its SHA-256,
-# and the files found edited since (JSON: {"name": ..., "sha256": ..., "edited": [...]}).
-FAILED_META = "failed_rows_file"
-# A problem code as the terminal and the Summary sheet show it: the code, how many, its
-# first rows, whether there are more than those, and an example ("row 9: Email: ...").
-TopLine = tuple[str, int, list[int], bool, str]
 KEEP_ROWS = 5  # first rows kept per code, as the dry run's Report keeps them
-# The statuses in the order a person reads them; any other after them.
-STATUS_ORDER = (
-    "created", "updated", "would_create", "would_update", "valid", "would_fail",
-    "partial", "failed", "unknown", "sending", "not_sent", "invalid",
-)  # fmt: skip
 
 
 @dataclass
@@ -227,70 +195,6 @@ class ImportSummary:
         )
 
 
-def report_lines(report: Report, n: int = 20, *, warnings: bool = False) -> list[TopLine]:
-    """A dry run's Report.top as the Summary sheet and the terminal show it."""
-    return [
-        (code, count, rows, len(rows) >= report.keep_rows and count > len(rows),
-         f"row {example.row}: {problem_text(example)}")
-        for code, count, rows, example in report.top(n, warnings=warnings)
-    ]  # fmt: skip
-
-
-def summary_sheet(
-    *,
-    run: str,
-    sheet: Path,
-    template: str,
-    mode: str,
-    host: str,
-    account: str,
-    report: Report,
-    statuses: Mapping[str, int],
-    problems: Sequence[TopLine],
-    warnings: Sequence[TopLine],
-    files: Sequence[tuple[str, object]] = (),
-    sending: Sequence[tuple[str, object]] = (),
-    stopped: str = "",
-) -> dict[str, object]:
-    """The Summary sheet, one layout for a dry run and a real run: what was run where,
-    the rows by status (and a chart of them), the problems and warnings with their first
-    rows and an example, the files, how the sending went, and the notes."""
-    known = [status for status in STATUS_ORDER if statuses.get(status)]
-    others = sorted(status for status, count in statuses.items() if count and status not in known)
-    by_status = tuple((str(status), statuses[status]) for status in [*known, *others])
-    lines: dict[str, object] = {
-        "Sheet": str(sheet),
-        "Template": template,
-        "Mode": mode,
-        "Run": run,
-        "Host": host or "no account",
-        "Account": account,
-        "Rows read": report.rows_read,
-        "Valid": report.rows_valid,
-        "Invalid": report.rows_invalid,
-        **dict(files),
-        "Rows by status": SummaryTable(("status", "rows"), by_status, chart=True),
-        "Problems": _top_table("problem", problems) if problems else "none",
-    }
-    if warnings:
-        lines["Warnings (sent as written)"] = _top_table("warning", warnings)
-    if sending:
-        lines["Sending"] = SummaryTable((), tuple(sending))
-    if stopped:
-        lines["Stopped by"] = stopped
-    lines.update({f"Note {n}": note for n, note in enumerate(report.notes, start=1)})
-    return lines
-
-
-def _top_table(what: str, top: Sequence[TopLine]) -> SummaryTable:
-    rows = tuple(
-        (code, count, ", ".join(map(str, rows)) + (", ..." if more else ""),
-         example.split(": ", 1)[-1])
-        for code, count, rows, more, example in top
-    )  # fmt: skip
-    return SummaryTable((what, "count", "first rows", "example"), rows)
-
-
 def rebuild_results(
     sheet: Path, results_path: Path | None = None, *, keys_only: bool = False
 ) -> ImportSummary:
@@ -333,7 +237,7 @@ def rebuild_results(
     finally:
         journal.close()
     if summary.unrecorded is not None:
-        _remember_later(journals[0], summary.unrecorded)
+        remember_later(journals[0], summary.unrecorded)
     summary.report.rows_read = summary.statuses.total()
     summary.report.rows_invalid = summary.statuses[RowStatus.INVALID]
     return summary
@@ -351,54 +255,22 @@ def write_run_files(
 
     With `keys_only` no file copies whole rows: the results keep the key columns, and
     there is no failed-rows file (it would be whole rows). A failed-rows file that
-    changed since a run wrote it is never replaced nor removed (`_failed_target`).
+    changed since a run wrote it is never replaced nor removed (next_failed_file).
     """
     default = failed_rows_path(summary.sheet)
-    written = _written(journal)
-    target, kept, ours = _failed_target(default, written)
+    written = remembered(journal)
+    target, kept, ours = next_failed_file(default, written)
     failed_file = failed_file and not keys_only
     if failed_file and (same_file(default, results) or same_file(target, results)):
         raise InputError(f"--results {results} is where the failed rows go; name another file")
     headers = journal.headers()
     keep = key_columns(headers, journal.key_headers()) if keys_only else None
-    retry: FailedRowsWriter | None = None
     with ExitStack() as files:
         out = files.enter_context(ResultsWriter(results, headers, attempts_column=True, keep=keep))
-        for row in journal.rows():
-            summary.statuses[RowStatus(row.status)] += 1
-            if row.error_type:
-                summary.tally(row.error_type, row.row, row.message or row.error_type)
-            else:
-                first: dict[str, Problem] = {}
-                for problem in row.problems:
-                    first.setdefault(problem.code, problem)
-                for code, problem in first.items():
-                    summary.tally(code, row.row, problem_text(problem))
-            out.add(
-                row.row,
-                row.cells,
-                row.status,
-                row.lead_id,
-                row.error_type,
-                row.message,
-                row.problems,
-                row.attempts,
-            )
-            if row.status in ATTENTION and failed_file:
-                if retry is None:
-                    retry = files.enter_context(FailedRowsWriter(target, headers))
-                    summary.failed = target
-                retry.add(row.row, row.cells, row.status, row.error_type, row.message, row.problems)
-        if retry is not None:
-            retry.close()
+        failed_to = target if failed_file else None
+        _write_rows(journal, headers, summary, files, out, failed_to)
         if failed_file or keys_only:
-            # The last run's list no longer holds (it is still that file: not edited).
-            if ours is not None and ours != summary.failed:
-                ours.unlink(missing_ok=True)
-            if kept is not None:
-                summary.kept_failed = kept
-                summary.kept_why = _why_kept(kept, written, summary.journal_kept)
-            _remember(journal, summary, written)
+            _settle_failed_files(journal, summary, written, kept, ours)
         if not summary.report.rows_read:  # results rebuilt: the journal's rows are all
             summary.report.rows_read = summary.statuses.total()
             summary.report.rows_invalid = summary.statuses[RowStatus.INVALID]
@@ -406,90 +278,68 @@ def write_run_files(
     summary.results = results
 
 
-@dataclass(frozen=True)
-class _Written:
-    """What the journal remembers of the failed-rows files its runs wrote: the last one
-    (name and SHA-256; "" when the last run wrote none), and those found edited since."""
-
-    name: str = ""
-    sha256: str = ""
-    edited: tuple[str, ...] = ()
-
-
-def _written(journal: Journal) -> _Written:
-    try:
-        record = json.loads(journal.meta().get(FAILED_META) or "{}")
-        edited = tuple(str(name) for name in record.get("edited", ()))
-        return _Written(str(record.get("name", "")), str(record.get("sha256", "")), edited)
-    except (ValueError, TypeError, AttributeError):
-        return _Written()
-
-
-def _failed_target(default: Path, written: _Written) -> tuple[Path, Path | None, Path | None]:
-    """Where this run's failed rows go, the first file left as it is on the way, and the
-    file the journal remembers writing if it is still that file.
-
-    `<sheet>.failed.csv`, unless a file is there that is not the one the journal
-    remembers writing, byte for byte (edited since, or never written by a run of this
-    journal): then `<sheet>.failed-2.csv`, `-3`, ..., the first name free or ours.
-    """
-    ours = None
-    if written.name:
-        path = default.with_name(written.name)
-        if path.parent == default.parent and file_digest(path) == written.sha256:
-            ours = path
-    kept = None
-    number = 1
-    while True:
-        target = numbered(default, number)
-        if target == ours or not os.path.lexists(target):
-            return target, kept, ours
-        kept = kept or target
-        number += 1
+def _write_rows(
+    journal: Journal,
+    headers: list[str],
+    summary: ImportSummary,
+    files: ExitStack,
+    out: ResultsWriter,
+    failed_to: Path | None,
+) -> None:
+    """Every row of the journal into the results, counted in `summary`; the rows to fix
+    also into the failed-rows file `failed_to` (None: none), opened at the first."""
+    retry: FailedRowsWriter | None = None
+    for row in journal.rows():
+        _count(summary, row)
+        out.add(
+            row.row,
+            row.cells,
+            row.status,
+            row.lead_id,
+            row.error_type,
+            row.message,
+            row.problems,
+            row.attempts,
+        )
+        if row.status in ATTENTION and failed_to is not None:
+            if retry is None:
+                retry = files.enter_context(FailedRowsWriter(failed_to, headers))
+                summary.failed = failed_to
+            retry.add(row.row, row.cells, row.status, row.error_type, row.message, row.problems)
+    if retry is not None:
+        retry.close()
 
 
-def _why_kept(kept: Path, written: _Written, journal_kept: bool) -> str:
-    if kept.name == written.name:
-        return "was edited since the last run"
-    if kept.name in written.edited:
-        return "was edited since an earlier run wrote it"
-    if not journal_kept:  # --sandbox: no journal outlives the run to remember a file by
-        return "may have been edited (a run that keeps no journal cannot tell)"
-    return "was not written by a run this journal remembers"
+def _count(summary: ImportSummary, row: JournalRow) -> None:
+    """One row's status, and its problem codes (or Kartra's error type), in `summary`."""
+    summary.statuses[RowStatus(row.status)] += 1
+    if row.error_type:
+        summary.tally(row.error_type, row.row, row.message or row.error_type)
+    else:
+        first: dict[str, Problem] = {}
+        for problem in row.problems:
+            first.setdefault(problem.code, problem)
+        for code, problem in first.items():
+            summary.tally(code, row.row, problem_text(problem))
 
 
-def _remember(journal: Journal, summary: ImportSummary, written: _Written) -> None:
-    """Keep the failed-rows file just written (its name and SHA-256) in the journal's
-    meta, and the files found edited that are still there. A journal opened read-only
-    (`bulk-loader results`) is written after (rebuild_results)."""
-    folder = summary.sheet.parent
-    edited = [name for name in written.edited if (folder / name).exists()]
-    last = summary.failed.name if summary.failed is not None else ""
-    if written.name and written.name != last and (folder / written.name).exists():
-        edited.append(written.name)  # ours once, and not removed: edited since, kept
-    digest = file_digest(summary.failed) if summary.failed is not None else None
-    record = {
-        "name": summary.failed.name if summary.failed is not None and digest else "",
-        "sha256": digest or "",
-        "edited": sorted(set(edited)),
-    }
-    try:
-        journal.set_meta(FAILED_META, json.dumps(record))
-    except sqlite3.OperationalError:  # read-only
-        summary.unrecorded = json.dumps(record)
-
-
-def _remember_later(path: Path, record: str) -> None:
-    """What a read-only journal could not take, kept now; not if a run holds the
-    journal meanwhile (it writes its own list, and keeps it, when it ends)."""
-    try:
-        journal = Journal.open(path, {})
-    except ConfigError:
-        return
-    try:
-        journal.set_meta(FAILED_META, record)
-    finally:
-        journal.close()
+def _settle_failed_files(
+    journal: Journal,
+    summary: ImportSummary,
+    written: Remembered,
+    kept: Path | None,
+    ours: Path | None,
+) -> None:
+    """The last run's list removed if this run replaces it (it is still that file: not
+    edited), the file kept noted, and this run's list remembered in the journal."""
+    if ours is not None and ours != summary.failed:
+        ours.unlink(missing_ok=True)
+    if kept is not None:
+        summary.kept_failed = kept
+        summary.kept_why = why_kept(kept, written, summary.journal_kept)
+    unrecorded = remember(journal, summary.sheet.parent, summary.failed, written)
+    if unrecorded is not None:
+        summary.unrecorded = unrecorded
 
 
 def _stamp(seconds: float) -> str:
