@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bulk_loader.template.fields import ACTIONS, CUSTOM_FIELD_TYPES, KARTRA_FIELDS, TRANSFORMS
-from bulk_loader.template.presets import Block, Line, Plan, plan_preset, recognise
+from bulk_loader.template.preset_plan import Block, Line, Plan, plan_preset
+from bulk_loader.template.presets import recognise
 
 __all__ = ["guess_field", "guess_separator", "starter_template", "toml_string"]
 
