@@ -156,11 +156,6 @@ def test_every_transform_mistake_is_reported_with_its_key(tmp_path: Path) -> Non
         "fields.zip.colour": "unknown key (did you mean 'column'?)",
         "fields.zip.column": "is required",
         "fields.zip.transform": "the country transform fits fields.country only",
-        "fields.first_name": "split.name fills first_name too: map the field or split the "
-        "column, not both",
-        "fields.city": "split.address fills city too: map the field or split the column, not both",
-        "fields.country": "split.address fills country too: map the field or split the "
-        "column, not both",
         "split.address.format": "is required: one of mailchimp",
         "split.phone": "not a split: one of name, address",
     }
@@ -641,3 +636,28 @@ def test_the_transforms_of_a_row_never_raise_and_note_what_they_leave(
     if "C" in codes:
         assert "country" not in out  # the converter sends the cell as written
     assert all(p.is_warning for p in noted)
+
+
+def test_a_field_the_split_fills_may_be_mapped_as_its_fallback(tmp_path: Path) -> None:
+    """Mailchimp's typed Address fills country; its CC is used when the Address is empty,
+    and a phone without its code is then read in that country."""
+    template = load_template(
+        write(
+            tmp_path,
+            "t.toml",
+            '[fields]\nemail = "Email"\n'
+            'phone = { column = "Phone", transform = "phone", region = "US" }\n'
+            'country = { column = "CC", transform = "country" }\nstate = "REGION"\n'
+            '[split.address]\ncolumn = "Address"\nformat = "mailchimp"\n',
+        )
+    )
+    names = ("fields.email", "fields.phone", "fields.country", "fields.state")
+    names += ("split.address.column",)
+    headers = ("Email", "Phone", "CC", "REGION", "Address")
+    bound = {key: (i, header) for i, (key, header) in enumerate(zip(names, headers, strict=True))}
+    transforms = RowTransforms(template, bound)
+    typed = "1 Main St  Springfield  MA  01776  US"
+    from_address, _ = transforms.apply(2, ["a@example.com", "", "gb", "ENG", typed])
+    assert from_address["country"] == "US"  # the typed address wins over the IP's guess
+    fallback, _ = transforms.apply(3, ["b@example.com", "020 7946 0028", "gb", "ENG", ""])
+    assert fallback == {"country": "GB", "phone": "2079460028", "phone_country_code": "+44"}

@@ -208,12 +208,8 @@ class TemplateChecker:
                 continue
             self.unknown_keys(spec, _SPLIT_KEYS[kind], where)
             column = self.text(spec, "column", where, required=True)
-            for name in SPLITS[kind]:
-                if name in fields:
-                    self.problem(
-                        f"fields.{name}",
-                        f"{where} fills {name} too: map the field or split the column, not both",
-                    )
+            # A field the split fills may be mapped too: that column is the fallback, sent
+            # when the split gives the field nothing (an empty or partial address).
             layout = spec.get("format") if kind == "address" else None
             if kind == "address" and layout not in ADDRESS_FORMATS:
                 got = "is required" if layout is None else f"{layout!r} is not an address format"

@@ -205,7 +205,14 @@ class _Planner:
             if shown:
                 self.declined.update(fills)
             return value, str(off), shown
-        taken = [name for name in fills if name in self.filled]
+        # A field a split fills may be mapped too, as its fallback (CC when the Address
+        # is empty): taken only when something else than a split fills it.
+        taken = [
+            name
+            for name in fills
+            if name in self.filled
+            and not (where.startswith("fields.") and self.filled[name].startswith("split."))
+        ]
         if taken:
             return value, f"Left out: {self.filled[taken[0]]} already fills {taken[0]}.", True
         if header is not None and header_key(header) in self.used:

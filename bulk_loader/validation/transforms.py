@@ -343,6 +343,8 @@ class RowTransforms:
             if warning:
                 note(cell, ProblemCode.ADDRESS_NOT_SPLIT, warning)
         country = self._value(cells, self.country)
+        if "country" in out:  # the split's country wins; the mapped column is its fallback
+            country = ""
         if country and self.country is not None and self.country_transform:
             code = country_code(country)
             if code is not None:
