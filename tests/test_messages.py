@@ -118,3 +118,19 @@ def test_time_zones_lists_kartra_s_76_with_their_offsets() -> None:
     assert result.exit_code == 0 and len(lines) == 76
     assert any(line.endswith("  America/New_York") for line in lines)
     assert all(line[0] in "+-" and line[3] == ":" and line[6:8] == "  " for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("timezone", "lead_preferred_time_zone"), ("zip_code", "zip"), ("surname", "last_name")],
+)
+def test_a_field_named_as_exports_name_it_gets_the_kartra_name(
+    tmp_path: Path, key: str, meant: str
+) -> None:
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,x\nana@example.com,y\n")
+    template = tmp_path / "t.toml"
+    template.write_text(f'[fields]\nemail = "email"\n{key} = "x"\n')
+    result = invoke("run", str(sheet), "--template", str(template), "--dry-run")
+    assert result.exit_code == 3
+    assert f"  fields.{key}: not a Kartra lead field (did you mean '{meant}'?)\n" in result.stderr

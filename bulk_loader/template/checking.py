@@ -21,6 +21,7 @@ from bulk_loader.template.fields import (
     DEFAULT_SEPARATOR,
     KARTRA_FIELDS,
     SPLITS,
+    SYNONYMS,
     TEXT_TYPES,
     TRANSFORMS,
 )
@@ -134,6 +135,9 @@ class TemplateChecker:
             key = f"fields.{key_text(name)}"
             if name not in KARTRA_FIELDS:
                 hint = _suggest(name, KARTRA_FIELDS)
+                meant = SYNONYMS.get("".join(ch for ch in name.casefold() if ch.isalnum()))
+                if not hint and meant in KARTRA_FIELDS:  # timezone, zip_code, phone_number
+                    hint = f" (did you mean {meant!r}?)"
                 if name in ACTIONS:
                     hint = f" ({name} go in [actions]: {name} = {{ column = ... }})"
                 self.problem(key, f"not a Kartra lead field{hint}")

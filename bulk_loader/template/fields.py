@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_SEPARATOR",
     "KARTRA_FIELDS",
     "SPLITS",
+    "SYNONYMS",
     "TEXT_TYPES",
     "TRANSFORMS",
 ]
@@ -41,3 +42,35 @@ SPLITS = {
 }
 # How a split address column is laid out: Mailchimp's one cell, parts two spaces apart.
 ADDRESS_FORMATS = ("mailchimp",)
+
+
+# Normalised header (lower case, letters and digits only) -> Kartra field or action.
+SYNONYMS: dict[str, str] = {
+    **{name.replace("_", ""): name for name in KARTRA_FIELDS},
+    "mail": "email", "emailaddress": "email", "emailadress": "email", "email1": "email",
+    "leadid": "id", "kartraid": "id", "contactid": "id",
+    "newemailaddress": "new_email", "changeemailto": "new_email",
+    "phonenumber": "phone", "mobile": "phone", "mobilephone": "phone", "cell": "phone",
+    "cellphone": "phone", "telephone": "phone", "tel": "phone", "phoneno": "phone",
+    "countrycode": "phone_country_code", "dialcode": "phone_country_code",
+    "callingcode": "phone_country_code", "phonecode": "phone_country_code",
+    "firstname": "first_name", "givenname": "first_name", "forename": "first_name",
+    "first": "first_name", "fname": "first_name",
+    "middle": "middle_name", "middleinitial": "middle_name",
+    "lastname": "last_name", "surname": "last_name", "familyname": "last_name",
+    "last": "last_name", "lname": "last_name", "secondlastname": "last_name2",
+    "ipaddress": "ip", "streetaddress": "address", "street": "address", "address1": "address",
+    "zipcode": "zip", "postcode": "zip", "postalcode": "zip", "postal": "zip",
+    "town": "city", "province": "state", "region": "state", "county": "state",
+    "countryname": "country", "company": "company", "companyname": "company",
+    "organisation": "company", "organization": "company", "employer": "company",
+    "photo": "lead_picture", "picture": "lead_picture", "avatar": "lead_picture",
+    "image": "lead_picture", "photourl": "lead_picture", "url": "website", "web": "website",
+    "homepage": "website", "site": "website", "websiteurl": "website",
+    "timezone": "lead_preferred_time_zone", "tz": "lead_preferred_time_zone",
+    "preferredtimezone": "lead_preferred_time_zone", "vatid": "sales_tax_id",
+    "vatnumber": "sales_tax_id", "taxid": "sales_tax_id", "salestaxid": "sales_tax_id",
+    "linkedinurl": "linkedin", "facebookurl": "facebook", "twitterhandle": "twitter",
+    "x": "twitter", "tags": "tags", "tag": "tags", "lists": "lists", "list": "lists",
+    "mailinglists": "lists", "mailinglist": "lists",
+}  # fmt: skip
