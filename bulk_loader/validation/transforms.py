@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.excel_text import DateText
@@ -122,6 +122,8 @@ def read_phone(value: str, region: str | None = None, code: str | None = None) -
     elif region is None and text.startswith("00"):
         text = "+" + text[2:]  # the international prefix of most of the world
     number = _parse(text, region)
+    if number is not None and wanted is None:
+        number = _plus_lost(text, number)
     if number is None:
         if region is None and not text.startswith(("+", "tel:+")):
             return _as_written(value, "has no country code (+...) and no country to read it in")
@@ -143,6 +145,23 @@ def read_phone(value: str, region: str | None = None, code: str | None = None) -
     if number.extension:
         national += f" ext. {number.extension}"
     return Phone(national, f"+{number.country_code}")
+
+
+def _plus_lost(text: str, number: Any) -> Any:
+    """The number a spreadsheet app stored as digits, its + lost (`+4915112345678` became
+    4915112345678): when read in its country it is no valid number, but with a + before
+    it, it is one of that very country. Anything else is left as it was read."""
+    import phonenumbers
+
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.lstrip().startswith(("+", "0")) or phonenumbers.is_valid_number(number):
+        return number
+    if not digits.startswith(str(number.country_code)):
+        return number
+    plus = _parse("+" + digits, None)
+    if plus is None or plus.country_code != number.country_code:
+        return number
+    return plus if phonenumbers.is_valid_number(plus) else number
 
 
 def split_name(value: str) -> dict[str, str]:
