@@ -134,3 +134,12 @@ def test_a_field_named_as_exports_name_it_gets_the_kartra_name(
     result = invoke("run", str(sheet), "--template", str(template), "--dry-run")
     assert result.exit_code == 3
     assert f"  fields.{key}: not a Kartra lead field (did you mean '{meant}'?)\n" in result.stderr
+
+
+def test_a_run_without_a_rate_limit_still_counts_the_429s(tmp_path: Path) -> None:
+    """--rate 0 lifts our pacing, not Kartra's limit: the 429s it meets are said."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\n" + "".join(f"p{n}@example.com\n" for n in range(3)))
+    result = invoke("run", str(sheet), "--sandbox", "--rate", "0", "--mode", "create")
+    assert result.exit_code == 0, result.output
+    assert "Pace:      no limit (--rate 0); 0 calls answered 429 (sent again)\n" in result.stdout

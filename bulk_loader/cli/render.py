@@ -143,7 +143,8 @@ class ImportProgress:
 
     def pace(self, rate: float, rate_limited: int) -> None:
         """The App's pace now and the 429s so far, shown with the counts."""
-        self._pace = f"; pace {rate:.1f} calls/s, {rate_limited} answered 429" if rate else ""
+        pace = f"pace {rate:.1f} calls/s" if rate else "no limit"
+        self._pace = f"; {pace}, {rate_limited} answered 429"
 
     def close(self) -> None:
         if self._bar is not None:
@@ -207,6 +208,11 @@ def _print_sending(summary: ImportSummary) -> None:
                 if summary.shared_with
                 else ""
             )
+        )
+    elif summary.calls:  # --rate 0: Kartra's own limit still answers 429, say how often
+        click.echo(
+            f"Pace:      no limit (--rate 0); {summary.rate_limited} calls answered 429 "
+            "(sent again)"
         )
 
 
