@@ -45,6 +45,7 @@ Invalid:   1
 Created:   1
 Failed:    1
 Sent:      2 rows this run; 5 calls to 127.0.0.1:PORT
+Pace:      no limit (--rate 0); 0 calls answered 429 (sent again)
 Top problems:
   invalid_email       1  row 3
                          e.g. row 3: email: 'bo@example' is not a valid email address
@@ -64,6 +65,7 @@ Created:   1
 Failed:    1
 Resumed:   2 rows done by an earlier run; 0 settled by search first
 Sent:      0 rows this run; 3 calls to 127.0.0.1:PORT
+Pace:      no limit (--rate 0); 0 calls answered 429 (sent again)
 Top problems:
   invalid_email       1  row 3
                          e.g. row 3: email: 'bo@example' is not a valid email address
