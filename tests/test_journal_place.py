@@ -70,6 +70,13 @@ def statuses(results: Path) -> list[str]:
     return [str(row[column]) for row in rows]
 
 
+def messages(summary: ImportSummary) -> list[str]:
+    book = openpyxl.load_workbook(summary.results or Path(), read_only=True)
+    header, *rows = book["Results"].iter_rows(values_only=True)
+    column = header.index("result_message")
+    return [str(row[column]) for row in rows]
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -343,6 +350,10 @@ def test_results_during_a_run_show_its_rows_in_flight_as_sending(
             assert set(rebuilt.statuses) == {RowStatus.SENDING, RowStatus.NOT_SENT}
             assert rebuilt.failed is None and not (tmp_path / "s.failed.csv").exists()
             assert "sending" in statuses(rebuilt.results or Path())
+            # Not an earlier run's words ("the run was stopped"): the run is going.
+            said = dict(zip(statuses(rebuilt.results or Path()), messages(rebuilt), strict=True))
+            assert said["sending"] == "in flight: the run going now is sending it"
+            assert said["not_sent"] == "not sent yet: the run going now has not reached it"
             shown = cli_process(tmp_path, "results", "s.csv")  # another terminal
             assert shown.returncode == 1, shown.stderr
             assert f"a run is sending this sheet now (pid {os.getpid()})" in shown.stdout

@@ -371,11 +371,14 @@ class Journal:
         while batch := cursor.fetchmany(1000):
             for row, cells, problems, state, lead_id, error_type, message, attempts in batch:
                 found = _load_problems(row, problems)
+                status = RowStatus.INVALID if blocking(found) else _visible(state, self._run_going)
+                if self._run_going and status in LIVE_MESSAGES:  # an earlier run's is stale
+                    message, error_type = LIVE_MESSAGES[status], ""
                 yield JournalRow(
                     row,
                     json.loads(cells),
                     found,
-                    RowStatus.INVALID if blocking(found) else _visible(state, self._run_going),
+                    status,
                     lead_id or "",
                     error_type or "",
                     message or "",
@@ -417,6 +420,13 @@ def _dump_witness(witness: Witness | None) -> str:
     if witness is None:
         return ""
     return json.dumps([witness.email, witness.sent, witness.answered, witness.lead_id])
+
+
+# What a row of a run still going says, in results rebuilt meanwhile.
+LIVE_MESSAGES: dict[str, str] = {
+    RowStatus.SENDING: "in flight: the run going now is sending it",
+    RowStatus.NOT_SENT: "not sent yet: the run going now has not reached it",
+}
 
 
 def _visible(state: str | None, run_going: bool = False) -> str:
