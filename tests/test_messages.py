@@ -143,3 +143,30 @@ def test_a_run_without_a_rate_limit_still_counts_the_429s(tmp_path: Path) -> Non
     result = invoke("run", str(sheet), "--sandbox", "--rate", "0", "--mode", "create")
     assert result.exit_code == 0, result.output
     assert "Pace:      no limit (--rate 0); 0 calls answered 429 (sent again)\n" in result.stdout
+
+
+def test_a_stopped_sandbox_run_says_what_to_do_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No resume line (its sandbox and journal are gone with it), but the next step."""
+    from bulk_loader import ImportSummary, Loader
+    from bulk_loader.outcomes import Report
+
+    def stopped(self: Loader, client: object, **options: object) -> ImportSummary:
+        summary = ImportSummary(
+            sheet=self.sheet, mode="create", template="", api_host="", report=Report(),
+            journal=tmp_path / "j", journal_kept=False,
+        )  # fmt: skip
+        summary.interrupted = True
+        return summary
+
+    monkeypatch.setattr(Loader, "run", stopped)
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\nana@example.com\n")
+    result = invoke("run", str(sheet), "--sandbox")
+    assert result.exit_code == 4
+    assert "to resume:" not in result.stderr
+    assert result.stderr.endswith(
+        "stopped: the sandbox ended with this run, so there is nothing to resume; "
+        "run the same command again to rehearse the whole sheet\n"
+    )

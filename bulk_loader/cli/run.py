@@ -216,6 +216,12 @@ def run(
     print_import_summary(summary)
     if summary.interrupted and not sandbox:
         click.echo(f"to resume: {_this_command()}", err=True)
+    elif summary.interrupted:  # the sandbox and its journal went with the run
+        click.echo(
+            "stopped: the sandbox ended with this run, so there is nothing to resume; "
+            "run the same command again to rehearse the whole sheet",
+            err=True,
+        )
     sys.exit(summary.exit_code)
 
 
