@@ -108,3 +108,21 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert "bulk_loader.sheets.xlsx_file" in imports("bulk_loader.sheets.opening")  # lazy
     assert "bulk_loader.scratch" in imports("bulk_loader.cli.app")  # `from bulk_loader import`
     assert "click" in foreign_imports("bulk_loader.cli.common")
+
+
+def folder(name: str) -> str:
+    """The stage a module belongs to: its folder under bulk_loader, or the module itself."""
+    return ".".join(name.split(".")[:2])
+
+
+def test_the_stages_import_one_way_only() -> None:
+    """No two folders import each other, not even through different modules: a stage
+    stands above what it uses (template below validation, validation below sending...)."""
+    pairs = {
+        (folder(name), folder(imported))
+        for name in MODULES
+        for imported in imports(name)
+        if folder(name) != folder(imported) and folder(imported) != "bulk_loader"
+    }
+    both_ways = sorted((a, b) for a, b in pairs if (b, a) in pairs and a < b)
+    assert both_ways == []

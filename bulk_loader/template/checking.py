@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from bulk_loader.errors import TemplateProblem
+from bulk_loader.template.date_format import (
+    DATE_ORDERS,
+    DateOrder,
+    date_format_problem,
+    default_order,
+)
 from bulk_loader.template.fields import (
     ACTIONS,
     ADDRESS_FORMATS,
@@ -38,7 +44,6 @@ from bulk_loader.template.model import (
     key_text,
     normalise_header,
 )
-from bulk_loader.validation.dates import DATE_ORDERS, DateOrder, date_format_problem, default_order
 
 __all__ = ["TemplateChecker"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+from bulk_loader.template.date_format import DateOrder
 from bulk_loader.template.fields import ACTIONS, DEFAULT_SEPARATOR
-from bulk_loader.validation.dates import DateOrder
 
 __all__ = [
     "MATCHES",

@@ -34,7 +34,16 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal
+
+from bulk_loader.template.date_format import (
+    CODE,
+    DATE_ORDERS,
+    MAX_DATE_FORMAT,
+    YEAR_CODES,
+    DateOrder,
+    date_format_problem,
+    default_order,
+)
 
 __all__ = [
     "DATE_ORDERS",
@@ -49,11 +58,6 @@ __all__ = [
     "send_date",
 ]
 
-DateOrder = Literal["MDY", "DMY", "YMD"]
-DATE_ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
-# A format's longest output is 4.5 times its length (%A: "Wednesday"): 50 stays under
-# Kartra's 255 characters.
-MAX_DATE_FORMAT = 50
 # Longer text is no date this module reads; it also bounds the work per cell.
 MAX_DATE_TEXT = 60
 
@@ -78,13 +82,6 @@ _MONTHS["sept"] = 9
 _WEEKDAYS = {name.casefold(): day for day, name in enumerate(_ENGLISH_WEEKDAYS)}
 _WEEKDAYS.update({name[:3]: day for name, day in list(_WEEKDAYS.items())})
 _WEEKDAYS.update({"tues": 1, "thur": 3, "thurs": 3})
-
-# Codes a date format may use (the `-` flag: no leading zero), and those that need a year.
-_DATE_CODES = ("d", "-d", "m", "-m", "b", "B", "y", "Y", "a", "A", "j", "-j", "%")
-_PART_CODES = frozenset({"d", "-d", "m", "-m", "b", "B", "y", "Y", "j", "-j"})
-_YEAR_CODES = frozenset({"y", "Y", "a", "A", "j", "-j"})
-_TIME_CODES = frozenset("HIMSpfzZcX")
-_CODE = re.compile(r"%(-?.)?", re.DOTALL)
 
 _TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:\s*[ap]\.?m\.?)?(?:z|[+-]\d{2}(?::?\d{2})?)?"
 _NUMERIC = re.compile(
@@ -112,44 +109,6 @@ class SentDate:
 
     text: str
     warning: str | None = None
-
-
-def date_format_problem(fmt: str) -> str | None:
-    """What is wrong with a template's date format, or None."""
-    if len(fmt) > MAX_DATE_FORMAT:
-        return f"at most {MAX_DATE_FORMAT} characters, not {len(fmt)}"
-    codes = []
-    for match in _CODE.finditer(fmt):
-        code = match.group(1)
-        if code is None:
-            return "ends with a lone %: write %% for a percent sign"
-        if code.lstrip("-") in _TIME_CODES:
-            return f"%{code} is not a date code (a date is sent without a time): {_CODES_TEXT}"
-        if code not in _DATE_CODES:
-            return f"%{code} is not a date code: {_CODES_TEXT}"
-        codes.append(code)
-    if not _PART_CODES.intersection(codes):
-        return "names no part of a date: give a day, month or year, e.g. %m/%d"
-    return None
-
-
-_CODES_TEXT = "use " + " ".join(f"%{code}" for code in _DATE_CODES)
-
-
-def default_order(fmt: str) -> DateOrder:
-    """The date order a format writes: day before month is DMY, a year first is YMD,
-    else MDY (also when the format has no day or no month)."""
-    positions: dict[str, int] = {}
-    for match in _CODE.finditer(fmt):
-        code = (match.group(1) or "").lstrip("-")
-        part = {"d": "D", "m": "M", "b": "M", "B": "M", "y": "Y", "Y": "Y"}.get(code)
-        if part is not None:
-            positions.setdefault(part, match.start())
-    if "D" in positions and "M" in positions and positions["D"] < positions["M"]:
-        return "DMY"
-    if "Y" in positions and positions["Y"] == min(positions.values()) and len(positions) > 1:
-        return "YMD"
-    return "MDY"
 
 
 def _year(text: str) -> int | None:
@@ -262,7 +221,7 @@ def read_date(value: str, order: DateOrder = "MDY") -> Reading | None:
 
 
 def _needs_year(fmt: str) -> bool:
-    return any((m.group(1) or "") in _YEAR_CODES for m in _CODE.finditer(fmt))
+    return any((m.group(1) or "") in YEAR_CODES for m in CODE.finditer(fmt))
 
 
 def format_date(reading: Reading, fmt: str) -> str:
@@ -296,7 +255,7 @@ def format_date(reading: Reading, fmt: str) -> str:
             return f"{day_of_year:03d}" if found == "j" else str(day_of_year)
         return match.group(0)
 
-    return _CODE.sub(code, fmt)
+    return CODE.sub(code, fmt)
 
 
 _ORDER_WORDS = {"MDY": "month/day/year", "DMY": "day/month/year", "YMD": "year/month/day"}
