@@ -8,9 +8,8 @@ number format). A cell that cannot be read as a date is sent as written, with a 
 
 from __future__ import annotations
 
-import csv
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_transforms import sheet as csv_sheet
+from test_transforms import template_problems, write
 
 from bulk_loader import Credentials, KartraClient, Loader, RowStatus
-from bulk_loader.errors import TemplateError
 from bulk_loader.outcomes import WARNINGS, Problem, ProblemCode
 from bulk_loader.sandbox import serve_in_thread
 from bulk_loader.sheets.excel_text import DateText
@@ -53,25 +53,6 @@ type = "input_field"
 date = "%m/%d"
 """
 HEADERS = ["Email", "Birthday"]
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def template_problems(tmp_path: Path, text: str) -> dict[str, str]:
-    with pytest.raises(TemplateError) as caught:
-        load_template(write(tmp_path, "t.toml", text))
-    return {p.key: p.message for p in caught.value.problems}
-
-
-def csv_sheet(tmp_path: Path, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
-    path = tmp_path / "audience.csv"
-    with path.open("w", newline="", encoding="utf-8") as file:
-        csv.writer(file).writerows([headers, *rows])
-    return path
 
 
 def validate(
