@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from openpyxl.utils import get_column_letter
 
 from bulk_loader.cli.app import cli
 from bulk_loader.kartra.client import Credentials, KartraClient
@@ -84,8 +85,10 @@ def test_xlsx_outputs_hold_payloads_as_text_never_formulas(
     failed = import_to(client, sheet, tmp_path / "results.xlsx")
     for path in [tmp_path / "results.xlsx", *([failed] if failed.suffix == ".xlsx" else [])]:
         cells = xlsx_cells(path)
-        # The lead id and attempts (B, E) are this tool's numbers; every other cell is text.
-        ours = {"B", "E"} if path.name == "results.xlsx" else set()
+        # The lead id and attempts (B, E), and the failed-rows file's row number (its
+        # last column but one) are this tool's numbers; every other cell is text.
+        last_but_one = get_column_letter(max(c.column for c in cells) - 1)
+        ours = {"B", "E"} if path.name == "results.xlsx" else {last_but_one}
         written = [cell for cell in cells if cell.value is not None]
         assert all(c.data_type == "s" for c in written if c.column_letter not in ours), path
         assert all(c.data_type == "n" for c in written if c.column_letter in ours and c.row > 1)

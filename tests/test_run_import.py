@@ -17,6 +17,7 @@ from bulk_loader.errors import KartraFatalError
 from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_import
 from bulk_loader.results.summary import ImportSummary
+from bulk_loader.results.workbook import FailedRowsWriter
 from bulk_loader.sandbox import FaultPlan, RunningSandbox, load_account, serve_in_thread
 from bulk_loader.sending.pacing import RetryPolicy
 from bulk_loader.sheets.opening import open_sheet
@@ -258,6 +259,35 @@ def test_failed_rows_file_can_be_run_again(tmp_path: Path, client: KartraClient)
         ]
     second = run(client, first.failed, "upsert")
     assert statuses(second) == ["updated"] and second.failed is None
+
+
+def test_a_row_failing_again_keeps_its_row_in_the_first_sheet(
+    tmp_path: Path, client: KartraClient
+) -> None:
+    """Round two: the failed-rows file of a failed-rows file still names row 4 of the
+    sheet the row first came from, not row 2 of the file it was run from."""
+    path = sheet(tmp_path, [*new_leads(2), ["maria.lopez@example.com", "Maria", "VIP", ""]])
+    first = run(client, path, "create")
+    assert first.failed is not None
+    second = run(client, first.failed, "create")
+    assert second.failed is not None
+    with second.failed.open(newline="", encoding="utf-8-sig") as retry:
+        assert list(csv.reader(retry))[1][-2:] == ["4", "failed 244: Lead already exists"]
+
+
+def test_the_failed_rows_workbook_writes_the_row_as_a_number(tmp_path: Path) -> None:
+    """In XLSX the row number is a number a person can sort and filter by."""
+    target = tmp_path / "leads.failed.xlsx"
+    headers = ["email", "bulk-loader: row", "bulk-loader: problem"]
+    with FailedRowsWriter(target, headers) as writer:
+        lost = ("failed", "244", "Lead already exists")
+        writer.add(2, ["a@example.com", "17", "old problem"], *lost)
+        writer.add(3, ["b@example.com", "", ""], *lost)
+    rows = list(openpyxl.load_workbook(target).active.iter_rows(values_only=True))
+    assert rows[1:] == [
+        ("a@example.com", 17, "failed 244: Lead already exists"),
+        ("b@example.com", 3, "failed 244: Lead already exists"),
+    ]
 
 
 def test_running_the_same_command_again_sends_nothing_twice(

@@ -160,19 +160,22 @@ class FailedRowsWriter:
     again; then NOTE_COLUMNS: each row's number in the sheet and what to fix.
 
     Columns an earlier failed-rows file added (a run of that file) are left out, so
-    the notes are always this run's, once.
+    the notes are always this run's, once; but the row number it carried is kept: a
+    row that fails again still names its row in the first sheet it came from.
     """
 
     def __init__(self, path: Path, headers: Sequence[str]) -> None:
         self.path = Path(path)
         self._kept = [i for i, header in enumerate(headers) if not is_note_column(header)]
+        self._first_row = _column(headers, NOTE_COLUMNS[0])
         columns = [*(headers[i] for i in self._kept), *NOTE_COLUMNS]
         self._sink: CsvSink | XlsxSink
         if self.path.suffix.lower() == ".csv":
             self._sink = CsvSink(self.path)
         else:  # a sheet of rows to run again: no results sheet name, no Summary
-            notes = range(len(columns) - len(NOTE_COLUMNS), len(columns))
-            self._sink = XlsxSink(self.path, "Rows", quiet=set(notes))
+            first = len(columns) - len(NOTE_COLUMNS)
+            notes = set(range(first, len(columns)))
+            self._sink = XlsxSink(self.path, "Rows", quiet=notes, numbers={first})
         self._sink.header(columns)
         self._next = 2  # the file's own row numbers: header, then 2, 3, ...
         self._closed = False
@@ -186,9 +189,13 @@ class FailedRowsWriter:
         message: str = "",
         problems: Sequence[Problem] = (),
     ) -> None:
-        """One row to fix, `row` being its number in the sheet it came from."""
+        """One row to fix, `row` being its number in the sheet it came from (or the
+        number an earlier failed-rows file gave it, when the sheet is one)."""
         values = [cells[i] if i < len(cells) else "" for i in self._kept]
-        values += [str(row), why(status, error_type, message, problems)]
+        first = self._first_row
+        carried = cells[first].strip() if first is not None and first < len(cells) else ""
+        number = carried if carried.isdigit() else str(row)
+        values += [number, why(status, error_type, message, problems)]
         self._sink.row(self._next, values, {})
         self._next += 1
 
@@ -207,6 +214,12 @@ class FailedRowsWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _column(headers: Sequence[str], name: str) -> int | None:
+    wanted = name.casefold()
+    found = [i for i, header in enumerate(headers) if header.strip().casefold() == wanted]
+    return found[0] if found else None
 
 
 def why(status: str, error_type: str, message: str, problems: Sequence[Problem]) -> str:
