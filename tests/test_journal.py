@@ -174,7 +174,8 @@ def test_results_without_a_journal_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) -> None:
-    """While one run holds the journal, a second one stops before sending, naming it."""
+    """While one run holds the journal, a second one stops before any call (not even
+    the account's look-ups, which would take a share of the App's rate), naming it."""
     from bulk_loader.errors import ConfigError
     from bulk_loader.journal.files import journal_path
     from bulk_loader.journal.store import Journal
@@ -182,11 +183,13 @@ def test_two_runs_never_share_a_journal(tmp_path: Path, client: KartraClient) ->
     sheet = write(tmp_path / "s.csv", [["a@example.com", "A"]])
     identity = {"sheet": sheet.name, "worksheet": "", **client.account_identity()}
     held = Journal.open(journal_path(sheet, identity), identity)
+    calls = client.calls_made
     try:
         with pytest.raises(ConfigError, match=r"another bulk-loader run \(pid \d+\)"):
             run(client, sheet)
     finally:
         held.close()
+    assert client.calls_made == calls
     assert outcomes(run(client, sheet)) == [("a@example.com", "created")]
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "legacy_journal_path",
     "open_database",
     "open_database_readonly",
+    "refuse_if_held",
     "release_run_lock",
     "run_holder",
     "stale_journals",
@@ -337,6 +338,14 @@ def run_holder(journal: Path) -> str | None:
             return None
         finally:
             os.close(fd)
+
+
+def refuse_if_held(journal: Path) -> None:
+    """The refusal `take_run_lock` would give, said before anything else is done: a run
+    that will be refused makes no call and takes no share of the App's rate."""
+    holder = run_holder(journal)
+    if holder is not None:
+        raise _taken(journal, holder or "another process")
 
 
 def _taken(path: Path, holder: str) -> ConfigError:

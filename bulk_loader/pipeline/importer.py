@@ -27,7 +27,12 @@ from pathlib import Path
 
 from bulk_loader import scratch
 from bulk_loader.errors import ConfigError, Interrupted, TemplateError
-from bulk_loader.journal.files import adopt_legacy, journal_path, legacy_journal_path
+from bulk_loader.journal.files import (
+    adopt_legacy,
+    journal_path,
+    legacy_journal_path,
+    refuse_if_held,
+)
 from bulk_loader.journal.store import Journal
 from bulk_loader.kartra.client import KartraApi
 from bulk_loader.outcomes import Report
@@ -217,7 +222,8 @@ def _pacing(
 
 
 def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, str]) -> None:
-    """Every file the run will write, tried before anything is sent (InputError: exit 3).
+    """Every file the run will write, tried before anything is sent (InputError: exit 3),
+    and the journal no other run holds (ConfigError: exit 3, before any call).
 
     Finding an unwritable --results after 50,000 rows were sent would leave the person
     with no results and a journal to dig through.
@@ -226,7 +232,9 @@ def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, st
     if not options.lookup and not options.keys_only:
         check_writable(failed_rows_path(options.sheet), "failed-rows file")
     if not options.ephemeral_journal:  # its folder: the journal itself is another run's
-        check_writable_folder(journal_path(options.sheet, identity).parent, "journal")
+        journal = journal_path(options.sheet, identity)
+        check_writable_folder(journal.parent, "journal")
+        refuse_if_held(journal)
 
 
 def _open_journal(
