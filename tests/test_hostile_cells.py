@@ -175,13 +175,18 @@ def test_a_hostile_cell_in_a_column_the_template_ignores_still_makes_the_row_inv
 def test_a_real_run_sends_the_other_rows_and_writes_the_failed_rows_every_time(
     make_xlsx: MakeXlsx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run and run again (resume) against the sandbox: exit 1 both times, never 70.
+    """Run and run again against the sandbox: exit 1 both times, never 70.
 
-    A --sandbox run keeps no journal, so the second cannot tell whether the first's
-    failed-rows file was edited since: it keeps it and writes its own beside it."""
+    A --sandbox run keeps no journal, but remembers the failed-rows file it wrote: the
+    second run replaces it while it is untouched; once edited, it is kept and the next
+    run writes its own beside it."""
     monkeypatch.chdir(tmp_path)
     sheet = make_xlsx([HEADER, ["a@example.com", "Ana_xD800_", ""], ["b@example.com", "Bo", ""]])
-    for failed in ("leads.failed.xlsx", "leads.failed-2.xlsx"):
+    for failed in ("leads.failed.xlsx", "leads.failed.xlsx", "leads.failed-2.xlsx"):
+        if failed.endswith("-2.xlsx"):  # the person fixes the first file's row
+            book = openpyxl.load_workbook(tmp_path / "leads.failed.xlsx")
+            book.active["B2"] = "Ana"
+            book.save(tmp_path / "leads.failed.xlsx")
         result = invoke("run", str(sheet), "--sandbox", "--yes")
         assert result.exit_code == 1, result.output
         assert "Top problems:\n  unrepresentable_text       1  row 2\n" in result.stdout
@@ -191,6 +196,13 @@ def test_a_real_run_sends_the_other_rows_and_writes_the_failed_rows_every_time(
         rows = xlsx_rows(tmp_path / failed)
         assert rows[1][:4] == ["a@example.com", "Ana\ufffd", "", "2"]
         assert rows[1][4].startswith("unrepresentable_text: first_name: ")
+        assert sorted(p.name for p in tmp_path.glob("leads.failed*")) == sorted(
+            {"leads.failed.xlsx", failed}
+        )
+    assert (
+        "Note:      leads.failed.xlsx was edited since the last run: kept; this run's failed"
+        " rows are in leads.failed-2.xlsx\n"
+    ) in result.stdout
 
 
 # ---------------------------------------------------------------- any escape at all

@@ -39,6 +39,7 @@ from bulk_loader.outcomes import Report
 from bulk_loader.pipeline.progress import Progress, RowCallback, SilentProgress, as_progress
 from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan
 from bulk_loader.pipeline.send import PacedProgress, send_rows
+from bulk_loader.results.failed_rows import keep_without_journal, recall_without_journal
 from bulk_loader.results.files import (
     check_writable,
     check_writable_folder,
@@ -152,9 +153,13 @@ def _run_import(
         summary.shared_with = paced.shared_with
         summary.calls = client.calls_made
         summary.ended = time.time()
+        if options.ephemeral_journal:
+            recall_without_journal(journal, options.sheet)
         write_run_files(
             results, journal, summary, failed_file=not options.lookup, keys_only=options.keys_only
         )
+        if options.ephemeral_journal and not options.lookup:
+            keep_without_journal(journal, options.sheet)
     return summary
 
 

@@ -4,6 +4,9 @@ file a person edited and is kept.
 A failed-rows file is a file to edit. Its SHA-256 is kept in the journal's meta when it
 is written; the next run replaces it only if it is still that file, and otherwise
 leaves it as it is and writes its own list beside it (`<sheet>.failed-2.csv`, ...).
+A run that keeps no journal (--sandbox) keeps the same record in a small file of its
+own in the journals' hidden folder (recall_without_journal, keep_without_journal), so
+that running it again replaces its own untouched list instead of piling up copies.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulk_loader.errors import ConfigError
+from bulk_loader.journal.files import JOURNAL_FOLDER
 from bulk_loader.journal.store import Journal
+from bulk_loader.private_files import open_private, private_folder
 from bulk_loader.results.files import file_digest, numbered
 
 __all__ = [
     "FAILED_META",
     "Remembered",
+    "keep_without_journal",
     "next_failed_file",
+    "recall_without_journal",
     "remember",
     "remember_later",
     "remembered",
@@ -80,8 +87,8 @@ def why_kept(kept: Path, written: Remembered, journal_kept: bool) -> str:
         return "was edited since the last run"
     if kept.name in written.edited:
         return "was edited since an earlier run wrote it"
-    if not journal_kept:  # --sandbox: no journal outlives the run to remember a file by
-        return "may have been edited (a run that keeps no journal cannot tell)"
+    if not journal_kept:  # --sandbox: its record said another file, or nothing
+        return "was not written by the last run of this sheet that kept no journal"
     return "was not written by a run this journal remembers"
 
 
@@ -120,3 +127,35 @@ def remember_later(path: Path, record: str) -> None:
         journal.set_meta(FAILED_META, record)
     finally:
         journal.close()
+
+
+def _record_without_journal(sheet: Path) -> Path:
+    return sheet.parent / JOURNAL_FOLDER / f"{sheet.name}.failed-rows.json"
+
+
+def recall_without_journal(journal: Journal, sheet: Path) -> None:
+    """A temporary journal told what the last run of `sheet` that kept no journal wrote
+    (nothing when no such record can be read: every file there is then kept)."""
+    try:
+        record = _record_without_journal(sheet).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    journal.set_meta(FAILED_META, record)
+
+
+def keep_without_journal(journal: Journal, sheet: Path) -> None:
+    """What a temporary journal remembered of its failed-rows file, kept for the next
+    run that keeps no journal; a folder that takes no file only loses the record."""
+    record = journal.meta().get(FAILED_META)
+    if record is None:
+        return
+    path = _record_without_journal(sheet)
+    try:
+        private_folder(path.parent)
+        fd = open_private(path, create=True)
+        assert fd is not None  # created
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.truncate()
+            out.write(record)
+    except (OSError, ConfigError):
+        pass
