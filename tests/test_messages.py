@@ -81,6 +81,27 @@ def test_a_template_column_missing_from_the_sheet_gets_the_nearest_and_every_hea
     assert "'Source', 'Tags'; if the headers are on another row" in lines[2]
 
 
+def test_a_template_s_own_problems_and_its_missing_columns_are_said_at_once(
+    tmp_path: Path,
+) -> None:
+    """One round: a misspelt field name, a bad option, and a column the sheet lacks."""
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("Email,First name,Last name\nana@example.com,Ana,Ruiz\n")
+    template = tmp_path / "t.toml"
+    template.write_text(
+        '[template]\nmode = "insert"\n[fields]\nemail = "Email"\nfrist_name = "First name"\n'
+        'last_name = "Surname"\n'
+    )
+    result = invoke("run", str(sheet), "--template", str(template), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[:4] == [
+        f"error: {template}: 3 problems",
+        "  template.mode: 'insert' is not one of create, edit, upsert",
+        "  fields.frist_name: not a Kartra lead field (did you mean 'first_name'?)",
+        "  fields.last_name: no column 'Surname' in the sheet (did you mean 'Last name'?)",
+    ]
+
+
 def test_a_custom_field_the_account_lacks_is_said_once_with_what_it_has(
     tmp_path: Path,
 ) -> None:

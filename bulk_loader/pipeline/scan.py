@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_loader.errors import TemplateError
+from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
 from bulk_loader.results.summary_sheet import report_lines, summary_sheet
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
-from bulk_loader.template.mapping import default_template, load_template
+from bulk_loader.template.mapping import default_template, read_template
 from bulk_loader.template.model import Mode, Template
 from bulk_loader.template.starter import guess_field
 from bulk_loader.validation.account import AccountSnapshot
@@ -51,8 +51,8 @@ def open_template_sheet(
     holding them. A template that does not load is reported by open_validator."""
     search: HeaderSearch | None = EMAIL_COLUMN
     if template_path is not None:
-        try:
-            names = [header for _, header in load_template(template_path).columns()]
+        try:  # a template with problems still names the columns it means
+            names = [header for _, header in read_template(template_path)[0].columns()]
         except TemplateError:
             names = []
         search = holds_headers(names, "the template's columns") if names else None
@@ -61,17 +61,23 @@ def open_template_sheet(
 
 def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:
     """Load the template (or the built-in one: headers named like Kartra's fields) and
-    bind it to the sheet; a header the template names that is missing fails here."""
-    template: Template = (
-        load_template(template_path) if template_path else default_template(sheet.headers)
-    )
+    bind it to the sheet; a header the template names that is missing fails here,
+    in one TemplateError with the template's own problems (all said at once)."""
+    template: Template = default_template(sheet.headers)
+    problems: list[TemplateProblem] = []
+    if template_path is not None:
+        template, problems = read_template(template_path)
     try:
-        return Validator(template, sheet, mode or template.mode)
+        validator = Validator(template, sheet, mode or template.mode)
     except TemplateError as exc:  # columns missing
         if template_path is None and sheet.header_row == 1:
             raise  # the built-in template: the fix is an email column, as its hint says
         hint = _header_hint(sheet, template_path)
-        raise TemplateError(exc.path, exc.problems, hint=hint) from exc
+        raise TemplateError(exc.path, [*problems, *exc.problems], hint=hint) from exc
+    if problems:
+        validator.close()
+        raise TemplateError(template_path, problems)
+    return validator
 
 
 def _header_hint(sheet: Sheet, template_path: Path | None) -> str:

@@ -19,7 +19,7 @@ from bulk_loader.template.checking import TemplateChecker
 from bulk_loader.template.fields import ACTIONS, KARTRA_FIELDS
 from bulk_loader.template.model import ActionColumn, Template, normalise_header
 
-__all__ = ["MAX_TEMPLATE_BYTES", "default_template", "load_template"]
+__all__ = ["MAX_TEMPLATE_BYTES", "default_template", "load_template", "read_template"]
 
 # A template is a few KB; anything far larger is not one (or is /dev/zero).
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -27,6 +27,17 @@ MAX_TEMPLATE_BYTES = 1024 * 1024
 
 def load_template(path: Path) -> Template:
     """Read and check a template file; TemplateError lists every problem found."""
+    template, problems = read_template(path)
+    if problems:
+        raise TemplateError(path, problems)
+    return template
+
+
+def read_template(path: Path) -> tuple[Template, list[TemplateProblem]]:
+    """A template file as far as it can be read, and its problems: what was well written
+    is in the template (its columns can still be looked for in a sheet, so every problem
+    is said at once). TemplateError when there is no template to read at all (no file,
+    not TOML)."""
     try:
         with Path(path).open("rb") as file:
             data = file.read(MAX_TEMPLATE_BYTES + 1)
@@ -59,9 +70,7 @@ def load_template(path: Path) -> Template:
         ) from exc
     checker = TemplateChecker()
     template = checker.check(doc, Path(path))
-    if checker.problems:
-        raise TemplateError(path, checker.problems)
-    return template
+    return template, checker.problems
 
 
 def default_template(headers: Sequence[str]) -> Template:
