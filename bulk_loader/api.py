@@ -86,6 +86,7 @@ class Loader:
         keys_only: bool = False,
         progress: RowsChecked | None = None,
         client: KartraApi | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> CheckSummary:
         """Validate every row and write the results file; nothing is sent.
 
@@ -95,7 +96,8 @@ class Loader:
         the rows against its account (custom fields, options, tags, lists) with three
         read-only look-ups; without one, a note says these checks were not made. Raises a
         `BulkLoaderError` (TemplateError, SheetError, ...) when the sheet or the template
-        cannot be used at all.
+        cannot be used at all. `notice` is told, in a line for the person, when a look-up
+        is retried (a server that cannot be reached answers only after several tries).
         """
         return check_sheet(
             self.sheet,
@@ -107,6 +109,7 @@ class Loader:
             progress=progress,
             keys_only=keys_only,
             client=client,
+            notice=notice,
         )
 
     def run(

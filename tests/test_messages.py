@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bulk_loader.cli.app import cli
+from bulk_loader.errors import ConfigError
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -32,14 +33,37 @@ def test_a_connection_error_names_the_host_and_what_to_do(tmp_path: Path) -> Non
     result = invoke("run", str(sheet), "--api-url", url, env=env)
     assert result.exit_code == 3, result.output
     host = url.removeprefix("http://").removesuffix("/api")
-    assert result.stderr.startswith(
+    # Told while it waits (not seconds of silence), then one line for the error.
+    waited, error = result.stderr.splitlines()
+    assert error.startswith(
         f"error: could not read the account's custom fields: could not connect to {host}: "
     )
-    assert result.stderr.endswith(
-        "; check the network and any proxy (HTTPS_PROXY, --proxy), "
-        "or set KARTRA_API_URL for a sandbox\n"
+    assert waited.startswith(f"could not connect to {host}: ")
+    assert waited.endswith("; trying again for up to 16 s (Ctrl-C stops)")
+    assert error.endswith(
+        f"; is the server at {host} running? (`bulk-loader sandbox serve` starts a local "
+        "sandbox; --api-url or KARTRA_API_URL names it)"
     )
-    assert result.stderr.count("\n") == 1
+
+
+def test_a_connection_error_at_kartra_itself_points_at_the_network() -> None:
+    """Never reached for real here: a client standing in for one that could not connect."""
+    from bulk_loader.kartra.client import CallResult, Outcome
+    from bulk_loader.validation.account import fetch_account
+
+    class Unreachable:
+        api_host = "app.kartra.com"
+
+        def retrieve_custom_fields(self) -> CallResult:
+            message = "could not connect to app.kartra.com: x"
+            return CallResult(Outcome.TRANSIENT, False, None, None, message)
+
+    with pytest.raises(ConfigError) as raised:
+        fetch_account(lambda call: call(), Unreachable())
+    assert str(raised.value).endswith(
+        "could not connect to app.kartra.com: x; check the network and any proxy "
+        "(HTTPS_PROXY, --proxy), or set KARTRA_API_URL for a sandbox"
+    )
 
 
 @pytest.mark.parametrize("command", [("run", "--dry-run"), ("template", "init")])

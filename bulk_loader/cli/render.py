@@ -53,6 +53,13 @@ def dry_run_progress() -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
+def notice(text: str) -> None:
+    """A line for the person on stderr, above any progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
+
+
 def print_summary(summary: CheckSummary) -> None:
     report = summary.report
     click.echo(f"Rows read: {report.rows_read}")

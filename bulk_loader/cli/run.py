@@ -27,6 +27,7 @@ from bulk_loader.cli.common import (
 from bulk_loader.cli.render import (
     ImportProgress,
     dry_run_progress,
+    notice,
     print_import_summary,
     print_summary,
     template_errors,
@@ -233,7 +234,11 @@ def _check(
     with template_errors(), dry_run_progress() as progress:
         try:
             summary = loader.check(
-                results=results_path, keys_only=keys_only, progress=progress, client=client
+                results=results_path,
+                keys_only=keys_only,
+                progress=progress,
+                client=client,
+                notice=notice,
             )
         except KeyboardInterrupt:
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None

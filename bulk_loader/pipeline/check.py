@@ -83,6 +83,7 @@ def check_sheet(
     progress: Callable[[int], None] | None = None,
     keys_only: bool = False,
     client: KartraApi | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> CheckSummary:
     """Validate every row of a sheet and write the results file; sends nothing.
 
@@ -90,7 +91,8 @@ def check_sheet(
     hold the row number, the email/id columns and the outcome, not whole rows.
     `client`: check the rows against its account too (custom fields, options, tags,
     lists), with a few read-only look-ups and no call per row; without one, the report
-    says which checks were not made.
+    says which checks were not made. `notice` is told, in a line for the person, when a
+    look-up is retried (a server that cannot be reached).
     """
     sheet_path = Path(sheet_path)
     out = default_results_path(sheet_path, results_path)
@@ -100,7 +102,7 @@ def check_sheet(
         validator = open_validator(sheet, template_path, mode)
         report.notes.extend([*sheet.notes, *validator.notes])
         try:
-            account = _account(client, validator.template) if client is not None else None
+            account = _account(client, validator.template, notice) if client else None
             checked = _checked(client) if client is not None else NOT_CHECKED
             keys = key_headers(validator)
             keep = key_columns(sheet.headers, keys) if keys_only else None
@@ -145,10 +147,13 @@ def check_sheet(
     return CheckSummary(sheet_path, out, template_path, validator.mode, report, problems, checked)
 
 
-def _account(client: KartraApi, template: Template) -> AccountSnapshot:
+def _account(
+    client: KartraApi, template: Template, notice: Callable[[str], None] | None
+) -> AccountSnapshot:
     """The account's custom fields, tags and lists: three read-only look-ups, paced and
     retried as a run's are. A fatal answer (a wrong key) stops the check here."""
     sender = RowSender(client, RateLimiter(ACCOUNT_RATE), mode=template.mode)
+    sender.notice = notice
     account = fetch_account(sender.lookup, client)
     missing = account.template_problems(template)  # names added to every row
     if missing:

@@ -190,6 +190,11 @@ class RetryPolicy:
         """Full-jitter exponential backoff before transient retry number `attempt`."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
+    def longest_wait(self) -> float:
+        """The most the transient retries of one call can wait, in all (seconds)."""
+        delays = range(1, self.transient_attempts)
+        return float(sum(min(self.max_delay, self.base_delay * 2.0 ** (n - 1)) for n in delays))
+
     @classmethod
     def instant(cls) -> RetryPolicy:
         return cls(base_delay=0.0, max_delay=0.0, rate_limit_wait=0.0)

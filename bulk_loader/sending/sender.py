@@ -109,6 +109,9 @@ class RowSender:
         self.strategy = UpsertStrategy()
         self.known = known  # which leads exist, as far as --known and the memory know
         self.stats = SendStats()
+        # Told, in a line for the person, when an account look-up is retried: a server
+        # that cannot be reached is otherwise several silent seconds before the error.
+        self.notice: Callable[[str], None] | None = None
         self.fatal: CallResult | None = None
         self.crash: str | None = None  # a bug met while sending (pool.py stops the run)
         # Lost answers: settled by searches sent as this sender's own calls.
@@ -188,7 +191,7 @@ class RowSender:
 
         Reading changes nothing, so a lost answer is simply asked again.
         """
-        tally = Tally()
+        tally = Tally(announce=self.notice is not None)
         result = self._call(tally, func)
         for _ in range(self.policy.unknown_attempts - 1):
             if result.outcome is not Outcome.UNKNOWN:
@@ -341,6 +344,12 @@ class RowSender:
                 transient += 1
                 if transient < self.policy.transient_attempts:
                     self.stats.bump("retries")
+                    if tally.announce and transient == 1 and self.notice is not None:
+                        wait = self.policy.longest_wait()
+                        self.notice(
+                            f"{result.message or 'no answer'}; trying again for up to "
+                            f"{wait:.0f} s (Ctrl-C stops)"
+                        )
                     # `stop` is set by Ctrl-C and by halt alike: a backoff ends at either.
                     if self.stop.wait(self.policy.backoff(transient)):
                         raise _Stopped

@@ -71,6 +71,7 @@ class Tally:
     sent_at: float = 0.0  # the last call: sent and answered (epoch seconds)
     answered_at: float = 0.0
     witness: Witness | None = None
+    announce: bool = False  # tell the person when this call is retried (account look-ups)
 
     def outcome(
         self,

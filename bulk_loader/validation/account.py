@@ -247,11 +247,14 @@ def fetch_account(
     `call` runs a look-up through the run's limiter and retries. A fatal answer stops
     the run before the first row; any other failure is a configuration error.
     """
-    fields = _listing(call(client.retrieve_custom_fields), "custom_fields")
-    tags = _listing(call(client.retrieve_account_tags), "account_tags")
-    lists = _listing(call(client.retrieve_account_lists), "account_lists")
+    host = str(getattr(client, "api_host", ""))
+    fields = _listing(call(client.retrieve_custom_fields), "custom_fields", host)
+    tags = _listing(call(client.retrieve_account_tags), "account_tags", host)
+    lists = _listing(call(client.retrieve_account_lists), "account_lists", host)
     seqs = (
-        _listing(call(client.retrieve_account_sequences), "account_sequences") if sequences else []
+        _listing(call(client.retrieve_account_sequences), "account_sequences", host)
+        if sequences
+        else []
     )
     return AccountSnapshot(
         custom_fields={info.identifier: info for info in map(_field_info, fields)},
@@ -261,7 +264,12 @@ def fetch_account(
     )
 
 
-def _listing(result: CallResult, key: str) -> list[Any]:
+# Kartra's own API host: a connection error there is the network's; elsewhere, the
+# server the person named (a sandbox, a proxy) is not running.
+KARTRA_HOST = "app.kartra.com"
+
+
+def _listing(result: CallResult, key: str, host: str = KARTRA_HOST) -> list[Any]:
     """The list a look-up answered with; a fatal answer stops the run before any write."""
     if result.outcome is Outcome.FATAL:
         raise KartraFatalError(
@@ -275,6 +283,9 @@ def _listing(result: CallResult, key: str) -> list[Any]:
             hint = (
                 "; check the network and any proxy (HTTPS_PROXY, --proxy), "
                 "or set KARTRA_API_URL for a sandbox"
+                if host in (KARTRA_HOST, "")
+                else f"; is the server at {host} running? (`bulk-loader sandbox serve` "
+                "starts a local sandbox; --api-url or KARTRA_API_URL names it)"
             )
         raise ConfigError(
             f"could not read the account's {key.replace('_', ' ')}: "
