@@ -215,3 +215,37 @@ def test_a_stopped_sandbox_run_says_what_to_do_next(
         "stopped: the sandbox ended with this run, so there is nothing to resume; "
         "run the same command again to rehearse the whole sheet\n"
     )
+
+
+def test_the_estimate_shows_what_the_last_run_achieved() -> None:
+    """Before sending: the time at the limit, and what the last run of the sheet achieved
+    (calls/s, 429s), with the time at that pace when it was slower."""
+    from bulk_loader.pipeline.send import estimate
+
+    assert estimate(48_211, 20) == "48,211 rows at 20 calls/s: about 40 min"
+    assert estimate(48_211, 20, achieved=19.6, rate_limited=0) == (
+        "48,211 rows at 20 calls/s: about 40 min; the last run achieved 19.6 calls/s"
+        " (0 answered 429)"
+    )
+    assert estimate(48_211, 20, achieved=14.2, rate_limited=37) == (
+        "48,211 rows at 20 calls/s: about 40 min; the last run achieved 14.2 calls/s"
+        " (37 answered 429): about 57 min at that pace"
+    )
+    assert estimate(900, None, achieved=45.0, rate_limited=3) == (
+        "900 rows to send, no rate limit; the last run achieved 45.0 calls/s"
+        " (3 answered 429): about 20 s at that pace"
+    )
+
+
+def test_the_progress_line_shows_the_achieved_rate_the_pace_and_the_429s() -> None:
+    from collections import Counter
+
+    from bulk_loader.cli.render import progress_counts, progress_pace
+
+    counts = Counter({"created": 40, "updated": 7, "failed": 2, "unknown": 1})
+    assert progress_counts(counts, 52, 0.5) == "created 40, updated 7, failed 3"
+    line = progress_counts(counts, 52, 2.6) + progress_pace(19.96, 4)
+    assert line == (
+        "created 40, updated 7, failed 3; 20.0 calls/s achieved; pace 20.0 calls/s, 4 answered 429"
+    )
+    assert progress_pace(0, 0) == "; no limit, 0 answered 429"

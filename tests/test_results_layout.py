@@ -232,6 +232,29 @@ def test_results_rebuilt_from_the_journal_keep_the_record_of_the_file(
     assert "Note:" not in again.stdout and not (tmp_path / "leads.failed-2.csv").exists()
 
 
+def test_results_rebuilt_after_a_run_keep_its_sending_block_and_notes(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """How the last run went (calls, 429s, pace, achieved rate) and its notes are not
+    lost when `bulk-loader results` rewrites the workbook from the journal."""
+    header = ("email", "first_name", "lead_preferred_time_zone")
+    write_csv(tmp_path / "leads.csv", [["ana@example.com", "Ana", "Europe/Paris"]], header)
+    run(sandbox, "leads.csv", "--mode", "create")
+    note = "time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row"
+
+    def summary_from_sending() -> list[tuple[object, ...]]:
+        rows = cells(tmp_path / "leads.results.xlsx", "Summary")
+        start = next(n for n, row in enumerate(rows) if row[0] == "Sending")
+        return rows[start:]
+
+    ran = summary_from_sending()
+    assert "Calls made" in [row[0] for row in ran] and ("Note 1", note) in ran
+    rebuilt = CliRunner().invoke(cli, ["results", "leads.csv"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"Note:      {note}\n" in rebuilt.stdout
+    assert summary_from_sending() == ran
+
+
 # -- 4. the failed-rows file says why, and runs again as is ----------------------------
 
 

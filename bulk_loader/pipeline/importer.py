@@ -46,7 +46,7 @@ from bulk_loader.results.files import (
     default_results_path,
     failed_rows_path,
 )
-from bulk_loader.results.summary import ImportSummary, write_run_files
+from bulk_loader.results.summary import LAST_RUN, ImportSummary, write_run_files
 from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
@@ -154,6 +154,8 @@ def _run_import(
         summary.shared_with = paced.shared_with
         summary.calls = client.calls_made
         summary.ended = time.time()
+        if summary.journal_kept and not options.lookup and summary.sent:
+            journal.set_meta(LAST_RUN, summary.run_record())  # for `results` and the estimate
         if options.ephemeral_journal:
             recall_without_journal(journal, options.sheet)
         write_run_files(

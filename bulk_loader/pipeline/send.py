@@ -13,7 +13,7 @@ from bulk_loader.journal.store import Journal, PendingLead
 from bulk_loader.kartra.client import CallResult
 from bulk_loader.outcomes import RowOutcome, RowStatus
 from bulk_loader.pipeline.progress import Progress
-from bulk_loader.results.summary import ImportSummary
+from bulk_loader.results.summary import ImportSummary, last_run
 from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.pool import Pending, send_all
 from bulk_loader.sending.sender import EXISTS, SETTLE, RowSender
@@ -74,7 +74,8 @@ def send_rows(
     pending, summary.reconciled = journal.count_to_send()
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - pending
-    progress.message(estimate(pending, rate, lookup))
+    earlier = last_run(journal.meta())
+    progress.message(estimate(pending, rate, lookup, earlier.achieved, earlier.rate_limited))
     progress.start(pending)
     started = time.monotonic()
     rows = (Pending(_lead_row(lead), *_history(lead)) for lead in journal.to_send())
@@ -125,19 +126,33 @@ def _fatal_text(result: CallResult) -> str:
     return f"Kartra error {result.kartra_type}: {result.message}"
 
 
-def estimate(rows: int, rate: float | None, lookup: bool = False) -> str:
-    """The line that says how much there is to send and how long it will take."""
+def estimate(
+    rows: int,
+    rate: float | None,
+    lookup: bool = False,
+    achieved: float = 0.0,
+    rate_limited: int = 0,
+) -> str:
+    """The line that says how much there is to send and how long it will take; with
+    what the last run of this journal achieved (calls/s, 429s), when it can tell, and
+    the time at that pace when it was slower than the limit."""
     if not rows:
         if lookup:
             return "nothing to look up: no valid row"
         return "nothing to send: every valid row is done (see the journal)"
-    if not rate:
-        return f"{rows:,} rows to send, no rate limit"
-    seconds = rows / rate
+    line = f"{rows:,} rows to send, no rate limit"
+    if rate:
+        line = f"{rows:,} rows at {rate:g} calls/s: {_span(rows / rate)}"
+    if achieved:
+        line += f"; the last run achieved {achieved:.1f} calls/s ({rate_limited} answered 429)"
+        if not rate or achieved < 0.9 * rate:
+            line += f": {_span(rows / achieved)} at that pace"
+    return line
+
+
+def _span(seconds: float) -> str:
     if seconds < 90:
-        span = f"about {max(1, round(seconds))} s"
-    elif seconds < 5400:
-        span = f"about {round(seconds / 60)} min"
-    else:
-        span = f"about {seconds / 3600:.1f} h"
-    return f"{rows:,} rows at {rate:g} calls/s: {span}"
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"

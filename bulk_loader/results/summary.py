@@ -13,6 +13,7 @@ results.failed_rows.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -36,9 +37,38 @@ from bulk_loader.results.files import default_results_path, failed_rows_path, sa
 from bulk_loader.results.summary_sheet import TopLine, summary_sheet
 from bulk_loader.results.workbook import FailedRowsWriter, ResultsWriter, key_columns
 
-__all__ = ["ImportSummary", "rebuild_results", "write_run_files"]
+__all__ = ["LAST_RUN", "ImportSummary", "LastRun", "last_run", "rebuild_results", "write_run_files"]
 
 KEEP_ROWS = 5  # first rows kept per code, as the dry run's Report keeps them
+
+# The journal's meta entry keeping how the last run that sent went (JSON): its Sending
+# block and notes, for results rebuilt later, and the rate it achieved, for the next
+# run's estimate.
+LAST_RUN = "last_run"
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """How the last run that sent went, as its journal keeps it."""
+
+    sending: tuple[tuple[str, object], ...] = ()
+    notes: tuple[str, ...] = ()
+    achieved: float = 0.0  # calls/s over its sending time (0: too short to tell)
+    rate_limited: int = 0  # its 429 answers
+
+
+def last_run(meta: dict[str, str]) -> LastRun:
+    """The record of the last run that sent, from a journal's meta (empty if none)."""
+    try:
+        record = json.loads(meta.get(LAST_RUN) or "{}")
+        return LastRun(
+            tuple((str(label), value) for label, value in record.get("sending", ())),
+            tuple(str(note) for note in record.get("notes", ())),
+            float(record.get("achieved", 0.0)),
+            int(record.get("rate_limited", 0)),
+        )
+    except (ValueError, TypeError, AttributeError):
+        return LastRun()
 
 
 @dataclass
@@ -88,6 +118,8 @@ class ImportSummary:
     # and running again would be refused. `run_pid`: that run's process id, if it said.
     run_in_progress: bool = False
     run_pid: str = ""
+    # Results rebuilt from the journal: how the last run that sent went (LAST_RUN).
+    earlier: LastRun = field(default_factory=LastRun)
 
     @property
     def exit_code(self) -> int:
@@ -147,28 +179,52 @@ class ImportSummary:
             rows.append(row)
         self.examples.setdefault(code, f"row {row}: {example}")
 
+    @property
+    def achieved(self) -> float:
+        """Calls per second over the sending time; 0 when it was too short to tell (the
+        first calls go at once)."""
+        if self.send_seconds < 1:
+            return 0.0
+        return round(self.row_calls / self.send_seconds, 2)
+
+    def run_record(self) -> str:
+        """How this run went, for its journal's meta (LAST_RUN): never a cell value."""
+        return json.dumps(
+            {
+                "sending": self.sending_rows(),
+                "notes": self.report.notes,
+                "achieved": self.achieved,
+                "rate_limited": self.rate_limited,
+            }
+        )
+
+    def sending_rows(self) -> list[tuple[str, object]]:
+        """The Summary sheet's Sending block: this run's, or (results rebuilt from the
+        journal) the last run's that sent."""
+        if not self.started:
+            return list(self.earlier.sending)
+        rows_sent = max(self.sent, 1)  # calls per row: what sending the rows cost
+        achieved = round(self.row_calls / max(self.send_seconds, 1e-9), 2)
+        return [
+            ("Started", _stamp(self.started)),
+            ("Ended", _stamp(self.ended)),
+            ("Rows looked up" if self.mode_lookup else "Rows sent this run", self.sent),
+            ("Rows resumed from the journal", self.resumed),
+            ("Rows settled by search first", self.reconciled),
+            ("Calls made", self.calls),
+            ("Calls per row", round(self.row_calls / rows_sent, 3)),
+            ("Retries after transient failures", self.retries),
+            ("429 answers", self.rate_limited),
+            ("Rate limit (calls/s)", self.limit or "none"),
+            ("Pace at the end (calls/s)", round(self.final_rate, 2)),
+            ("Lost answers settled by search", self.reconciliations),
+            ("Sending time (s)", round(self.send_seconds, 3)),
+            ("Achieved rate (calls/s)", achieved),
+        ]
+
     def as_rows(self) -> dict[str, object]:
         """The Summary sheet (never credentials): summary_sheet's layout."""
-        sending: list[tuple[str, object]] = []
-        if self.started:  # a run, not results rebuilt from its journal
-            rows_sent = max(self.sent, 1)  # calls per row: what sending the rows cost
-            achieved = round(self.row_calls / max(self.send_seconds, 1e-9), 2)
-            sending = [
-                ("Started", _stamp(self.started)),
-                ("Ended", _stamp(self.ended)),
-                ("Rows looked up" if self.mode_lookup else "Rows sent this run", self.sent),
-                ("Rows resumed from the journal", self.resumed),
-                ("Rows settled by search first", self.reconciled),
-                ("Calls made", self.calls),
-                ("Calls per row", round(self.row_calls / rows_sent, 3)),
-                ("Retries after transient failures", self.retries),
-                ("429 answers", self.rate_limited),
-                ("Rate limit (calls/s)", self.limit or "none"),
-                ("Pace at the end (calls/s)", round(self.final_rate, 2)),
-                ("Lost answers settled by search", self.reconciliations),
-                ("Sending time (s)", round(self.send_seconds, 3)),
-                ("Achieved rate (calls/s)", achieved),
-            ]
+        sending = self.sending_rows()
         if self.mode_lookup:
             run = "dry run with look-ups (read-only: nothing written)"
         else:
@@ -228,6 +284,9 @@ def rebuild_results(
                 run_in_progress=running is not None,
                 run_pid=running or "",
             )
+            if running is None:  # a run going now has its own, not yet the last one's
+                summary.earlier = last_run(meta)
+                summary.report.notes.extend(summary.earlier.notes)
             results = default_results_path(sheet, results_path)
             # A keys-only run's journal holds no other cell: its results stay keys only.
             keys_only = keys_only or meta.get("results_columns") == "keys"
