@@ -86,6 +86,9 @@ class ProblemCode(StrEnum):
     UNKNOWN_TIME_ZONE = "unknown_time_zone"
     UNKNOWN_OPTION = "unknown_option"
     TOO_LONG = "too_long"
+    INVALID_POINTS = "invalid_points"
+    INVALID_STEP = "invalid_step"
+    STEP_WITHOUT_SEQUENCE = "step_without_sequence"
     # rows against each other (validation/validator.py)
     DUPLICATE_LEAD = "duplicate_lead"
     NEW_EMAIL_CONFLICT = "new_email_conflict"
@@ -94,6 +97,7 @@ class ProblemCode(StrEnum):
     CUSTOM_FIELD_TYPE = "custom_field_type"
     UNKNOWN_TAG = "unknown_tag"
     UNKNOWN_LIST = "unknown_list"
+    UNKNOWN_SEQUENCE = "unknown_sequence"
     # Warnings: the lead is sent, the cell is noted (WARNINGS below).
     PHONE_NOT_PARSED = "phone_not_parsed"
     COUNTRY_NOT_RECOGNISED = "country_not_recognised"

@@ -103,7 +103,7 @@ def check_sheet(
         report.notes.extend([*sheet.notes, *validator.notes])
         try:
             account = _account(client, validator.template, notice) if client else None
-            checked = _checked(client) if client is not None else NOT_CHECKED
+            checked = _checked(client, validator.template) if client is not None else NOT_CHECKED
             keys = key_headers(validator)
             keep = key_columns(sheet.headers, keys) if keys_only else None
             late_possible = "new_email" in validator.by_target
@@ -154,15 +154,16 @@ def _account(
     retried as a run's are. A fatal answer (a wrong key) stops the check here."""
     sender = RowSender(client, RateLimiter(ACCOUNT_RATE), mode=template.mode)
     sender.notice = notice
-    account = fetch_account(sender.lookup, client)
+    account = fetch_account(sender.lookup, client, sequences=template.sequence is not None)
     missing = account.template_problems(template)  # names added to every row
     if missing:
         raise TemplateError(template.path, missing)
     return account
 
 
-def _checked(client: KartraApi) -> str:
-    return f"checked against {client.api_host}: custom fields, options, tags and lists"
+def _checked(client: KartraApi, template: Template) -> str:
+    what = "tags, lists and sequences" if template.sequence else "tags and lists"
+    return f"checked against {client.api_host}: custom fields, options, {what}"
 
 
 @contextmanager

@@ -136,7 +136,8 @@ def _run_import(
         sender.stop = stop or sender.stop
         sender.halt = halt or sender.halt
         sender.notice = progress.message  # a look-up retried: say so, not seconds of silence
-        account = fetch_account(sender.lookup, client)
+        template = validator.template
+        account = fetch_account(sender.lookup, client, sequences=template.sequence is not None)
         missing = account.template_problems(validator.template)  # names added to every row
         if missing:  # said once, before the scan: even a sheet of invalid rows hears it
             raise TemplateError(validator.template.path, missing)

@@ -200,7 +200,8 @@ def _by_row(problems: Sequence[Problem]) -> dict[int, list[Problem]]:
 
 def _payload(row: LeadRow, mode: Mode) -> dict[str, Any]:
     """What the row asks of Kartra; its digest decides whether a re-run sends it again."""
-    return {"lead": row.lead, "tags": list(row.tags), "lists": list(row.lists), "mode": mode}
+    payload = {"lead": row.lead, "tags": list(row.tags), "lists": list(row.lists), "mode": mode}
+    return {**payload, **row.actions()}  # removals, points, a sequence: only when set
 
 
 def summary_table(

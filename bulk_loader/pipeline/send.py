@@ -112,6 +112,7 @@ def _history(lead: PendingLead) -> tuple[str, float]:
 
 def _lead_row(lead: PendingLead) -> LeadRow:
     payload = lead.payload
+    sequence = payload.get("sequence")
     return LeadRow(
         lead.row,
         (),
@@ -119,6 +120,11 @@ def _lead_row(lead: PendingLead) -> LeadRow:
         tuple(payload["tags"]),
         tuple(payload["lists"]),
         lead.lead_key,
+        remove_tags=tuple(payload.get("remove_tags", ())),
+        remove_lists=tuple(payload.get("remove_lists", ())),
+        points=int(payload.get("points", 0)),
+        expiration_days=payload.get("expiration_days"),
+        sequence=(str(sequence[0]), int(sequence[1])) if sequence else None,
     )
 
 

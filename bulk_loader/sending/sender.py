@@ -20,9 +20,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from bulk_loader.kartra.actions import (
+    assign_tag,
+    give_points_to_lead,
+    remove_points_from_lead,
+    subscribe_lead_to_list,
+    subscribe_lead_to_sequence_at_step,
+    unassign_tag,
+    unsubscribe_lead_from_list,
+)
 from bulk_loader.kartra.client import CallResult, Outcome
 from bulk_loader.kartra.clock import KartraClock
 from bulk_loader.outcomes import RowOutcome, RowStatus, Witness
@@ -159,6 +168,11 @@ class RowSender:
             since=since or time.time(),
             may_defer=may_defer,
         )
+        once = _once_only(row)
+        if once and history in (SETTLE, EXISTS):
+            # Points and a sequence are not idempotent: an earlier run sent them, or may
+            # have (its answer was lost). The rest of the row goes; they never twice.
+            row = replace(row, points=0, sequence=None)
         try:
             outcome = self._send(row, tally, history)
         except _Stopped:
@@ -167,6 +181,8 @@ class RowSender:
             outcome = exc.outcome(row, tally)
         if self.known is not None and outcome.status in EXISTING:
             self.known.remember(row.lead)
+        if once and history in (SETTLE, EXISTS) and outcome.status in EXISTING:
+            outcome = _not_sent_again(outcome, once, settle=history == SETTLE)
         return outcome
 
     def _send(self, row: LeadRow, tally: Tally, history: str) -> RowOutcome:
@@ -394,10 +410,44 @@ def _create_payload(lead: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _chained_actions(row: LeadRow) -> list[dict[str, str]]:
-    actions = [{"cmd": "assign_tag", "tag_name": tag} for tag in row.tags]
-    actions += [{"cmd": "subscribe_lead_to_list", "list_name": name} for name in row.lists]
+def _chained_actions(row: LeadRow) -> list[dict[str, Any]]:
+    """The row's actions, chained after the lead command in the same call: tags added
+    then removed, lists joined then left, points, then the sequence."""
+    actions: list[dict[str, Any]] = [assign_tag(tag) for tag in row.tags]
+    actions += [unassign_tag(tag) for tag in row.remove_tags]
+    actions += [subscribe_lead_to_list(name) for name in row.lists]
+    actions += [unsubscribe_lead_from_list(name) for name in row.remove_lists]
+    if row.points > 0:
+        actions.append(give_points_to_lead(row.points, row.expiration_days))
+    elif row.points < 0:
+        actions.append(remove_points_from_lead(-row.points))
+    if row.sequence is not None:
+        actions.append(subscribe_lead_to_sequence_at_step(*row.sequence))
     return actions
+
+
+def _once_only(row: LeadRow) -> str:
+    """What of the row must never be sent twice ("" when nothing): its points, its
+    sequence (subscribing again may send the step's email again)."""
+    once = []
+    if row.points:
+        once.append("points")
+    if row.sequence is not None:
+        once.append("sequence")
+    return " and ".join(once)
+
+
+def _not_sent_again(outcome: RowOutcome, once: str, *, settle: bool) -> RowOutcome:
+    """A row whose points or sequence an earlier run sent (or may have sent): the rest
+    was applied; a lost answer leaves it unknown, for the person to check in Kartra."""
+    if settle:
+        message = (
+            f"an earlier run's answer was lost: its {once} may have been applied and are "
+            "not sent again; check the lead in Kartra"
+        )
+        return replace(outcome, status=RowStatus.UNKNOWN, message=message)
+    message = f"{once} not sent again: an earlier run sent them to this lead"
+    return replace(outcome, message=outcome.message or message)
 
 
 def _required(outcome: RowOutcome | None) -> RowOutcome:

@@ -292,6 +292,32 @@ class Settler:
         verdict = self._ownership(tally, email)
         if verdict is Verdict.UNSURE and not (upsert and not tally.may_defer):
             raise Deferred
+        if verdict is not Verdict.EXISTED and not _idempotent(then):
+            # Ours, or perhaps: the lost create may have applied the points or the
+            # sequence chained to it, so only the rest is sent again, and the row stays
+            # unknown for the person to check (they are never sent twice).
+            again = [action for action in then if action["cmd"] in IDEMPOTENT_ACTIONS]
+            outcome = self._apply_found(row, tally, lead_id, verdict, again, upsert, fallback)
+            if outcome is None or outcome.status not in (RowStatus.CREATED, RowStatus.UPDATED):
+                return outcome
+            message = (
+                "answer lost; the lead was found, and its points or sequence may have been "
+                "applied: not sent again, check the lead in Kartra"
+            )
+            return replace(outcome, status=RowStatus.UNKNOWN, message=message)
+        return self._apply_found(row, tally, lead_id, verdict, then, upsert, fallback)
+
+    def _apply_found(
+        self,
+        row: LeadRow,
+        tally: Tally,
+        lead_id: str,
+        verdict: Verdict,
+        then: Sequence[Mapping[str, Any]],
+        upsert: bool,
+        fallback: bool,
+    ) -> RowOutcome | None:
+        """found_after_lost_create's verdict acted on: `then` sent with the row."""
         if verdict is Verdict.UNSURE:
             # Upsert, for the last time: ours or not, the row goes onto the lead by its
             # id all the same; only whether this run created it cannot be told.

@@ -39,6 +39,8 @@ from bulk_loader.template.model import (
     FieldTransform,
     Match,
     Mode,
+    PointsColumn,
+    SequenceColumn,
     SplitMap,
     Template,
     key_text,
@@ -54,6 +56,8 @@ _SPLIT_KEYS = {"name": ("column",), "address": ("column", "format")}
 _TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
 _CUSTOM_KEYS = ("column", "type", "separator", "options", "date", "date_order")
 _ACTION_KEYS = ("column", "separator", "add")
+_POINTS_KEYS = ("column", "expiration_days")
+_SEQUENCE_KEYS = ("column", "step_column", "step")
 # What may separate the names in a tags or lists cell; quotes are understood with each.
 _ACTION_SEPARATORS = (";", ",", "|")
 
@@ -117,6 +121,10 @@ class TemplateChecker:
             custom_fields=self.custom_fields(doc.get("custom_fields", {})),
             tags=self.action(doc, "tags"),
             lists=self.action(doc, "lists"),
+            remove_tags=self.action(doc, "remove_tags"),
+            remove_lists=self.action(doc, "remove_lists"),
+            points=self.points(doc),
+            sequence=self.sequence(doc),
             path=path,
             require_columns=require,
         )
@@ -343,6 +351,43 @@ class TemplateChecker:
         if column is None and not add:
             return None
         return ActionColumn(column, separator, add)
+
+    def _spec(self, doc: Mapping[str, Any], name: str, keys: Sequence[str]) -> dict[str, Any]:
+        """[actions] `name` as a table with a column ({} when absent or wrong)."""
+        spec = self.table(doc.get("actions", {}), "actions").get(name)
+        if spec is None:
+            return {}
+        where = f"actions.{name}"
+        if not isinstance(spec, dict):
+            self.problem(where, f'must be a table: {name} = {{ column = "..." }}')
+            return {}
+        self.unknown_keys(spec, keys, where)
+        return spec
+
+    def points(self, doc: Mapping[str, Any]) -> PointsColumn | None:
+        """`points = { column = "Points", expiration_days = 30 }`."""
+        spec = self._spec(doc, "points", _POINTS_KEYS)
+        column = self.text(spec, "column", "actions.points", required=True) if spec else None
+        days = spec.get("expiration_days")
+        if days is not None and (type(days) is not int or days < 1):
+            self.problem(
+                "actions.points.expiration_days", "must be a whole number of days, 1 or more"
+            )
+            days = None
+        return PointsColumn(column, days) if column is not None else None
+
+    def sequence(self, doc: Mapping[str, Any]) -> SequenceColumn | None:
+        """`sequence = { column = "Sequence", step_column = "Step" }` (or `step = 2`)."""
+        spec = self._spec(doc, "sequence", _SEQUENCE_KEYS)
+        if not spec:
+            return None
+        column = self.text(spec, "column", "actions.sequence", required=True)
+        step_column = self.text(spec, "step_column", "actions.sequence", required=False)
+        step = spec.get("step", 1)
+        if type(step) is not int or step < 1:
+            self.problem("actions.sequence.step", "must be a whole number, 1 or more")
+            step = 1
+        return SequenceColumn(column, step_column, step) if column is not None else None
 
     def separator(self, spec: Mapping[str, Any], where: str) -> str:
         value = spec.get("separator")

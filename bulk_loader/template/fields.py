@@ -13,6 +13,7 @@ __all__ = [
     "CUSTOM_FIELD_TYPES",
     "DEFAULT_SEPARATOR",
     "KARTRA_FIELDS",
+    "NAME_ACTIONS",
     "SPLITS",
     "SYNONYMS",
     "TEXT_TYPES",
@@ -29,8 +30,12 @@ KARTRA_FIELDS: tuple[str, ...] = (
 CUSTOM_FIELD_TYPES = ("input_field", "text_area", "drop_down", "radio_button", "checkbox")
 CHOICE_TYPES = ("drop_down", "radio_button", "checkbox")
 TEXT_TYPES = ("input_field", "text_area")
-# Columns whose cells name tags or lists to add the lead to, several per cell.
-ACTIONS = ("tags", "lists")
+# Columns whose cells name tags or lists to add the lead to (or take it off), several per
+# cell: assign_tag, unassign_tag, subscribe_lead_to_list, unsubscribe_lead_from_list.
+NAME_ACTIONS = ("tags", "remove_tags", "lists", "remove_lists")
+# Every [actions] key: the names above, then points (+n given, -n taken) and a sequence
+# (subscribe_lead_to_sequence_at_step), all chained into the row's one call.
+ACTIONS = (*NAME_ACTIONS, "points", "sequence")
 DEFAULT_SEPARATOR = ";"  # Kartra's own CSV import separates tags and lists with semicolons
 # Value transforms a field may ask for (`phone = { column = "...", transform = "phone" }`),
 # each with the one field it fits (validation/transforms.py does them).
@@ -72,5 +77,12 @@ SYNONYMS: dict[str, str] = {
     "vatnumber": "sales_tax_id", "taxid": "sales_tax_id", "salestaxid": "sales_tax_id",
     "linkedinurl": "linkedin", "facebookurl": "facebook", "twitterhandle": "twitter",
     "x": "twitter", "tags": "tags", "tag": "tags", "lists": "lists", "list": "lists",
-    "mailinglists": "lists", "mailinglist": "lists",
+    "mailinglists": "lists", "mailinglist": "lists", "addtags": "tags", "addtag": "tags",
+    "joinlists": "lists", "addlists": "lists", "subscribeto": "lists",
+    "removetags": "remove_tags", "removetag": "remove_tags", "untag": "remove_tags",
+    "tagstoremove": "remove_tags", "leavelists": "remove_lists", "leavelist": "remove_lists",
+    "removelists": "remove_lists", "unsubscribefrom": "remove_lists",
+    "points": "points", "addpoints": "points", "pointstoadd": "points",
+    "sequence": "sequence", "sequencename": "sequence", "startsequence": "sequence",
+    "step": "sequence_step", "sequencestep": "sequence_step", "startatstep": "sequence_step",
 }  # fmt: skip

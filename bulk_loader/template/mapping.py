@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.template.checking import TemplateChecker
-from bulk_loader.template.fields import ACTIONS, KARTRA_FIELDS
+from bulk_loader.template.fields import KARTRA_FIELDS, NAME_ACTIONS
 from bulk_loader.template.model import ActionColumn, Template, normalise_header
 
 __all__ = ["MAX_TEMPLATE_BYTES", "default_template", "load_template", "read_template"]
@@ -76,14 +76,17 @@ def read_template(path: Path) -> tuple[Template, list[TemplateProblem]]:
 def default_template(headers: Sequence[str]) -> Template:
     """The mapping used without --template: headers spelled like Kartra's field names.
 
-    `tags` and `lists` headers become the actions of the same name, split on semicolons.
+    `tags`, `lists`, `remove_tags` and `remove_lists` headers become the actions of the
+    same name, split on semicolons.
     """
     present = {normalise_header(h): h for h in headers if h.strip()}
     fields = {name: present[name] for name in KARTRA_FIELDS if name in present}
-    actions = {a: ActionColumn(present[a]) for a in ACTIONS if a in present}
+    actions = {a: ActionColumn(present[a]) for a in NAME_ACTIONS if a in present}
     return Template(
         fields=fields,
         tags=actions.get("tags"),
         lists=actions.get("lists"),
+        remove_tags=actions.get("remove_tags"),
+        remove_lists=actions.get("remove_lists"),
         require_columns=False,
     )

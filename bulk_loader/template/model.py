@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from bulk_loader.template.date_format import DateOrder
-from bulk_loader.template.fields import ACTIONS, DEFAULT_SEPARATOR
+from bulk_loader.template.fields import DEFAULT_SEPARATOR, NAME_ACTIONS
 
 __all__ = [
     "MATCHES",
@@ -24,6 +24,8 @@ __all__ = [
     "FieldTransform",
     "Match",
     "Mode",
+    "PointsColumn",
+    "SequenceColumn",
     "SplitMap",
     "Template",
     "key_text",
@@ -83,6 +85,25 @@ class ActionColumn:
 
 
 @dataclass(frozen=True)
+class PointsColumn:
+    """Points for each row: a whole number from `column` (+n gives, -n takes away);
+    given points expire after `expiration_days` when set."""
+
+    column: str
+    expiration_days: int | None = None
+
+
+@dataclass(frozen=True)
+class SequenceColumn:
+    """The sequence each row's lead is subscribed to: its name from `column`, at the step
+    in `step_column` (a cell left empty there: `step`, the first by default)."""
+
+    column: str
+    step_column: str | None = None
+    step: int = 1
+
+
+@dataclass(frozen=True)
 class Template:
     """A checked mapping template. `require_columns=False` lets absent headers pass."""
 
@@ -93,6 +114,10 @@ class Template:
     custom_fields: tuple[CustomFieldMap, ...] = ()
     tags: ActionColumn | None = None
     lists: ActionColumn | None = None
+    remove_tags: ActionColumn | None = None
+    remove_lists: ActionColumn | None = None
+    points: PointsColumn | None = None
+    sequence: SequenceColumn | None = None
     path: Path | None = None
     require_columns: bool = True
     # Lead field -> how its values are transformed (only fields that ask for one).
@@ -106,11 +131,21 @@ class Template:
         out += [
             (f"custom_fields.{key_text(c.identifier)}.column", c.column) for c in self.custom_fields
         ]
-        for name in ACTIONS:
+        for name in NAME_ACTIONS:
             action = cast(ActionColumn | None, getattr(self, name))
             if action is not None and action.column is not None:
                 out.append((f"actions.{name}.column", action.column))
+        if self.points is not None:
+            out.append(("actions.points.column", self.points.column))
+        if self.sequence is not None:
+            out.append(("actions.sequence.column", self.sequence.column))
+            if self.sequence.step_column is not None:
+                out.append(("actions.sequence.step_column", self.sequence.step_column))
         return out
+
+    def name_action(self, name: str) -> ActionColumn | None:
+        """The tags, remove_tags, lists or remove_lists action (fields.NAME_ACTIONS)."""
+        return cast(ActionColumn | None, getattr(self, name))
 
 
 def normalise_header(header: str) -> str:

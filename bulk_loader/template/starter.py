@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bulk_loader.template.fields import (
@@ -116,19 +116,21 @@ def starter_template(
     if preset is not None:
         return _preset_template(plan_preset(preset, headers, rows), headers, source, rows)
     fields: dict[str, str] = {}
-    actions: dict[str, tuple[str, str]] = {}  # tags/lists -> (header, separator)
+    actions: dict[str, tuple[str, str]] = {}  # action (or its step) -> (header, separator)
     unplaced: list[str] = []
     for index, header in enumerate(headers):
         if not header.strip():
             continue
         guess = guess_field(header)
-        if guess in ACTIONS and guess not in actions:
+        if guess in _ACTION_GUESSES and guess not in actions:
             cells = (row[index] for row in rows if index < len(row))
             actions[guess] = (header, guess_separator(cells) or SEPARATORS[0])
-        elif guess is not None and guess not in fields and guess not in ACTIONS:
+        elif guess is not None and guess not in fields and guess not in _ACTION_GUESSES:
             fields[guess] = header
         else:
             unplaced.append(header)
+    if "sequence_step" in actions and "sequence" not in actions:  # a step of no sequence
+        unplaced.append(actions.pop("sequence_step")[0])
     lines = [
         f"# Starter template{' for ' + _comment_text(source) if source else ''}, "
         "by `bulk-loader template init`.",
@@ -145,11 +147,30 @@ def starter_template(
     if actions:
         lines += ["", "[actions]"]
         lines.append("# separator: one of ; , | (names in double quotes may hold it)")
-        for name, (header, separator) in actions.items():
-            column = toml_string(header)
-            lines.append(f'{name} = {{ column = {column}, separator = "{separator}" }}')
+        lines += action_lines(actions)
     lines += _not_placed(unplaced)
     return "\n".join(lines) + "\n"
+
+
+# What a header may name in [actions]: an action, or the step of the sequence one.
+_ACTION_GUESSES = (*ACTIONS, "sequence_step")
+
+
+def action_lines(actions: Mapping[str, tuple[str, str]]) -> list[str]:
+    """The [actions] entries for the columns found: action (or "sequence_step") ->
+    (header, separator of its names)."""
+    lines = []
+    step = actions.get("sequence_step")
+    for name, (header, separator) in actions.items():
+        column = toml_string(header)
+        if name == "points":
+            lines.append(f"points = {{ column = {column} }}  # +n gives, -n takes away")
+        elif name == "sequence":
+            at = f", step_column = {toml_string(step[0])}" if step else ""
+            lines.append(f"sequence = {{ column = {column}{at} }}")
+        elif name != "sequence_step":
+            lines.append(f'{name} = {{ column = {column}, separator = "{separator}" }}')
+    return lines
 
 
 def _not_placed(headers: Sequence[str]) -> list[str]:
@@ -172,6 +193,7 @@ def _not_placed(headers: Sequence[str]) -> list[str]:
 # An export's own ids are not Kartra lead ids, nor is any of its columns a new address:
 # placing "Contact ID" as `id` would edit whichever Kartra lead has that number.
 _NEVER_GUESSED = ("id", "new_email")
+_NOT_FIELDS = (*_ACTION_GUESSES, *_NEVER_GUESSED)
 
 
 def _toml_value(value: Any) -> str:
@@ -236,18 +258,17 @@ def _preset_template(
     """The preset's template for this sheet, then its other columns placed by name."""
     fields: list[str] = []
     actions: list[str] = []
+    found: dict[str, tuple[str, str]] = {}  # action (or its step) -> (header, separator)
     unplaced: list[str] = []
     filled = {*plan.filled, *plan.declined}
     for header in plan.unclaimed:
         guess = guess_field(header)
-        if guess in ACTIONS and f"actions.{guess}" not in filled:
+        if guess in _ACTION_GUESSES and f"actions.{guess}" not in filled:
             filled.add(f"actions.{guess}")
             index = list(headers).index(header)
             cells = (row[index] for row in rows if index < len(row))
-            separator = guess_separator(cells) or SEPARATORS[0]
-            column = toml_string(header)
-            actions.append(f'{guess} = {{ column = {column}, separator = "{separator}" }}')
-        elif guess is not None and guess not in filled and guess not in (*ACTIONS, *_NEVER_GUESSED):
+            found[guess] = (header, guess_separator(cells) or SEPARATORS[0])
+        elif guess is not None and guess not in filled and guess not in _NOT_FIELDS:
             filled.add(guess)
             if guess in TRANSFORMS:
                 spec = {"column": header, "transform": guess}
@@ -256,6 +277,9 @@ def _preset_template(
                 fields.append(f"{guess} = {toml_string(header)}")
         else:
             unplaced.append(header)
+    if "sequence_step" in found and "sequence" not in found:  # a step of no sequence
+        unplaced.append(found.pop("sequence_step")[0])
+    actions += action_lines(found)
     placed = ["# Placed by name, not by the preset: check them."]
     lines = [
         f"# {plan.preset.name}: preset {plan.preset.shown_path}",

@@ -70,14 +70,15 @@ class AccountSnapshot:
                 )
             problems += problem
             fields.append({"field_identifier": identifier, "field_value": value})
-        for kind, names, action in (
-            ("tag", row.tags, template.tags),
-            ("list", row.lists, template.lists),
-        ):
-            column = action.column if action and action.column else kind
+        for name, kind in _NAME_KINDS.items():
+            action = template.name_action(name)
+            column = action.column if action and action.column else name
             added = action.add if action else ()
-            names = tuple(name for name in names if name not in added)  # checked above
+            names = tuple(n for n in getattr(row, name) if n not in added)  # checked above
             problems += self.missing_names(row.row, column, kind, names)
+        if row.sequence is not None and template.sequence is not None:
+            column, name = template.sequence.column, row.sequence[0]
+            problems += self.missing_names(row.row, column, "sequence", [name])
         if not fields:
             return row, problems
         return replace(row, lead={**row.lead, "custom_fields": fields}), problems
@@ -85,8 +86,8 @@ class AccountSnapshot:
     def missing_names(
         self, row: int, column: str, kind: str, names: Iterable[str]
     ) -> list[Problem]:
-        """A problem for each tag or list (`kind`) the account does not have."""
-        known = self.tags if kind == "tag" else self.lists
+        """A problem for each tag, list or sequence (`kind`) the account does not have."""
+        known = {"tag": self.tags, "list": self.lists, "sequence": self.sequences}[kind]
         return [_missing(row, column, kind, name, known) for name in names if name not in known]
 
     def mapping_notes(self, template: Template) -> list[str]:
@@ -117,11 +118,12 @@ class AccountSnapshot:
     def template_problems(self, template: Template) -> list[TemplateProblem]:
         """The names the template adds to every row (`add`) that the account lacks."""
         problems = []
-        for kind, action in (("tag", template.tags), ("list", template.lists)):
+        for action_name, kind in _NAME_KINDS.items():
+            action = template.name_action(action_name)
             known = self.tags if kind == "tag" else self.lists
             for name in action.add if action else ():
                 if name not in known:
-                    key = f"actions.{kind}s.add"
+                    key = f"actions.{action_name}.add"
                     problems.append(TemplateProblem(key, _unknown_name(kind, name, known)))
         return problems
 
@@ -136,9 +138,13 @@ class AccountSnapshot:
             value = cells[column.index].strip() if column.index < len(cells) else ""
             if not value:
                 continue
-            if column.target in ("tags", "lists"):
+            if column.target in _NAME_KINDS:
                 names = split_values(value, column.separator or ";")
-                problems += self.missing_names(row, column.header, column.target[:-1], names)
+                problems += self.missing_names(
+                    row, column.header, _NAME_KINDS[column.target], names
+                )
+            elif column.target == "sequence":
+                problems += self.missing_names(row, column.header, "sequence", [value])
             elif column.custom is not None and column.target not in self.custom_fields:
                 problems += self._custom_value(row, column.header, column.target, value)[1]
         return problems
@@ -182,7 +188,13 @@ class AccountSnapshot:
 
 
 # The problem for a tag or list (`kind`) the account does not have.
-_UNKNOWN_NAME = {"tag": ProblemCode.UNKNOWN_TAG, "list": ProblemCode.UNKNOWN_LIST}
+_UNKNOWN_NAME = {
+    "tag": ProblemCode.UNKNOWN_TAG,
+    "list": ProblemCode.UNKNOWN_LIST,
+    "sequence": ProblemCode.UNKNOWN_SEQUENCE,
+}
+# The actions naming tags or lists (template.fields.NAME_ACTIONS), and what they name.
+_NAME_KINDS = {"tags": "tag", "remove_tags": "tag", "lists": "list", "remove_lists": "list"}
 
 
 def _missing(row: int, column: str, kind: str, name: str, known: frozenset[str]) -> Problem:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.sheets.sheet import Sheet, find_column
 from bulk_loader.template.model import CustomFieldMap, Mode, Template, key_text, normalise_header
-from bulk_loader.validation.checks import Check, custom_field_checks, field_checks
+from bulk_loader.validation.checks import Check, action_checks, custom_field_checks, field_checks
 from bulk_loader.validation.transforms import split_checks
 
 __all__ = ["BoundColumn", "bind_columns"]
@@ -26,7 +26,7 @@ class BoundColumn:
     name: str  # dotted template key, e.g. "fields.email"
     header: str  # the sheet's header text
     index: int
-    target: str  # Kartra field, custom field identifier, or "tags"/"lists"
+    target: str  # Kartra field, custom field identifier, action, or "sequence_step"
     checks: tuple[Check, ...]
     custom: CustomFieldMap | None = None
     separator: str | None = None
@@ -55,7 +55,7 @@ def bind_columns(template: Template, sheet: Sheet, mode: Mode) -> list[BoundColu
                 problems.append(TemplateProblem(key, missing))
             continue
         custom = customs.get(key)
-        target = custom.identifier if custom is not None else key.split(".")[1]
+        target = custom.identifier if custom is not None else _target(key)
         checks, separator = _checks(template, key, target, custom, required)
         columns.append(BoundColumn(key, header, index, target, tuple(checks), custom, separator))
     bound = {c.target for c in columns if c.name.startswith("fields.")}
@@ -83,11 +83,21 @@ def _checks(
     clear = template.clear
     if custom is not None:
         return custom_field_checks(custom, clear), custom.separator
+    if target in ("points", "sequence", "sequence_step"):
+        return action_checks(target), None
     if key.startswith("actions."):
         return [], getattr(template, target).separator
     if key.startswith("split."):
         return split_checks(target), None
     return field_checks(target, required.get(target), clear), None
+
+
+def _target(key: str) -> str:
+    """What a column fills: a field, an action ("tags", "points", ...), or the step of
+    the sequence action ("sequence_step")."""
+    if key == "actions.sequence.step_column":
+        return "sequence_step"
+    return key.split(".")[1]
 
 
 def _nearest(header: str, sheet: Sheet) -> str:

@@ -25,6 +25,7 @@ from bulk_loader.validation.time_zones import kartra_zones, map_time_zone
 __all__ = [
     "MAX_LENGTH",
     "Check",
+    "action_checks",
     "closest_time_zone",
     "custom_field_checks",
     "field_checks",
@@ -234,6 +235,22 @@ def field_checks(name: str, required: str | None, clear: str | None) -> list[Che
         )
     checks.append(_too_long())
     return checks
+
+
+# Points: a whole number, + (or no sign) gives, - takes away; 0 does nothing.
+POINTS_RE = r"^[+-]?[0-9]{1,9}$"
+STEP_RE = r"^0*[1-9][0-9]{0,5}$"
+
+
+def action_checks(target: str) -> list[Check]:
+    """Checks for the points column, and the sequence's name and step columns."""
+    if target == "points":
+        message = "points are a whole number: 10 (or +10) gives 10 points, -10 takes 10 away"
+        return [Check(ProblemCode.INVALID_POINTS, _matches(POINTS_RE, None), lambda v: message)]
+    if target == "sequence_step":
+        message = "a sequence step is a whole number, 1 or more"
+        return [Check(ProblemCode.INVALID_STEP, _matches(STEP_RE, None), lambda v: message)]
+    return [_too_long()]
 
 
 def custom_field_checks(spec: CustomFieldMap, clear: str | None) -> list[Check]:

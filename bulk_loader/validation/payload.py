@@ -1,4 +1,5 @@
-"""Each valid row's payload: the Kartra `lead`, its custom fields, its tags and lists.
+"""Each valid row's payload: the Kartra `lead`, its custom fields, and its actions (tags
+and lists added and removed, points, a sequence).
 
 Every bound column but a split one has a converter from its cell's text to the value
 sent; a split column's fields are set by the row's transforms (transforms.py).
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from bulk_loader.template.fields import NAME_ACTIONS
 from bulk_loader.template.model import ActionColumn, CustomFieldMap, Template
 from bulk_loader.validation.binding import BoundColumn
 from bulk_loader.validation.checks import normalise_email, resolve_options, split_values
@@ -30,6 +32,27 @@ class LeadRow:
     tags: tuple[str, ...]
     lists: tuple[str, ...]
     key: str  # what identifies the lead: the lower-cased email, or the id
+    remove_tags: tuple[str, ...] = ()
+    remove_lists: tuple[str, ...] = ()
+    points: int = 0  # +n given (give_points_to_lead), -n taken (remove_points_from_lead)
+    expiration_days: int | None = None  # how long given points last
+    sequence: tuple[str, int] | None = None  # (name, step): subscribe at that step
+
+    def actions(self) -> dict[str, Any]:
+        """The actions beyond tags and lists, as the journal keeps them: only those the
+        row has (a row without any keeps the payload, and the digest, of earlier runs)."""
+        more: dict[str, Any] = {}
+        if self.remove_tags:
+            more["remove_tags"] = list(self.remove_tags)
+        if self.remove_lists:
+            more["remove_lists"] = list(self.remove_lists)
+        if self.points:
+            more["points"] = self.points
+            if self.expiration_days is not None:
+                more["expiration_days"] = self.expiration_days
+        if self.sequence is not None:
+            more["sequence"] = list(self.sequence)
+        return more
 
 
 class Payloads:
@@ -41,13 +64,13 @@ class Payloads:
         self._converters = [
             _converter(c, template.clear) for c in columns if not c.name.startswith("split.")
         ]
-        self._added = {name: _added(getattr(template, name)) for name in ("tags", "lists")}
+        self._added = {name: _added(template.name_action(name)) for name in NAME_ACTIONS}
 
     def lead_row(self, row: int, cells: Sequence[str], changes: dict[str, str]) -> LeadRow:
         """The row's payload; `changes`: the fields its transforms set (transforms.py)."""
         lead: dict[str, Any] = {}
         custom: list[dict[str, Any]] = []
-        actions: dict[str, tuple[str, ...]] = {"tags": (), "lists": ()}
+        actions: dict[str, Any] = {name: () for name in NAME_ACTIONS}
         for index, kind, target, convert in self._converters:
             value = cells[index].strip()
             if not value:
@@ -66,8 +89,27 @@ class Payloads:
             lead["custom_fields"] = custom
         key = lead.get("id", "") if self.template.match == "id" else ""
         key = key or str(lead.get("email", "")).casefold()
-        tags, lists = (_with(actions[name], self._added[name]) for name in ("tags", "lists"))
-        return LeadRow(row, tuple(cells), lead, tags, lists, str(key))
+        tags, remove_tags, lists, remove_lists = (
+            _with(actions[name], self._added[name]) for name in NAME_ACTIONS
+        )
+        points = self.template.points
+        sequence = self.template.sequence
+        named = actions.get("sequence")
+        return LeadRow(
+            row,
+            tuple(cells),
+            lead,
+            tags,
+            lists,
+            str(key),
+            remove_tags=remove_tags,
+            remove_lists=remove_lists,
+            points=actions.get("points", 0),
+            expiration_days=points.expiration_days if points is not None else None,
+            sequence=(named, actions.get("sequence_step") or sequence.step)
+            if named and sequence is not None
+            else None,
+        )
 
 
 _FIELD, _CUSTOM, _ACTION = range(3)
@@ -81,6 +123,10 @@ def _converter(column: BoundColumn, clear: str | None) -> Converter:
     so are dates (send_date).
     """
     target, spec = column.target, column.custom
+    if target in ("points", "sequence_step"):  # checked whole numbers: "+10", "-5", "2"
+        return column.index, _ACTION, target, int
+    if target == "sequence":
+        return column.index, _ACTION, target, str
     if spec is None and column.name.startswith("actions."):
         separator = column.separator or ";"
         split = lru_cache(4096)(lambda value: tuple(split_values(value, separator)))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bulk_loader.outcomes import Problem
+from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.sheets.sheet import TEXT_PROBLEMS, Chunk, Sheet
 from bulk_loader.template.model import Mode, Template, normalise_header
 from bulk_loader.validation.binding import bind_columns
@@ -89,6 +89,7 @@ class Validator:
         found = self._reader_problems(chunk)
         found += self._cell_problems(chunk)
         found += self._duplicates.problems(chunk, {(p.row, p.column) for p in found})
+        found += self._steps_without_sequence(chunk)
         bad = {p.row for p in found}
         failed = {(p.row, p.column) for p in found}
         leads = []
@@ -100,6 +101,26 @@ class Validator:
         order = {c.header: c.index for c in self.columns}
         found.sort(key=lambda p: (p.row, order.get(p.column, -1)))
         return leads, found
+
+    def _steps_without_sequence(self, chunk: Chunk) -> list[Problem]:
+        """A step in a row that names no sequence: the step would be dropped unsaid."""
+        named = {c.target: c for c in self.columns if c.target in ("sequence", "sequence_step")}
+        step, sequence = named.get("sequence_step"), named.get("sequence")
+        if step is None:
+            return []
+        problems = []
+        for row, cells in zip(chunk.row_numbers, chunk.rows, strict=True):
+            value = cells[step.index].strip() if step.index < len(cells) else ""
+            name = ""
+            if sequence is not None and sequence.index < len(cells):
+                name = cells[sequence.index].strip()
+            if value and not name:
+                where = f"column {sequence.header!r}" if sequence else "the sheet"
+                message = f"a step, but no sequence named in {where} on this row"
+                problems.append(
+                    Problem(row, step.header, value, ProblemCode.STEP_WITHOUT_SEQUENCE, message)
+                )
+        return problems
 
     def finish(self) -> list[Problem]:
         """Problems only visible at the end: a new_email that a later row uses as email."""
