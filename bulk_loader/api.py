@@ -71,6 +71,8 @@ class Loader:
         header_row: int | None = None,
     ) -> None:
         self.sheet = Path(sheet)
+        if not self.sheet.name:  # ".", "..": named by its folder, so it is said to be one
+            self.sheet = self.sheet.resolve()
         self.template = Path(template) if template is not None else None
         self.worksheet = worksheet
         self.header_row = header_row

@@ -12,6 +12,8 @@ from click.testing import CliRunner, Result
 from bulk_loader.cli.app import cli
 from bulk_loader.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
@@ -249,3 +251,51 @@ def test_the_progress_line_shows_the_achieved_rate_the_pace_and_the_429s() -> No
         "created 40, updated 7, failed 3; 20.0 calls/s achieved; pace 20.0 calls/s, 4 answered 429"
     )
     assert progress_pace(0, 0) == "; no limit, 0 answered 429"
+
+
+def test_a_wrong_api_key_says_which_variable_to_check(tmp_path: Path) -> None:
+    from bulk_loader.sandbox import serve_in_thread
+
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\nana@example.com\n")
+    env = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "wrong",
+           "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox:
+        result = invoke("run", str(sheet), "--dry-run", "--api-url", sandbox.url, env=env)
+    assert result.exit_code == 3
+    assert result.stderr.endswith("(type 203); check KARTRA_API_KEY\n")
+
+
+def test_a_host_name_elsewhere_is_a_name_to_check_not_a_sandbox_to_start() -> None:
+    from bulk_loader.kartra.client import CallResult, Outcome
+    from bulk_loader.validation.account import fetch_account
+
+    class Unresolved:
+        api_host = "kartra.example.invalid"
+
+        def retrieve_custom_fields(self) -> CallResult:
+            message = "could not connect to kartra.example.invalid: x"
+            return CallResult(Outcome.TRANSIENT, False, None, None, message)
+
+    with pytest.raises(ConfigError) as raised:
+        fetch_account(lambda call: call(), Unresolved())
+    assert str(raised.value).endswith(
+        "; check the host name 'kartra.example.invalid' in --api-url or KARTRA_API_URL, the "
+        "network and any proxy (HTTPS_PROXY, --proxy)"
+    )
+
+
+def test_a_folder_given_as_the_sheet_is_one_line_not_a_crash(tmp_path: Path) -> None:
+    for folder in (".", str(tmp_path)):
+        result = invoke("run", folder, "--dry-run")
+        assert result.exit_code == 3, result.output
+        assert result.stderr.endswith(
+            "this is a folder, not a file; give the sheet file inside it\n"
+        )
+
+
+def test_a_sandbox_port_out_of_range_is_a_usage_error() -> None:
+    result = invoke("sandbox", "serve", "--account", str(ROOT / "samples" / "account.toml"),
+                    "--port", "99999")  # fmt: skip
+    assert result.exit_code == 2
+    assert "Invalid value for '--port': 99999 is not in the range 0<=x<=65535." in result.stderr

@@ -419,7 +419,8 @@ def test_sandbox_account_without_sandbox_is_a_usage_error(tmp_path: Path) -> Non
         "Usage: bulk-loader run [OPTIONS] SHEET\n"
         "Try 'bulk-loader run --help' for help.\n"
         "\n"
-        "Error: --sandbox-account goes with --sandbox\n"
+        "Error: --sandbox-account goes with --sandbox: add --sandbox, or leave "
+        "--sandbox-account out\n"
     )
     assert list(tmp_path.iterdir()) == [sheet]
 

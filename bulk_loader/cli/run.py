@@ -177,7 +177,9 @@ def run(
     if sandbox and api_url:
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
     if sandbox_account is not None and not sandbox:
-        raise click.UsageError("--sandbox-account goes with --sandbox")
+        raise click.UsageError(
+            "--sandbox-account goes with --sandbox: add --sandbox, or leave --sandbox-account out"
+        )
     check_sheet_option(sheet, sheet_name)
     from bulk_loader import Loader
 

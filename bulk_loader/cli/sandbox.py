@@ -77,7 +77,7 @@ def sandbox() -> None:
 )
 @click.option(
     "--port",
-    type=int,
+    type=click.IntRange(0, 65535),
     default=8765,
     show_default=True,
     help="Port on 127.0.0.1 (0 picks a free one).",

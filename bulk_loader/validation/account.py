@@ -279,13 +279,24 @@ def fetch_account(
 # Kartra's own API host: a connection error there is the network's; elsewhere, the
 # server the person named (a sandbox, a proxy) is not running.
 KARTRA_HOST = "app.kartra.com"
+# What to check when Kartra refuses the App's credentials (API-FACTS: fatal types).
+_FIXES = {
+    "202": "check KARTRA_API_KEY",
+    "203": "check KARTRA_API_KEY",
+    "233": "check KARTRA_API_PASSWORD",
+    "238": "check KARTRA_APP_ID",
+    "239": "check KARTRA_APP_ID",
+    "242": "Kartra accepts this App's calls only from its allowed IP addresses",
+}
 
 
 def _listing(result: CallResult, key: str, host: str = KARTRA_HOST) -> list[Any]:
     """The list a look-up answered with; a fatal answer stops the run before any write."""
     if result.outcome is Outcome.FATAL:
+        fix = _FIXES.get(result.kartra_type or "", "")
         raise KartraFatalError(
-            f"Kartra refused the account look-up: {result.message} (type {result.kartra_type})",
+            f"Kartra refused the account look-up: {result.message} (type {result.kartra_type})"
+            + (f"; {fix}" if fix else ""),
             result.kartra_type,
         )
     value = answer_field(result, key) if result.outcome is Outcome.OK else None
@@ -296,14 +307,28 @@ def _listing(result: CallResult, key: str, host: str = KARTRA_HOST) -> list[Any]
                 "; check the network and any proxy (HTTPS_PROXY, --proxy), "
                 "or set KARTRA_API_URL for a sandbox"
                 if host in (KARTRA_HOST, "")
-                else f"; is the server at {host} running? (`bulk-loader sandbox serve` "
-                "starts a local sandbox; --api-url or KARTRA_API_URL names it)"
+                else _elsewhere(host)
             )
         raise ConfigError(
             f"could not read the account's {key.replace('_', ' ')}: "
             f"{result.message or 'no list in the answer'}{hint}"
         )
     return value
+
+
+def _elsewhere(host: str) -> str:
+    """The hint for a server that is not Kartra's own: a local one not running, or a
+    name to check."""
+    name = host.rsplit(":", 1)[0].strip("[]")
+    if name in ("127.0.0.1", "localhost", "::1"):
+        return (
+            f"; is the server at {host} running? (`bulk-loader sandbox serve` starts a "
+            "local sandbox; --api-url or KARTRA_API_URL names it)"
+        )
+    return (
+        f"; check the host name {name!r} in --api-url or KARTRA_API_URL, the network "
+        "and any proxy (HTTPS_PROXY, --proxy)"
+    )
 
 
 def _field_info(entry: Mapping[str, Any]) -> CustomFieldInfo:
