@@ -232,6 +232,19 @@ def test_results_rebuilt_from_the_journal_keep_the_record_of_the_file(
     assert "Note:" not in again.stdout and not (tmp_path / "leads.failed-2.csv").exists()
 
 
+def test_restart_replaces_its_own_untouched_failed_rows_file(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """--restart forgets what was sent, not which failed-rows file the tool wrote: running
+    it twice leaves one list, not failed-2, failed-3 of the same rows."""
+    write_csv(tmp_path / "leads.csv", ROWS)
+    for _ in range(3):
+        result = run(sandbox, "leads.csv", "--mode", "upsert", "--restart", "--yes")
+        assert result.exit_code == 1, result.output
+        assert "Note:" not in result.stdout
+    assert sorted(p.name for p in tmp_path.glob("leads.failed*")) == ["leads.failed.csv"]
+
+
 def test_results_rebuilt_after_a_run_keep_its_sending_block_and_notes(
     tmp_path: Path, sandbox: RunningSandbox
 ) -> None:

@@ -39,7 +39,11 @@ from bulk_loader.outcomes import Report
 from bulk_loader.pipeline.progress import Progress, RowCallback, SilentProgress, as_progress
 from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan
 from bulk_loader.pipeline.send import PacedProgress, send_rows
-from bulk_loader.results.failed_rows import keep_without_journal, recall_without_journal
+from bulk_loader.results.failed_rows import (
+    FAILED_META,
+    keep_without_journal,
+    recall_without_journal,
+)
 from bulk_loader.results.files import (
     check_writable,
     check_writable_folder,
@@ -255,8 +259,10 @@ def _open_journal(
     """The run's journal (kept beside the sheet, or a temporary one) and its summary."""
     template, mode = validator.template, validator.mode
     template_name = str(template.path) if template.path else BUILT_IN_TEMPLATE
+    location = _journal_location(options, identity)
+    kept = _kept_over_restart(location) if options.restart else {}
     journal = Journal.open(
-        _journal_location(options, identity),
+        location,
         {
             **identity,
             "template_path": template_name,
@@ -265,6 +271,8 @@ def _open_journal(
         },
         restart=options.restart,
     )
+    for name, value in kept.items():
+        journal.set_meta(name, value)
     summary = ImportSummary(
         sheet=options.sheet,
         mode=mode,
@@ -277,6 +285,25 @@ def _open_journal(
     )
     summary.report.notes.extend(validator.notes)
     return journal, summary
+
+
+def _kept_over_restart(path: Path) -> dict[str, str]:
+    """What --restart keeps of the journal it forgets: which failed-rows file it wrote
+    (so that the next list replaces it instead of piling up copies) and how fast the
+    last run went (for the estimate); never what was sent."""
+    if not path.exists():
+        return {}
+    try:
+        journal = Journal.open_readonly(path)
+    except ConfigError:
+        return {}
+    try:
+        meta = journal.meta()
+    except sqlite3.Error:
+        return {}
+    finally:
+        journal.close()
+    return {name: meta[name] for name in (FAILED_META, LAST_RUN) if name in meta}
 
 
 def _identity(options: ImportOptions, sheet: Sheet, client: KartraApi) -> dict[str, str]:
