@@ -210,7 +210,8 @@ def test_no_email_column_without_a_template_exit_3(tmp_path: Path) -> None:
     assert result.stderr == (
         f"error: {sheet}: 1 problem\n"
         "  fields.email: upsert mode needs an email column: "
-        "name a column 'email', or pass --template\n"
+        f"name a column 'email', or pass --template (`bulk-loader template init {sheet}` "
+        "writes one)\n"
         "  (s.csv row 1 holds the headers: 'Name')\n"
     )
 

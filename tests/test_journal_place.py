@@ -360,6 +360,12 @@ def test_results_during_a_run_show_its_rows_in_flight_as_sending(
             sending = rebuilt.statuses[RowStatus.SENDING]
             assert f"{sending} rows in flight show as sending" in shown.stdout
             assert "run `bulk-loader results` again when it ends" in shown.stdout
+            assert f"Sending:   {sending}\n" in shown.stdout  # the counts add up
+            book = openpyxl.load_workbook(tmp_path / "s.results.xlsx", read_only=True)
+            lines = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
+            assert str(lines["Failed rows"]).startswith(
+                f"none yet: a run is sending this sheet now (pid {os.getpid()})"
+            )
             assert "run the same command again" not in shown.stdout
             assert "To fix or retry" not in shown.stdout
             assert "unknown" not in shown.stdout.lower()

@@ -299,3 +299,21 @@ def test_a_sandbox_port_out_of_range_is_a_usage_error() -> None:
                     "--port", "99999")  # fmt: skip
     assert result.exit_code == 2
     assert "Invalid value for '--port': 99999 is not in the range 0<=x<=65535." in result.stderr
+
+
+def test_a_sheet_without_an_email_column_points_at_template_init(tmp_path: Path) -> None:
+    sheet = tmp_path / "kit.csv"
+    sheet.write_text("Email Address,Name\na@example.com,A\n")
+    result = invoke("run", str(sheet), "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[1] == (
+        "  fields.email: upsert mode needs an email column: name a column 'email', or pass "
+        f"--template (`bulk-loader template init {sheet}` writes one)"
+    )
+
+
+def test_a_fault_probability_above_one_is_a_usage_error() -> None:
+    account = str(ROOT / "samples" / "account.toml")
+    result = invoke("sandbox", "serve", "--account", account, "--faults", "5xx=2")
+    assert result.exit_code == 2
+    assert "Invalid value for --faults: fault 5xx=2: a probability, from 0 to 1" in result.stderr

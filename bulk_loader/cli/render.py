@@ -186,6 +186,7 @@ SHOWN_STATUSES = (
     RowStatus.PARTIAL,
     RowStatus.FAILED,
     RowStatus.UNKNOWN,
+    RowStatus.SENDING,
     RowStatus.NOT_SENT,
 )
 

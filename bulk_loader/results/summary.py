@@ -222,6 +222,17 @@ class ImportSummary:
             ("Achieved rate (calls/s)", achieved),
         ]
 
+    def _failed_rows_line(self) -> str:
+        if self.failed:
+            return str(self.failed)
+        if self.run_in_progress:  # rebuilt while a run sends: that run writes them
+            pid = f" (pid {self.run_pid})" if self.run_pid else ""
+            return (
+                f"none yet: a run is sending this sheet now{pid}; its rows in flight show "
+                "as sending, and it writes the failed rows when it ends"
+            )
+        return "none"
+
     def as_rows(self) -> dict[str, object]:
         """The Summary sheet (never credentials): summary_sheet's layout."""
         sending = self.sending_rows()
@@ -230,7 +241,7 @@ class ImportSummary:
         else:
             run = "import" if self.started else "import (results rebuilt from the journal)"
         files: list[tuple[str, object]] = [
-            ("Failed rows", str(self.failed) if self.failed else "none"),
+            ("Failed rows", self._failed_rows_line()),
             *([("Failed rows kept", self.kept_note)] if self.kept_note else []),
             ("Journal", str(self.journal) if self.journal_kept else "temporary (deleted)"),
         ]

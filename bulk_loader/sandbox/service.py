@@ -60,6 +60,8 @@ def parse_faults(spec: str) -> FaultPlan:
                 f"unknown fault {name!r}: use 5xx, lost, reset, slow, gateway, slow_ms, seed"
             )
         values[key] = int(number) if key == "seed" else float(number)
+        if key not in ("seed", "slow_ms") and not 0 <= values[key] <= 1:
+            raise ValueError(f"fault {name.strip()}={number}: a probability, from 0 to 1")
     return FaultPlan(**values)
 
 

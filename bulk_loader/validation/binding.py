@@ -8,6 +8,7 @@ BoundColumn, with the cell checks validator.py runs on it.
 from __future__ import annotations
 
 import difflib
+import shlex
 from dataclasses import dataclass
 
 from bulk_loader.errors import TemplateError, TemplateProblem
@@ -61,7 +62,12 @@ def bind_columns(template: Template, sheet: Sheet, mode: Mode) -> list[BoundColu
     bound = {c.target for c in columns if c.name.startswith("fields.")}
     for field, why in required.items():
         if field not in bound:
-            hint = "" if template.path else f": name a column {field!r}, or pass --template"
+            hint = (
+                ""
+                if template.path
+                else f": name a column {field!r}, or pass --template "
+                f"(`bulk-loader template init {shlex.quote(str(sheet.path))}` writes one)"
+            )
             message = f"{why} needs an {field} column{hint}"
             problems.append(TemplateProblem(f"fields.{field}", message))
     if problems:
