@@ -131,6 +131,7 @@ class Loader:
         stop: threading.Event | None = None,
         halt: threading.Event | None = None,
         policy: RetryPolicy | None = None,
+        verify: int = 5,
     ) -> ImportSummary:
         """Check every row, then send each valid one to Kartra through `client`.
 
@@ -144,7 +145,9 @@ class Loader:
         function called with each row's `RowOutcome`. `stop`: set it to finish the calls
         in flight and start no new row (`summary.interrupted`; run again to carry on);
         `halt`: send nothing more at all, not even a retry. The run sets both itself
-        when an answer from Kartra stops it (a wrong password, say).
+        when an answer from Kartra stops it (a wrong password, say). `verify`: read the
+        first this many leads written back from Kartra and compare them with what was
+        sent before sending the rest; a difference stops the run (exit 3). 0: no check.
 
         Returns the summary: counts by status, where the results and the failed rows
         went, and `exit_code` as the CLI would exit.
@@ -165,6 +168,7 @@ class Loader:
             known_path=Path(known) if known is not None else None,
             memory=memory and not temporary_journal,
             policy=policy or RetryPolicy(),
+            verify=verify,
         )
         return run_import(options, client, progress, stop=stop, halt=halt)
 

@@ -339,6 +339,7 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
     assert result.exit_code == 1, result.output
     # Row 14's Europe/Paris is sent as Europe/Brussels (the same clock), so 45 are valid.
     assert "Valid:     45\nInvalid:   5\nCreated:   43\nUpdated:   2\n" in result.stdout
+    assert "Read back: 5 leads, as sent; 5 calls (--verify)\n" in result.stdout
     # Each problem with its rows and an example, as the dry run shows them (the README's).
     assert (
         "Top problems:\n"
@@ -354,6 +355,9 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
         "  duplicate_lead       1  row 43\n"
         "                          e.g. row 43: Email: the same email as row 3\n"
         "Note:      time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row\n"
+        "Note:      leads created through the API carry no GDPR consent in Kartra: on an "
+        "account with GDPR on, they may get no email until they fill in a Kartra form (read "
+        "back: 5 with gdpr_lead_status 0 and blacklisted 0)\n"
         f"Results:   {tmp_path / 'leads.results.xlsx'}\n"
         f"To fix or retry: {tmp_path / 'leads.failed.xlsx'} (run it like the original sheet)\n"
     ) in result.stdout

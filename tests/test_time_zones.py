@@ -362,4 +362,6 @@ def test_a_real_run_sends_kartra_s_zone_and_notes_it(tmp_path: Path) -> None:
     assert summary.report.notes == [
         "time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row",
         "time zone PST -> America/Los_Angeles (read as America/Los_Angeles): 1 row",
+        "leads created through the API carry no GDPR consent in Kartra: on an account with "
+        "GDPR on, they may get no email until they fill in a Kartra form",
     ]

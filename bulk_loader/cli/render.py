@@ -239,6 +239,12 @@ def _print_sending(summary: ImportSummary) -> None:
             f"Pace:      no limit (--rate 0); {summary.rate_limited} calls answered 429 "
             "(sent again)"
         )
+    seen = summary.read_back
+    if seen is not None and seen.rows:
+        verdict = "as sent" if seen.clean else "NOT as sent (see the notes)"
+        leads = f"{seen.rows} lead" + ("s" if seen.rows != 1 else "")
+        calls = f"{seen.calls} call" + ("s" if seen.calls != 1 else "")
+        click.echo(f"Read back: {leads}, {verdict}; {calls} (--verify)")
 
 
 def _print_files(summary: ImportSummary) -> None:

@@ -120,6 +120,15 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     is_flag=True,
     help="Neither use nor keep the memory of the leads this tool wrote in this account.",
 )
+@click.option(
+    "--verify",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Read the first N leads written back from Kartra and compare them with what was "
+    "sent before sending the rest; any difference stops the run. 0 skips the check.",
+)
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
@@ -162,6 +171,7 @@ def run(
     yes: bool,
     known_path: Path | None,
     no_memory: bool,
+    verify: int,
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
@@ -215,6 +225,7 @@ def run(
             keys_only=keys_only,
             known=known_path,
             memory=not no_memory and not sandbox,
+            verify=verify,
         )
     print_import_summary(summary)
     if summary.interrupted and not sandbox:

@@ -135,6 +135,17 @@ def sandbox() -> None:
     is_flag=True,
     help="Send every lead_details as a JSON-encoded string instead of an object.",
 )
+@click.option(
+    "--drop-field",
+    default="",
+    metavar="NAME",
+    help="Silently store no value of this lead field or custom field (a read-back catches it).",
+)
+@click.option(
+    "--test-mode",
+    is_flag=True,
+    help="Act as a new App in Test Mode: new leads' email domain becomes kartra.com.",
+)
 @guarded
 def sandbox_serve(
     account_path: Path,
@@ -149,6 +160,8 @@ def sandbox_serve(
     clock: str,
     clock_skew_s: float,
     lead_details_json: bool,
+    drop_field: str,
+    test_mode: bool,
 ) -> None:
     """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C.
 
@@ -179,6 +192,8 @@ def sandbox_serve(
                 clock=clock,
                 clock_skew_s=clock_skew_s,
                 lead_details_json=lead_details_json,
+                drop_field=drop_field,
+                test_mode=test_mode,
             )
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"cannot open --db {db}: {exc}") from exc

@@ -83,6 +83,8 @@ class ImportOptions:
     known_path: Path | None = None  # --known: a sheet listing leads that exist (upsert hints)
     memory: bool = False  # use and keep the account's memory of leads this tool wrote
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Read back this many of the first leads written before sending the rest (0: none).
+    verify: int = 0
 
 
 def run_import(
@@ -197,6 +199,7 @@ def _send(
             rate=options.rate,
             workers=options.workers,
             lookup=options.lookup,
+            verify=options.verify,
         )
     except KeyboardInterrupt:
         # Stopped at once (a second Ctrl-C): the rows in flight stay `sending` in the

@@ -8,6 +8,8 @@ outcome goes back to the journal as it arrives.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from bulk_loader.journal.store import Journal, PendingLead
 from bulk_loader.kartra.client import CallResult
@@ -16,6 +18,7 @@ from bulk_loader.pipeline.progress import Progress
 from bulk_loader.results.summary import ImportSummary, last_run
 from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.pool import Pending, send_all
+from bulk_loader.sending.readback import TEST_MODE_DOMAIN, ReadBack, read_back
 from bulk_loader.sending.sender import EXISTS, SETTLE, RowSender
 from bulk_loader.validation.validator import LeadRow
 
@@ -69,8 +72,12 @@ def send_rows(
     rate: float | None,
     workers: int,
     lookup: bool = False,
+    verify: int = 0,
 ) -> None:
-    """Send every row the journal has still to send or settle; count it all in `summary`."""
+    """Send every row the journal has still to send or settle; count it all in `summary`.
+
+    `verify`: read back the first this many leads written before sending the rest (the
+    canary, readback.py); a difference stops the run (exit 3)."""
     pending, summary.reconciled = journal.count_to_send()
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - pending
@@ -82,13 +89,27 @@ def send_rows(
     # Kartra's clock, for settling lost answers: this run's creates teach it first,
     # earlier runs' creates (recorded with their send and answer times) meanwhile.
     sender.clock.remember(journal.witnesses(), time.time())
-    for row, outcome in send_all(
-        rows, sender, workers=workers, before_send=journal.mark_sending, idle=journal.flush
-    ):
-        journal.record(row.key, outcome)
-        summary.sent += outcome.status != RowStatus.NOT_SENT
-        summary.row_calls += outcome.calls
-        progress.advance(outcome)
+
+    created = False
+
+    def send(batch: Iterable[Pending]) -> list[tuple[LeadRow, RowOutcome]]:
+        nonlocal created
+        done = []
+        for row, outcome in send_all(
+            batch, sender, workers=workers, before_send=journal.mark_sending, idle=journal.flush
+        ):
+            journal.record(row.key, outcome)
+            summary.sent += outcome.status != RowStatus.NOT_SENT
+            summary.row_calls += outcome.calls
+            progress.advance(outcome)
+            done.append((row, outcome))
+            created = created or outcome.status == RowStatus.CREATED
+        return done
+
+    if verify and not lookup:
+        _canary(rows, send, sender, summary, verify)
+    if summary.read_back is None or summary.read_back.clean:
+        send(rows)
     journal.flush()
     progress.close()
     summary.send_seconds = time.monotonic() - started
@@ -97,8 +118,70 @@ def send_rows(
     summary.reconciliations = sender.stats.reconciliations
     if sender.fatal is not None:
         summary.fatal = _fatal_text(sender.fatal)
+    elif summary.read_back is not None and not summary.read_back.clean:
+        summary.fatal = _differences_text(summary.read_back)
+    summary.report.notes += _read_back_notes(summary.read_back, created)
     summary.crash = sender.crash
     summary.interrupted = sender.stop.is_set() and not (summary.fatal or summary.crash)
+
+
+def _canary(
+    rows: Iterator[Pending],
+    send: Callable[[Iterable[Pending]], list[tuple[LeadRow, RowOutcome]]],
+    sender: RowSender,
+    summary: ImportSummary,
+    verify: int,
+) -> None:
+    """Send rows a few at a time until `verify` leads were written and read back (or
+    the rows run out, or the run stops); the rest is sent only if Kartra kept them as
+    sent (readback.py)."""
+    seen = summary.read_back = ReadBack()
+    for _ in range(3):  # rows that fail are not read: a few more, a few times at most
+        want = verify - seen.rows
+        batch = list(islice(rows, want))
+        if not batch or want <= 0 or sender.stop.is_set():
+            break
+        written = send(batch)
+        read_back(written, sender.client, sender.lookup, sender.stop, seen)
+        if not seen.clean:
+            sender.stop.set()  # the rest of the rows: not sent
+            break
+
+
+def _read_back_notes(seen: ReadBack | None, created: bool) -> list[str]:
+    """The read-back's differences, one note each; and, once for a run that created
+    leads, that Kartra gives them no GDPR consent (with what the read-back saw)."""
+    notes = [f"read back: {difference.line()}" for difference in (seen.differences if seen else ())]
+    if created:
+        saw = ""
+        if seen is not None and seen.consent:
+            shown = ", ".join(
+                f"{count} with gdpr_lead_status {key.split('/')[0]} and blacklisted "
+                f"{key.split('/')[1]}"
+                for key, count in sorted(seen.consent.items())
+            )
+            saw = f" (read back: {shown})"
+        notes.append(
+            "leads created through the API carry no GDPR consent in Kartra: on an account "
+            "with GDPR on, they may get no email until they fill in a Kartra form" + saw
+        )
+    return notes
+
+
+def _differences_text(seen: ReadBack) -> str:
+    """Why the read-back stopped the run (its differences are listed one per line)."""
+    if seen.test_mode:
+        return (
+            f"the App is in Test Mode: {seen.test_mode}. A new App stores every new lead "
+            f"at @{TEST_MODE_DOMAIN} and sends no email until Kartra reviews it; ask "
+            "Kartra to take the App live, then run again (the leads created so far "
+            "carry @kartra.com addresses: fix or delete them in Kartra)"
+        )
+    return (
+        f"the read-back found {len(seen.differences)} value(s) Kartra did not keep as "
+        "sent (listed above); the rest of the rows was not sent. Fix the template or the "
+        "account, then run again (--verify 0 skips this check)"
+    )
 
 
 def _history(lead: PendingLead) -> tuple[str, float]:

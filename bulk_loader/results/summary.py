@@ -36,6 +36,7 @@ from bulk_loader.results.failed_rows import (
 from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
 from bulk_loader.results.summary_sheet import TopLine, summary_sheet
 from bulk_loader.results.workbook import FailedRowsWriter, ResultsWriter, key_columns
+from bulk_loader.sending.readback import ReadBack
 
 __all__ = ["LAST_RUN", "ImportSummary", "LastRun", "last_run", "rebuild_results", "write_run_files"]
 
@@ -120,6 +121,7 @@ class ImportSummary:
     run_pid: str = ""
     # Results rebuilt from the journal: how the last run that sent went (LAST_RUN).
     earlier: LastRun = field(default_factory=LastRun)
+    read_back: ReadBack | None = None  # the canary's reads (None: no read-back)
 
     @property
     def exit_code(self) -> int:
@@ -220,6 +222,20 @@ class ImportSummary:
             ("Lost answers settled by search", self.reconciliations),
             ("Sending time (s)", round(self.send_seconds, 3)),
             ("Achieved rate (calls/s)", achieved),
+            *self._read_back_rows(),
+        ]
+
+    def _read_back_rows(self) -> list[tuple[str, object]]:
+        seen = self.read_back
+        if self.mode_lookup:
+            return []
+        if seen is None:
+            return [("Leads read back (canary)", "none (--verify 0)")]
+        verdict = "as sent" if seen.clean else "differences: see Stopped by and the notes"
+        return [
+            ("Leads read back (canary)", seen.rows),
+            ("Read-back calls", seen.calls),
+            ("Read-back verdict", verdict if seen.rows else "no lead written to read"),
         ]
 
     def _failed_rows_line(self) -> str:
@@ -298,6 +314,7 @@ def rebuild_results(
             if running is None:  # a run going now has its own, not yet the last one's
                 summary.earlier = last_run(meta)
                 summary.report.notes.extend(summary.earlier.notes)
+
             results = default_results_path(sheet, results_path)
             # A keys-only run's journal holds no other cell: its results stay keys only.
             keys_only = keys_only or meta.get("results_columns") == "keys"

@@ -88,6 +88,8 @@ class SandboxState:
         self.clock: Clock = "EST"
         self.clock_skew_s = 0.0
         self.lead_details_json = False
+        self.drop_field = ""  # a field (or custom field) stored by no create or edit
+        self.test_mode = False  # new leads' email domain rewritten to kartra.com
         self._store = store or LeadStore()
         self._lock = threading.RLock()
         self.leads: dict[str, Lead] = {}
@@ -290,10 +292,16 @@ class SandboxState:
             raise KartraError("206")
         if self.find(email=email) is not None:
             raise KartraError("244")
-        custom = self._custom_values(lead_form)
+        custom = self._dropped(self._custom_values(lead_form))
+        if self.test_mode:  # Kartra's Test Mode: the lead keeps its name, not its domain
+            email = f"{email.rpartition('@')[0]}@kartra.com"
         lead = self._new_lead({"email": email})
-        _apply(lead, {k: v for k, v in lead_form.items() if k != "email"}, custom)
+        _apply(lead, self._dropped({k: v for k, v in lead_form.items() if k != "email"}), custom)
         return lead
+
+    def _dropped(self, values: dict[str, Any]) -> dict[str, Any]:
+        """`values` without the field the drop_field knob names (silently)."""
+        return {k: v for k, v in values.items() if k != self.drop_field or not k}
 
     def _existing(self, lead_form: dict[str, Any]) -> Lead:
         lead_id, email = lead_form.get("id"), lead_form.get("email")
@@ -307,13 +315,13 @@ class SandboxState:
         return lead
 
     def _edit(self, lead: Lead, lead_form: dict[str, Any]) -> None:
-        custom = self._custom_values(lead_form)
+        custom = self._dropped(self._custom_values(lead_form))
         new_email = str(lead_form.get("new_email", "")).strip()
         if new_email:
             other = self.find(email=new_email)
             if other is not None and other is not lead:
                 raise KartraError("244")
-        fields = {k: v for k, v in lead_form.items() if k != "email"}
+        fields = self._dropped({k: v for k, v in lead_form.items() if k != "email"})
         _apply(lead, fields, custom)
         if new_email:
             self._by_email.pop(lead.email.lower(), None)

@@ -85,6 +85,11 @@ class Knobs:
     clock: Clock = "EST"
     clock_skew_s: float = 0.0
     lead_details_json: bool = False  # every lead_details as a JSON string, not an object
+    # Kartra documents no field it drops but unknown custom fields; this one (a lead field
+    # or a custom field identifier) is dropped silently, as a read-back must catch.
+    drop_field: str = ""
+    # A new App is in Test Mode: every new lead's email domain becomes kartra.com.
+    test_mode: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +222,7 @@ class Sandbox:
         state.stop_after_failed_action = knobs.stop_after_failed_action
         state.clock, state.clock_skew_s = knobs.clock, knobs.clock_skew_s
         state.lead_details_json = knobs.lead_details_json
+        state.drop_field, state.test_mode = knobs.drop_field, knobs.test_mode
         return self.knobs
 
     def reset(self) -> None:

@@ -1,0 +1,143 @@
+"""The read-back (issue 14, part 2): the first leads a real run wrote are read back and
+compared with what was sent; a value Kartra did not keep, or an App in Test Mode, stops
+the run before the rest is sent (exit 3), one line per difference."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bulk_loader.cli.app import cli
+from bulk_loader.kartra.client import Credentials, KartraClient
+from bulk_loader.pipeline.importer import ImportOptions, run_import
+from bulk_loader.results.summary import ImportSummary
+from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sending.pacing import RetryPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = ROOT / "samples" / "account.toml"
+GOOD = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
+POLICY = RetryPolicy(base_delay=0.0, max_delay=0.0, rate_limit_wait=0.2)
+HEADER = ("email", "first_name", "city", "color", "tags", "lists")
+TEMPLATE = """\
+[fields]
+email = "email"
+first_name = "first_name"
+city = "city"
+[custom_fields.color]
+column = "color"
+type = "checkbox"
+separator = ";"
+[actions]
+tags = { column = "tags" }
+lists = { column = "lists" }
+"""
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(ACCOUNT, rate=None) as running:
+        yield running
+
+
+def leads(tmp_path: Path, count: int = 30) -> tuple[Path, Path]:
+    sheet = tmp_path / "leads.csv"
+    with sheet.open("w", newline="") as out:
+        rows = [[f"lead{n}@example.com", f"Lead{n}", "Paris", "red;blue", "VIP", "Events"]
+                for n in range(count)]  # fmt: skip
+        csv.writer(out).writerows([HEADER, *rows])
+    template = tmp_path / "leads.toml"
+    template.write_text(TEMPLATE)
+    return sheet, template
+
+
+def run(sandbox: RunningSandbox, sheet: Path, template: Path, **more: Any) -> ImportSummary:
+    options = {"rate": None, "workers": 4, "policy": POLICY, "verify": 5, **more}
+    with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as client:
+        return run_import(
+            ImportOptions(sheet=sheet, template_path=template, mode="create", **options), client
+        )
+
+
+def cli_run(sandbox: RunningSandbox, sheet: Path, template: Path, *more: str) -> Result:
+    env = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+           "KARTRA_API_PASSWORD": "sandbox-password", "KARTRA_API_URL": sandbox.url}  # fmt: skip
+    args = ["run", str(sheet), "--template", str(template), "--rate", "0", "--no-memory", *more]
+    return CliRunner().invoke(cli, args, env={**os.environ, **env})
+
+
+def test_a_clean_run_reads_back_the_first_leads_and_sends_the_rest(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    summary = run(sandbox, *leads(tmp_path))
+    assert summary.exit_code == 0 and summary.read_back is not None
+    assert (summary.read_back.rows, summary.read_back.calls) == (5, 5)
+    assert summary.read_back.clean
+    assert sandbox.stats.by_cmd["create_lead"] == 30 and sandbox.stats.by_cmd["get_lead"] == 5
+
+
+def test_a_field_kartra_drops_silently_stops_the_run_naming_it(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """The sandbox stores no city: the run stops after the canary, exit 3, each lead's
+    city named with what was sent and what Kartra kept; the other rows are not sent."""
+    sandbox.configure(drop_field="city")
+    sheet, template = leads(tmp_path)
+    result = cli_run(sandbox, sheet, template)
+    assert result.exit_code == 3, result.output
+    assert "Note:      read back: row 2: city: sent 'Paris', Kartra kept ''\n" in result.stdout
+    assert "Read back: 5 leads, NOT as sent (see the notes); 5 calls (--verify)\n" in (
+        result.stdout
+    )
+    assert result.stderr.endswith(
+        "error: stopped: the read-back found 5 value(s) Kartra did not keep as sent (listed "
+        "above); the rest of the rows was not sent. Fix the template or the account, then "
+        "run again (--verify 0 skips this check)\n"
+    )
+    assert sandbox.stats.by_cmd["create_lead"] == 5
+    assert "Not sent:  25\n" in result.stdout
+
+
+def test_a_custom_field_kartra_drops_is_caught_too(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    sandbox.configure(drop_field="color")
+    summary = run(sandbox, *leads(tmp_path))
+    assert summary.exit_code == 3 and summary.read_back is not None
+    [first, *_] = summary.read_back.differences
+    assert first.line() == "row 2: custom field color: sent '620, 621', Kartra kept ''"
+
+
+def test_an_app_in_test_mode_is_named_as_such(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    """A new App rewrites new leads' addresses to @kartra.com: stop, and say what it means."""
+    sandbox.configure(test_mode=True)
+    sheet, template = leads(tmp_path)
+    result = cli_run(sandbox, sheet, template)
+    assert result.exit_code == 3, result.output
+    assert (
+        "error: stopped: the App is in Test Mode: lead0@example.com was stored as "
+        "lead0@kartra.com. A new App stores every new lead at @kartra.com and sends no email "
+        "until Kartra reviews it;"
+    ) in result.stderr
+    assert sandbox.stats.by_cmd["create_lead"] <= 5
+
+
+def test_verify_0_reads_nothing_back(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    sandbox.configure(drop_field="city")
+    summary = run(sandbox, *leads(tmp_path), verify=0)
+    assert summary.exit_code == 0 and summary.read_back is None
+    assert sandbox.stats.by_cmd["get_lead"] == 0 and sandbox.stats.by_cmd["create_lead"] == 30
+
+
+def test_lead_details_as_a_json_string_reads_back_alike(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """The reference types lead_details as a JSON-encoded string; its example, an object."""
+    sandbox.configure(lead_details_json=True)
+    summary = run(sandbox, *leads(tmp_path))
+    assert summary.exit_code == 0 and summary.read_back is not None
+    assert summary.read_back.rows == 5 and summary.read_back.clean
