@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bulk_loader.outcomes import Problem, ProblemCode, RowOutcome, RowStatus
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
+    from bulk_loader.pipeline.undo import UndoSummary
     from bulk_loader.results.summary import ImportSummary
     from bulk_loader.sending.pacing import RetryPolicy
 
@@ -55,6 +56,7 @@ _HOMES = {
     "SilentProgress": "bulk_loader.pipeline.progress",
     "ImportSummary": "bulk_loader.results.summary",
     "RetryPolicy": "bulk_loader.sending.pacing",
+    "UndoSummary": "bulk_loader.pipeline.undo",
 }
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "RowOutcome",
     "RowStatus",
     "SilentProgress",
+    "UndoSummary",
     "forget_journal",
     "kartra_time_zones",
     "lead_memory_files",

@@ -29,6 +29,7 @@ from bulk_loader.pipeline.check import CheckSummary, check_sheet
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.pipeline.progress import Progress, RowCallback
 from bulk_loader.pipeline.scan import EMAIL_COLUMN
+from bulk_loader.pipeline.undo import UndoSummary, undo_run
 from bulk_loader.results.summary import ImportSummary, rebuild_results
 from bulk_loader.sending.known import memory_files
 from bulk_loader.sending.pacing import RetryPolicy
@@ -132,6 +133,7 @@ class Loader:
         halt: threading.Event | None = None,
         policy: RetryPolicy | None = None,
         verify: int = 5,
+        backup: bool = False,
     ) -> ImportSummary:
         """Check every row, then send each valid one to Kartra through `client`.
 
@@ -148,6 +150,8 @@ class Loader:
         when an answer from Kartra stops it (a wrong password, say). `verify`: read the
         first this many leads written back from Kartra and compare them with what was
         sent before sending the rest; a difference stops the run (exit 3). 0: no check.
+        `backup`: read each lead before editing it and keep its before-image, so that
+        `undo` can put it back (one more call per edited row).
 
         Returns the summary: counts by status, where the results and the failed rows
         went, and `exit_code` as the CLI would exit.
@@ -169,6 +173,7 @@ class Loader:
             memory=memory and not temporary_journal,
             policy=policy or RetryPolicy(),
             verify=verify,
+            backup=backup,
         )
         return run_import(options, client, progress, stop=stop, halt=halt)
 
@@ -178,6 +183,35 @@ class Loader:
         sent yet as not_sent. A keys-only run's journal gives keys-only results."""
         path = Path(results) if results is not None else None
         return rebuild_results(self.sheet, path, keys_only=keys_only)
+
+    def undo(
+        self,
+        client: KartraApi,
+        *,
+        force: bool = False,
+        results: StrPath | None = None,
+        rate: float | None = 20.0,
+        policy: RetryPolicy | None = None,
+        each: Callable[[str, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> UndoSummary:
+        """Put back every lead the --backup runs of this sheet edited in `client`'s
+        account, from the before-images their journal keeps: fields, tags and lists the
+        run changed, points reversed. A lead changed since the run is left alone (`kept`)
+        unless `force`; leads the run created are listed (Kartra cannot delete a lead).
+        Writes `<sheet>.undo.xlsx` (or `results`); run again, it carries on. `each` is
+        told of every lead's undo status and row."""
+        return undo_run(
+            self.sheet,
+            client,
+            force=force,
+            template_path=self.template,
+            results_path=Path(results) if results is not None else None,
+            rate=rate or None,
+            policy=policy,
+            each=each,
+            stop=stop,
+        )
 
     def journals(self) -> list[Path]:
         """The journals kept for this sheet, in `.bulk-loader/` beside it (one per account

@@ -146,6 +146,7 @@ class RowOutcome:
     # This row's create, sent and answered: what teaches the run Kartra's clock.
     witness: Witness | None = None
     since: float = 0.0  # when this row was first sent (epoch seconds)
+    before: str = ""  # --backup: the lead's before-image (JSON), read just before the edit
 
 
 @dataclass(frozen=True, slots=True)

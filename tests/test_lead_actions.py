@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from bulk_loader import Loader
 from bulk_loader.cli.app import cli
 from bulk_loader.kartra.client import CallResult, Credentials, KartraClient, Outcome
 from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_import
@@ -298,3 +299,117 @@ def test_template_init_recognises_the_action_columns(tmp_path: Path) -> None:
     starter.write_text(result.stdout)
     checked = CliRunner().invoke(cli, ["run", str(path), "--template", str(starter), "--dry-run"])
     assert checked.exit_code == 0, checked.output
+
+
+# -- backup and undo (part 3) -------------------------------------------------------------
+
+UNDO_TEMPLATE = TEMPLATE.replace('email = "Email"\n', 'email = "Email"\nfirst_name = "Name"\n')
+UNDO_HEADER = (*HEADER, "Name")
+
+
+def undo_sheet(tmp_path: Path, rows: Sequence[Sequence[str]]) -> tuple[Path, Path]:
+    template = tmp_path / "undo.toml"
+    template.write_text(UNDO_TEMPLATE)
+    path = tmp_path / "moves.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([UNDO_HEADER, *rows])
+    return path, template
+
+
+def state(sandbox: RunningSandbox, email: str) -> tuple[str, list[str], dict[str, str], int]:
+    lead = sandbox.state.find(email=email)
+    assert lead is not None
+    return lead.fields.get("first_name", ""), sorted(lead.tags), dict(lead.lists), lead.score
+
+
+def test_backup_then_undo_puts_every_edited_lead_back(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Names, tags, lists and points of every edited lead, as they were before the run;
+    the sequence is reported, not undone."""
+    prepare(sandbox)
+    before = {e: state(sandbox, e) for e in ("ana@example.com", "bo@example.com")}
+    ana = ["ana@example.com", "Customer", "Trial", "Events", "Newsletter", "+10", "", "", "Ana M."]
+    bo = ["bo@example.com", "VIP", "", "Newsletter", "", "-5", "Onboarding", "2", "Bob"]
+    path, template = undo_sheet(tmp_path, [ana, bo])
+    summary = run(client, path, template, backup=True)
+    assert [r["result_status"] for r in result_rows(summary)] == ["updated", "updated"]
+    assert summary.backups == 2 and sandbox.stats.by_cmd["get_lead"] >= 2
+    moved = ("Ana M.", ["Customer"], {"Newsletter": "0", "Events": "1"}, 10)
+    assert state(sandbox, "ana@example.com") == moved
+    undone = Loader(path, template=template).undo(client, rate=None)
+    assert undone.counts == {"restored": 2} and undone.exit_code == 0
+    after = {e: state(sandbox, e) for e in before}
+    assert after["ana@example.com"] == ("Ana", ["Trial"], {"Newsletter": "1", "Events": "0"}, 0)
+    assert after["bo@example.com"] == ("Bo", [], {"Newsletter": "0"}, 0)
+    rows = list(openpyxl.load_workbook(undone.results).active.iter_rows(values_only=True))
+    assert rows[0] == ("undo_status", "row", "email", "lead_id", "message")
+    assert rows[2][0] == "restored" and "sequence 'Onboarding' (step 2) left as it is" in rows[2][4]
+    again = Loader(path, template=template).undo(client, rate=None)  # carries on: nothing twice
+    assert again.counts == {"restored": 2}
+    assert {e: state(sandbox, e) for e in before} == after
+
+
+def test_a_lead_changed_since_the_run_is_kept_unless_forced(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    path, template = undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "", "", "", "", "",
+                                            "Ana M."]])  # fmt: skip
+    run(client, path, template, backup=True)
+    ana = sandbox.state.find(email="ana@example.com")
+    assert ana is not None
+    ana.fields["first_name"] = "Anna"  # someone edits her in Kartra meanwhile
+    kept = Loader(path, template=template).undo(client, rate=None)
+    assert kept.counts == {"kept": 1} and kept.exit_code == 1
+    rows = list(openpyxl.load_workbook(kept.results).active.iter_rows(values_only=True))
+    assert rows[1][4] == (
+        "changed since the run (first_name is now 'Anna', the run wrote 'Ana M.'): left "
+        "alone; --force puts it back all the same"
+    )
+    assert state(sandbox, "ana@example.com")[:2] == ("Anna", ["VIP"])
+    forced = Loader(path, template=template).undo(client, force=True, rate=None)
+    assert forced.counts == {"restored": 1}
+    assert state(sandbox, "ana@example.com")[:2] == ("Ana", [])
+
+
+def test_undo_lists_the_leads_the_run_created_and_edits_without_backup(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    template = tmp_path / "upsert.toml"
+    template.write_text(UNDO_TEMPLATE.replace('mode = "edit"', 'mode = "upsert"').replace(
+        'tags = { column = "Add tags", separator = ";" }',
+        'tags = { column = "Add tags", separator = ";", add = ["VIP"] }'))  # fmt: skip
+    path = tmp_path / "moves.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([UNDO_HEADER, ["new@example.com", "", "", "", "", "", "", "",
+                                                 "New"], ["ana@example.com", "", "", "", "", "",
+                                                 "", "", "Ana M."]])  # fmt: skip
+    run(client, path, template)  # no --backup
+    undone = Loader(path, template=template).undo(client, rate=None)
+    assert undone.counts == {"created": 1, "no_backup": 1} and undone.exit_code == 1
+    rows = list(openpyxl.load_workbook(undone.results).active.iter_rows(values_only=True))
+    assert rows[1][0] == "created" and rows[1][4] == (
+        "created by the run: Kartra has no call to delete a lead; every lead the run created "
+        "has the tag 'VIP'"
+    )
+    assert rows[2][0] == "no_backup"
+
+
+def test_undo_on_the_command_line_asks_first_and_needs_yes_off_a_terminal(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, template = undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "", "", "", "", "",
+                                            "Ana M."]])  # fmt: skip
+    run(client, path, template, backup=True)
+    for name, value in (("KARTRA_APP_ID", "sandbox-app"), ("KARTRA_API_KEY", "sandbox-key"),
+                        ("KARTRA_API_PASSWORD", "sandbox-password")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    args = ["undo", str(path), "--api-url", sandbox.url, "--rate", "0"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2
+    assert "Error: undo writes to Kartra: add --yes to run it off a terminal" in refused.stderr
+    assert state(sandbox, "ana@example.com")[:2] == ("Ana M.", ["VIP"])
+    done = CliRunner().invoke(cli, [*args, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith("Restored:  1 (put back as before the run)\nCalls:     ")
+    assert state(sandbox, "ana@example.com")[:2] == ("Ana", [])

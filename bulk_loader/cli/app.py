@@ -18,6 +18,7 @@ import click
 from bulk_loader.cli.housekeeping import forget, results, template, time_zones
 from bulk_loader.cli.run import run
 from bulk_loader.cli.sandbox import sandbox
+from bulk_loader.cli.undo import undo
 
 __all__ = ["cli", "main"]
 
@@ -29,7 +30,7 @@ def cli(debug: bool) -> None:
     """Create and update Kartra leads from a CSV or XLSX sheet."""
 
 
-for command in (run, results, forget, template, time_zones, sandbox):
+for command in (run, results, forget, template, time_zones, sandbox, undo):
     cli.add_command(command)
 
 

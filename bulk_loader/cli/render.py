@@ -239,6 +239,11 @@ def _print_sending(summary: ImportSummary) -> None:
             f"Pace:      no limit (--rate 0); {summary.rate_limited} calls answered 429 "
             "(sent again)"
         )
+    if summary.backups:
+        click.echo(
+            f"Backup:    {summary.backups} leads read before their edit "
+            f"(`bulk-loader undo {shlex.quote(str(summary.sheet))}` puts them back)"
+        )
     seen = summary.read_back
     if seen is not None and seen.rows:
         verdict = "as sent" if seen.clean else "NOT as sent (see the notes)"

@@ -129,6 +129,12 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     help="Read the first N leads written back from Kartra and compare them with what was "
     "sent before sending the rest; any difference stops the run. 0 skips the check.",
 )
+@click.option(
+    "--backup",
+    is_flag=True,
+    help="Read each lead before editing it and keep what it was, so that `bulk-loader "
+    "undo` can put it back (one more call per edited row).",
+)
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
@@ -172,6 +178,7 @@ def run(
     known_path: Path | None,
     no_memory: bool,
     verify: int,
+    backup: bool,
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
@@ -226,6 +233,7 @@ def run(
             known=known_path,
             memory=not no_memory and not sandbox,
             verify=verify,
+            backup=backup,
         )
     print_import_summary(summary)
     if summary.interrupted and not sandbox:

@@ -78,7 +78,12 @@ CREATE TABLE IF NOT EXISTS leads (
 );
 """
 # Columns added since the first journals: (table, column, declaration).
-ADDED_COLUMNS = (("leads", "witness", "TEXT NOT NULL DEFAULT ''"),)
+ADDED_COLUMNS = (
+    ("leads", "witness", "TEXT NOT NULL DEFAULT ''"),
+    # --backup: the lead before this tool first edited it (JSON), and what undo did.
+    ("leads", "before", "TEXT NOT NULL DEFAULT ''"),
+    ("leads", "undone", "TEXT NOT NULL DEFAULT ''"),
+)
 
 # SQLite's companions of a WAL database (the lock file is our own).
 SIDE_FILES = ("-wal", "-shm")

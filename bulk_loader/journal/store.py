@@ -43,7 +43,7 @@ from bulk_loader.journal.files import (
 )
 from bulk_loader.outcomes import Problem, RowOutcome, RowStatus, Witness, blocking
 
-__all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead"]
+__all__ = ["FINAL_STATES", "Journal", "JournalRow", "PendingLead", "WrittenLead"]
 
 # A row in one of these states is settled: a resumed run does not send it again
 # (unless it failed for a passing reason: RowOutcome.retryable).
@@ -54,6 +54,19 @@ FINAL_STATES = frozenset(
 UNSETTLED_STATES = frozenset({RowStatus.SENDING, RowStatus.UNKNOWN})
 COMMIT_EVERY = 0.5  # seconds between outcome commits; a crash loses at most this much
 TO_SEND_BATCH = 500  # leads read per query while sending: what the send phase holds
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenLead:
+    """A lead a run created or edited: what it sent, and (--backup) what it was before."""
+
+    lead_key: str
+    row: int
+    payload: dict[str, Any]
+    state: str
+    lead_id: str
+    before: str  # JSON before-image, "" without --backup
+    undone: str  # what `undo` did: "" (nothing yet), restored, kept, failed, unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +326,9 @@ class Journal:
             "   ELSE :status END,"
             " final = :final, lead_id = :lead_id, error_type = :error_type,"
             " message = :message, attempts = attempts + :attempts, calls = calls + :calls,"
-            " witness = CASE WHEN :witness = '' THEN witness ELSE :witness END"
+            " witness = CASE WHEN :witness = '' THEN witness ELSE :witness END,"
+            # The first before-image is the one undo restores: later runs keep it.
+            " before = CASE WHEN before = '' THEN :before ELSE before END"
             " WHERE lead_key = :key",
             {
                 "status": outcome.status,
@@ -325,6 +340,7 @@ class Journal:
                 "attempts": outcome.attempts,
                 "calls": outcome.calls,
                 "witness": _dump_witness(outcome.witness),
+                "before": outcome.before,
                 "key": key,
             },
         )
@@ -342,6 +358,24 @@ class Journal:
 
     # -- retention -------------------------------------------------------------------
 
+    def written_leads(self) -> Iterator[WrittenLead]:
+        """Every lead the runs of this journal created or edited, in sheet order."""
+        cursor = self._db.execute(
+            "SELECT leads.lead_key, MIN(rows.row), leads.payload, leads.state,"
+            " leads.lead_id, leads.before, leads.undone"
+            " FROM leads JOIN rows ON rows.lead_key = leads.lead_key"
+            " WHERE leads.state IN ('created', 'updated', 'partial')"
+            " GROUP BY leads.lead_key ORDER BY MIN(rows.row)"
+        )
+        for key, row, payload, state, lead_id, before, undone in cursor.fetchall():
+            yield WrittenLead(key, row, json.loads(payload), state, lead_id, before, undone)
+
+    def mark_undone(self, key: str, what: str) -> None:
+        """What `undo` did to this lead (committed now: an undo may stop at any row)."""
+        self._begin()
+        self._db.execute("UPDATE leads SET undone = ? WHERE lead_key = ?", (what, key))
+        self.flush()
+
     def forget_values(self, *, all_settled: bool) -> int:
         """Drop the cell values of settled leads: their key, digest and outcome stay.
 
@@ -349,7 +383,7 @@ class Journal:
         every settled lead. What a later run needs comes back from the sheet. Returns
         how many leads lost their values (the file is then compacted: VACUUM).
         """
-        where = "final = 1 AND payload != '{}'"
+        where = "final = 1 AND payload != '{}' AND before = ''"  # undo needs what was sent
         if not all_settled:
             where += " AND lead_key NOT IN (SELECT lead_key FROM rows WHERE lead_key IS NOT NULL)"
         self._begin()

@@ -85,6 +85,7 @@ class ImportOptions:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Read back this many of the first leads written before sending the rest (0: none).
     verify: int = 0
+    backup: bool = False  # read each lead before editing it; `undo` puts it back
 
 
 def run_import(
@@ -139,6 +140,7 @@ def _run_import(
             lookup_only=options.lookup,
             known=known,
         )
+        sender.backup = options.backup and not options.lookup
         sender.stop = stop or sender.stop
         sender.halt = halt or sender.halt
         sender.notice = progress.message  # a look-up retried: say so, not seconds of silence

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from typing import Any
 
 from bulk_loader.journal.store import Journal, PendingLead
 from bulk_loader.kartra.client import CallResult
@@ -82,7 +83,10 @@ def send_rows(
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - pending
     earlier = last_run(journal.meta())
-    progress.message(estimate(pending, rate, lookup, earlier.achieved, earlier.rate_limited))
+    line = estimate(pending, rate, lookup, earlier.achieved, earlier.rate_limited)
+    if sender.backup and pending:
+        line += "; --backup reads each lead before its edit (one more call per edited row)"
+    progress.message(line)
     progress.start(pending)
     started = time.monotonic()
     rows = (Pending(_lead_row(lead), *_history(lead)) for lead in journal.to_send())
@@ -103,6 +107,7 @@ def send_rows(
             summary.row_calls += outcome.calls
             progress.advance(outcome)
             done.append((row, outcome))
+            summary.backups += bool(outcome.before)
             created = created or outcome.status == RowStatus.CREATED
         return done
 
@@ -194,15 +199,19 @@ def _history(lead: PendingLead) -> tuple[str, float]:
 
 
 def _lead_row(lead: PendingLead) -> LeadRow:
-    payload = lead.payload
+    return lead_row(lead.row, lead.lead_key, lead.payload)
+
+
+def lead_row(row: int, key: str, payload: dict[str, Any]) -> LeadRow:
+    """The LeadRow a journal's payload (scan.py) stands for."""
     sequence = payload.get("sequence")
     return LeadRow(
-        lead.row,
+        row,
         (),
         payload["lead"],
         tuple(payload["tags"]),
         tuple(payload["lists"]),
-        lead.lead_key,
+        key,
         remove_tags=tuple(payload.get("remove_tags", ())),
         remove_lists=tuple(payload.get("remove_lists", ())),
         points=int(payload.get("points", 0)),

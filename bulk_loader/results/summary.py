@@ -122,6 +122,7 @@ class ImportSummary:
     # Results rebuilt from the journal: how the last run that sent went (LAST_RUN).
     earlier: LastRun = field(default_factory=LastRun)
     read_back: ReadBack | None = None  # the canary's reads (None: no read-back)
+    backups: int = 0  # --backup: leads read before their edit this run
 
     @property
     def exit_code(self) -> int:
@@ -223,6 +224,11 @@ class ImportSummary:
             ("Sending time (s)", round(self.send_seconds, 3)),
             ("Achieved rate (calls/s)", achieved),
             *self._read_back_rows(),
+            *(
+                [("Leads backed up before their edit (--backup)", self.backups)]
+                if self.backups
+                else []
+            ),
         ]
 
     def _read_back_rows(self) -> list[tuple[str, object]]:

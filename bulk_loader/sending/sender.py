@@ -32,7 +32,7 @@ from bulk_loader.kartra.actions import (
     unassign_tag,
     unsubscribe_lead_from_list,
 )
-from bulk_loader.kartra.client import CallResult, Outcome
+from bulk_loader.kartra.client import CallResult, Outcome, lead_details
 from bulk_loader.kartra.clock import KartraClock
 from bulk_loader.outcomes import RowOutcome, RowStatus, Witness
 from bulk_loader.sending.known import KnownLeads
@@ -48,6 +48,7 @@ from bulk_loader.sending.settling import (
     Unresolved,
     Unsettled,
 )
+from bulk_loader.sending.undo import before_image
 from bulk_loader.validation.validator import LeadRow
 
 __all__ = ["EXISTS", "SETTLE", "RowSender", "SendStats"]
@@ -121,6 +122,8 @@ class RowSender:
         # Told, in a line for the person, when an account look-up is retried: a server
         # that cannot be reached is otherwise several silent seconds before the error.
         self.notice: Callable[[str], None] | None = None
+        # --backup: read each lead before editing it and keep its before-image (undo.py).
+        self.backup = False
         self.fatal: CallResult | None = None
         self.crash: str | None = None  # a bug met while sending (pool.py stops the run)
         # Lost answers: settled by searches sent as this sender's own calls.
@@ -232,6 +235,18 @@ class RowSender:
             return tally.outcome(row, RowStatus.WOULD_FAIL, found, LEAD_EXISTS, message)
         return tally.outcome(row, RowStatus.WOULD_UPDATE, found)
 
+    def _read_before(self, row: LeadRow, tally: Tally) -> None:
+        """The lead as it is before this row's edit (get_lead, by the row's email: a row
+        naming only an id has no backup), into `tally.before`."""
+        email = str(row.lead.get("email") or "")
+        if not email:
+            return
+        result = self.lookup(lambda: self.client.get_lead(email=email))
+        tally.calls += 1
+        details = lead_details(result) if result.outcome is Outcome.OK else None
+        if details:
+            tally.before = before_image(row, details)
+
     def _upsert(self, row: LeadRow, tally: Tally) -> RowOutcome:
         """Edit first or create first: as the known leads say, else as recent rows went.
 
@@ -295,6 +310,8 @@ class RowSender:
 
     def _edit(self, row: LeadRow, tally: Tally, fallback: bool = False) -> RowOutcome | None:
         """edit_lead; with `fallback`, None on 243 so that the caller creates instead."""
+        if self.backup and not tally.before:
+            self._read_before(row, tally)
         then = _chained_actions(row)
         renamed_to = row.lead.get("new_email")
         if renamed_to and tally.maybe_written:

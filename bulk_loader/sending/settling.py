@@ -72,6 +72,7 @@ class Tally:
     answered_at: float = 0.0
     witness: Witness | None = None
     announce: bool = False  # tell the person when this call is retried (account look-ups)
+    before: str = ""  # --backup: the lead as it was before this row's edit (JSON)
 
     def outcome(
         self,
@@ -95,6 +96,7 @@ class Tally:
             retryable,
             witness,
             self.since,
+            self.before,
         )
 
     def finish(

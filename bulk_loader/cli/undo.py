@@ -1,0 +1,90 @@
+"""`bulk-loader undo`: put back the leads a --backup run edited (pipeline/undo.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bulk_loader.cli.common import guarded
+from bulk_loader.errors import Interrupted
+
+__all__ = ["undo"]
+
+SHOWN = (
+    ("restored", "Restored:", "put back as before the run"),
+    ("kept", "Kept:", "changed since the run, left alone: --force puts them back"),
+    ("created", "Created:", "by the run: listed, Kartra has no call to delete a lead"),
+    ("no_backup", "No backup:", "edited without --backup: nothing to put back"),
+    ("failed", "Failed:", "Kartra refused, or the lead could not be read"),
+    ("unknown", "Unknown:", "an answer was lost: check these leads in Kartra"),
+)
+
+
+@click.command()
+@click.argument("sheet", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--template",
+    "template_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="The run's template (default: the one its journal names), to name the tag "
+    "every created lead carries.",
+)
+@click.option("--force", is_flag=True, help="Put back leads changed since the run too.")
+@click.option("--yes", is_flag=True, help="Don't ask (needed off a terminal).")
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where the undo's results go (default: <sheet>.undo.xlsx).",
+)
+@click.option(
+    "--api-url",
+    default=None,
+    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Calls per second for the App; 0 = no limit.",
+)
+@guarded
+def undo(
+    sheet: Path,
+    template_path: Path | None,
+    force: bool,
+    yes: bool,
+    results_path: Path | None,
+    api_url: str | None,
+    rate: float,
+) -> None:
+    """Put back every lead the --backup runs of SHEET edited, from their journal.
+
+    Fields, tags and lists the run changed go back, points are reversed; a lead changed
+    since the run is left alone unless --force. Leads the run created are listed (Kartra
+    cannot delete a lead). Credentials: KARTRA_APP_ID, KARTRA_API_KEY, KARTRA_API_PASSWORD.
+    """
+    from bulk_loader import Credentials, KartraClient, Loader
+
+    credentials = Credentials.from_env()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("undo writes to Kartra: add --yes to run it off a terminal")
+        question = f"Put back the leads the runs of {sheet} edited in app {credentials.app_id}?"
+        if not click.confirm(question, err=True):
+            raise Interrupted("nothing changed: undo was not confirmed")
+    with KartraClient(credentials, api_url=api_url) as client:
+        summary = Loader(sheet, template=template_path).undo(
+            client, force=force, results=results_path, rate=rate or None
+        )
+    for status, label, meaning in SHOWN:
+        if summary.counts[status]:
+            click.echo(f"{label:<10} {summary.counts[status]} ({meaning})")
+    click.echo(f"Calls:     {summary.calls}")
+    click.echo(f"Results:   {summary.results}")
+    sys.exit(summary.exit_code)
