@@ -141,3 +141,29 @@ def test_lead_details_as_a_json_string_reads_back_alike(
     summary = run(sandbox, *leads(tmp_path))
     assert summary.exit_code == 0 and summary.read_back is not None
     assert summary.read_back.rows == 5 and summary.read_back.clean
+
+
+def test_tags_and_lists_applied_in_a_few_moments_are_read_again_before_they_count(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """The sandbox applies tags and lists 1.5 s after answering: the first read misses
+    them, a later one (a second apart, 4 reads at most) finds them, and the run goes on."""
+    sandbox.configure(actions_delay_s=1.5)
+    summary = run(sandbox, *leads(tmp_path, count=8))
+    assert summary.exit_code == 0 and summary.read_back is not None
+    assert summary.read_back.clean and summary.read_back.rows == 5
+    assert summary.read_back.calls > 5  # some leads were read again
+    assert sandbox.stats.by_cmd["create_lead"] == 8
+
+
+def test_tags_that_never_arrive_count_after_the_last_read(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Applied later than the reads wait (10 s): a difference, the run stopped."""
+    sandbox.configure(actions_delay_s=10)
+    summary = run(sandbox, *leads(tmp_path, count=8))
+    assert summary.exit_code == 3 and summary.read_back is not None
+    assert (
+        summary.read_back.differences[0].line()
+        == "row 2: tag VIP: sent 'added', Kartra kept 'absent'"
+    )

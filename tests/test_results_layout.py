@@ -52,7 +52,7 @@ Top problems:
                          e.g. row 3: email: 'bo@example' is not a valid email address
   244                 1  row 4
                          e.g. row 4: Lead already exists
-Note:      leads created through the API carry no GDPR consent in Kartra: on an account with GDPR on, they may get no email until they fill in a Kartra form (read back: 1 with gdpr_lead_status 0 and blacklisted 0)
+Note:      leads created through the API carry no GDPR consent in Kartra: on an account with GDPR on, they may get no email until they fill in a Kartra form (read back: gdpr_lead_status 0 and blacklisted 0: row 2)
 Results:   leads.results.xlsx
 To fix or retry: leads.failed.csv (run it like the original sheet)
 Journal:   JOURNAL

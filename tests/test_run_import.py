@@ -357,7 +357,7 @@ def test_readme_first_command_imports_the_samples_into_the_sandbox(tmp_path: Pat
         "Note:      time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row\n"
         "Note:      leads created through the API carry no GDPR consent in Kartra: on an "
         "account with GDPR on, they may get no email until they fill in a Kartra form (read "
-        "back: 5 with gdpr_lead_status 0 and blacklisted 0)\n"
+        "back: gdpr_lead_status 0 and blacklisted 0: rows 2, 3, 4, 5, 6)\n"
         f"Results:   {tmp_path / 'leads.results.xlsx'}\n"
         f"To fix or retry: {tmp_path / 'leads.failed.xlsx'} (run it like the original sheet)\n"
     ) in result.stdout

@@ -142,6 +142,12 @@ def sandbox() -> None:
     help="Silently store no value of this lead field or custom field (a read-back catches it).",
 )
 @click.option(
+    "--actions-delay-s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Apply tags, lists and sequences this many seconds after answering.",
+)
+@click.option(
     "--test-mode",
     is_flag=True,
     help="Act as a new App in Test Mode: new leads' email domain becomes kartra.com.",
@@ -161,6 +167,7 @@ def sandbox_serve(
     clock_skew_s: float,
     lead_details_json: bool,
     drop_field: str,
+    actions_delay_s: float,
     test_mode: bool,
 ) -> None:
     """Serve a Kartra-compatible API on 127.0.0.1 until Ctrl-C.
@@ -193,6 +200,7 @@ def sandbox_serve(
                 clock_skew_s=clock_skew_s,
                 lead_details_json=lead_details_json,
                 drop_field=drop_field,
+                actions_delay_s=actions_delay_s,
                 test_mode=test_mode,
             )
     except (OSError, sqlite3.Error) as exc:

@@ -160,10 +160,11 @@ def _read_back_notes(seen: ReadBack | None, created: bool) -> list[str]:
     if created:
         saw = ""
         if seen is not None and seen.consent:
-            shown = ", ".join(
-                f"{count} with gdpr_lead_status {key.split('/')[0]} and blacklisted "
-                f"{key.split('/')[1]}"
-                for key, count in sorted(seen.consent.items())
+            shown = "; ".join(
+                f"gdpr_lead_status {key.split('/')[0]} and blacklisted {key.split('/')[1]}: "
+                + ("row " if len(rows) == 1 else "rows ")
+                + ", ".join(map(str, rows))
+                for key, rows in sorted(seen.consent.items())
             )
             saw = f" (read back: {shown})"
         notes.append(

@@ -36,6 +36,7 @@ JSON answer Kartra would give. Choices where Kartra's documents are silent:
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Mapping
@@ -90,6 +91,8 @@ class SandboxState:
         self.lead_details_json = False
         self.drop_field = ""  # a field (or custom field) stored by no create or edit
         self.test_mode = False  # new leads' email domain rewritten to kartra.com
+        self.actions_delay_s = 0.0  # tags, lists, sequences applied this much later
+        self._timers: list[threading.Timer] = []  # those actions, waiting
         self._store = store or LeadStore()
         self._lock = threading.RLock()
         self.leads: dict[str, Lead] = {}
@@ -119,7 +122,12 @@ class SandboxState:
                 self._store.save(lead)
 
     def close(self) -> None:
-        """Release the store (the SQLite file of a standing sandbox)."""
+        """Release the store (the SQLite file of a standing sandbox); actions still
+        waiting to apply (actions_delay_s) never will."""
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
         self._store.close()
 
     def find(self, *, email: Any = None, id: Any = None) -> Lead | None:
@@ -234,6 +242,22 @@ class SandboxState:
                 results.append(self._chained(lead, entry))
             self._store.save(lead)
         return self._answer(first, lead, results)
+
+    def _later(self, lead: Lead, handler: Any, entry: dict[str, Any]) -> None:
+        """Apply one chained action `actions_delay_s` from now (a daemon timer)."""
+
+        def apply() -> None:
+            with self._lock:
+                try:
+                    handler(self.account, lead, entry)
+                except KartraError:
+                    return
+                self._store.save(lead)
+
+        timer = threading.Timer(self.actions_delay_s, apply)
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
 
     def _first_action(
         self, cmd: str, lead_form: dict[str, Any], entry: dict[str, Any]
@@ -353,11 +377,23 @@ class SandboxState:
         try:
             if handler is None:
                 raise KartraError("254", f"Unknown or misplaced cmd '{cmd}'")
-            success_type = handler(self.account, lead, entry)
+            if self.actions_delay_s > 0 and cmd in DELAYABLE:
+                success_type = handler(self.account, copy.deepcopy(lead), entry)  # checked now
+                self._later(lead, handler, entry)
+            else:
+                success_type = handler(self.account, lead, entry)
         except KartraError as exc:
             return {cmd or "cmd": exc.answer()}
         return {cmd: {"status": "Success", "message": MESSAGES[success_type],
                       "type": success_type}}  # fmt: skip
+
+
+# Older copies of Kartra's docs say these apply "in a few moments": the actions_delay_s
+# knob applies them that much later (answered Success at once, as such an API would).
+DELAYABLE = frozenset(
+    {"assign_tag", "unassign_tag", "subscribe_lead_to_list", "unsubscribe_lead_from_list",
+     "subscribe_lead_to_sequence_at_step"}
+)  # fmt: skip
 
 
 def _actions(form: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -90,6 +90,9 @@ class Knobs:
     drop_field: str = ""
     # A new App is in Test Mode: every new lead's email domain becomes kartra.com.
     test_mode: bool = False
+    # Tags, lists and sequences applied this many seconds after the answer ("in a few
+    # moments", older copies of Kartra's docs say).
+    actions_delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +226,7 @@ class Sandbox:
         state.clock, state.clock_skew_s = knobs.clock, knobs.clock_skew_s
         state.lead_details_json = knobs.lead_details_json
         state.drop_field, state.test_mode = knobs.drop_field, knobs.test_mode
+        state.actions_delay_s = float(knobs.actions_delay_s)
         return self.knobs
 
     def reset(self) -> None:

@@ -58,8 +58,9 @@ class ReadBack:
     calls: int = 0
     differences: list[Difference] = field(default_factory=list)
     test_mode: str = ""  # "ana@example.com was stored as ana@kartra.com", when seen
-    # gdpr_lead_status and blacklisted as the read-back saw them: "0/0" -> leads
-    consent: dict[str, int] = field(default_factory=dict)
+    # gdpr_lead_status and blacklisted as the read-back saw them: "0/0" -> the rows
+    consent: dict[str, list[int]] = field(default_factory=dict)
+    waited_out: bool = False  # a lead's tags (lists, sequence) never came: read no more
 
     @property
     def clean(self) -> bool:
@@ -97,17 +98,24 @@ def read_back(
             seen.differences.append(Difference(row.row, "email", email, "(no lead found)"))
             continue
         differences = compare(row, details, created)
-        for _ in range(SETTLE_READS - 1):  # tags, lists, sequences: "in a few moments"
-            if not any(d.what.split(" ")[0] in ("tag", "list", "sequence") for d in differences):
+        # Tags, lists, sequences may apply "in a few moments": read again, a second
+        # apart, unless an earlier lead's never came (no use waiting for each lead).
+        for _ in range(0 if seen.waited_out else SETTLE_READS - 1):
+            if not _late_kinds(differences):
                 break
             if stop.wait(SETTLE_WAIT):
                 break
             details = _read(client, lookup, email, seen) or details
             differences = compare(row, details, created)
+        seen.waited_out = seen.waited_out or bool(_late_kinds(differences))
         seen.rows += 1
         seen.differences += differences
         key = f"{details.get('gdpr_lead_status', '?')}/{details.get('blacklisted', '?')}"
-        seen.consent[key] = seen.consent.get(key, 0) + 1
+        seen.consent.setdefault(key, []).append(row.row)
+
+
+def _late_kinds(differences: list[Difference]) -> list[Difference]:
+    return [d for d in differences if d.what.split(" ")[0] in ("tag", "list", "sequence")]
 
 
 def _read(client: Any, lookup: Lookup, email: str, seen: ReadBack) -> Mapping[str, Any] | None:
