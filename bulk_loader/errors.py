@@ -107,6 +107,13 @@ class ConfigError(BulkLoaderError):
     """Options, environment or credentials are wrong; the message says how to fix it."""
 
 
+class EnvironmentFault(BulkLoaderError):
+    """The machine refused mid-run (disk full, permission denied, a folder gone): not a
+    bug. What was sent is in the journal; the same command resumes once it is fixed."""
+
+    resumable = True
+
+
 class KartraFatalError(BulkLoaderError):
     """Kartra answered with an error that every row would repeat (bad key, inactive App...)."""
 

@@ -230,7 +230,7 @@ def test_ctrl_c_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_resume_command_never_repeats_restart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Following the printed command must carry on, not start over."""
-    from bulk_loader.cli.run import _this_command
+    from bulk_loader.cli.common import this_command
 
     monkeypatch.setattr(
         "sys.argv",
@@ -244,7 +244,7 @@ def test_the_resume_command_never_repeats_restart(monkeypatch: pytest.MonkeyPatc
             "https://u:secret@example.com/api",
         ],
     )
-    assert _this_command() == "bulk-loader run s.csv --api-url 'https://***@example.com/api'"
+    assert this_command() == "bulk-loader run s.csv --api-url 'https://***@example.com/api'"
 
 
 def test_a_dry_run_with_an_account_finds_what_the_account_lacks(tmp_path: Path) -> None:

@@ -44,16 +44,30 @@ def main() -> None:
     from bulk_loader import scratch
 
     _no_core_dumps()
-    previous = signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
+    _any_console_encoding()
+    sigterm = getattr(signal, "SIGTERM", None)  # where the platform has it
+    previous = signal.signal(sigterm, _terminate_as_ctrl_c) if sigterm is not None else None
     code: int | str | None = 0
     try:
         cli(prog_name="bulk-loader")
     except SystemExit as exc:
         code = exc.code
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if sigterm is not None:
+            signal.signal(sigterm, previous)
         scratch.remove()
     _leave(code)
+
+
+def _any_console_encoding() -> None:
+    """A character the console cannot show (a Chinese name on a cp1252 console, output
+    redirected on an older Windows) is written as '?', never raised: the results files
+    keep it, as UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a closed or odd stream
+                reconfigure(errors="replace")
 
 
 def _leave(code: int | str | None) -> None:

@@ -40,6 +40,8 @@ def guarded(func: F) -> F:
             if debug:
                 raise
             click.echo(f"error: {exc}", err=True)
+            if getattr(exc, "resumable", False):
+                click.echo(f"to resume: {this_command()}", err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -51,14 +53,36 @@ def guarded(func: F) -> F:
         except Exception as exc:
             if debug:
                 raise
+            command = click.get_current_context().command_path.split(" ", 1)[-1]
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(a bug in bulk-loader; rerun with --debug for the traceback)",
+                f"internal error: {type(exc).__name__}: {exc} (a bug in bulk-loader; "
+                f"`bulk-loader --debug {command} ...` shows the traceback)",
                 err=True,
             )
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def this_command() -> str:
+    """The command that resumes: this one, minus --restart/--yes, with no URL password,
+    quoted for the shell it is pasted into."""
+    from bulk_loader import shown_url
+
+    words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
+    return shell_join(["bulk-loader", *words])
+
+
+def shell_join(words: list[str]) -> str:
+    """Words as one command line to paste: POSIX quoting, or Windows' own (double
+    quotes around a path with spaces; backslashes and drive letters as they are)."""
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.list2cmdline(words)
+    import shlex
+
+    return shlex.join(words)
 
 
 # Options that more than one command takes, written once.

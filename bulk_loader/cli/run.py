@@ -8,7 +8,6 @@ run's stop events (a first one finishes the calls in flight, a later one stops a
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from bulk_loader.cli.common import (
     results_columns_option,
     results_option,
     sheet_option,
+    this_command,
 )
 from bulk_loader.cli.render import (
     ImportProgress,
@@ -237,7 +237,7 @@ def run(
         )
     print_import_summary(summary)
     if summary.interrupted and not sandbox:
-        click.echo(f"to resume: {_this_command()}", err=True)
+        click.echo(f"to resume: {this_command()}", err=True)
     elif summary.interrupted:  # the sandbox and its journal went with the run
         click.echo(
             "stopped: the sandbox ended with this run, so there is nothing to resume; "
@@ -319,11 +319,3 @@ def _import(loader: Loader, client: KartraClient, **options: Any) -> ImportSumma
     """The real run, with its progress on the terminal and Ctrl-C as its stop."""
     with ImportProgress() as progress, SignalStop(progress) as signals:
         return loader.run(client, progress=signals, stop=signals.stop, halt=signals.halt, **options)
-
-
-def _this_command() -> str:
-    """The command that resumes: this one, minus --restart/--yes, with no URL password."""
-    from bulk_loader import shown_url
-
-    words = [shown_url(word) for word in sys.argv[1:] if word not in ("--restart", "--yes")]
-    return shlex.join(["bulk-loader", *words])

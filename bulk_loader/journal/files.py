@@ -29,11 +29,9 @@ from bulk_loader.private_files import make_private, open_private, private_folder
 
 # The run's lock: flock on POSIX (held by the open file, not the process: another
 # descriptor of the same file, opened and closed in this process, neither takes nor
-# drops it), a byte-range lock on Windows. No POSIX-only module is imported on Windows.
-if sys.platform == "win32":
-    import msvcrt
-else:
-    import fcntl
+# drops it), a byte-range lock on Windows (msvcrt). Both modules are imported where the
+# lock is taken, never when the package is: a system without fcntl falls back on
+# os.lockf (a POSIX record lock: the process's, which this process never probes).
 
 __all__ = [
     "JOURNAL_FOLDER",
@@ -381,6 +379,8 @@ def _read_pid(fd: int) -> str:
 def _try_lock(fd: int, *, shared: bool = False) -> bool:
     """Lock the open lock file without waiting; False when another holds it."""
     if sys.platform == "win32":
+        import msvcrt
+
         os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
         try:
             msvcrt.locking(fd, msvcrt.LK_NBRLCK if shared else msvcrt.LK_NBLCK, 1)
@@ -388,7 +388,13 @@ def _try_lock(fd: int, *, shared: bool = False) -> bool:
             return False
         return True
     try:
-        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        try:
+            import fcntl
+        except ImportError:  # POSIX without the fcntl module: a record lock, exclusive
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.lockf(fd, os.F_TLOCK, 1)
+        else:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
             return False
@@ -398,8 +404,16 @@ def _try_lock(fd: int, *, shared: bool = False) -> bool:
 
 def _unlock(fd: int) -> None:
     if sys.platform == "win32":
+        import msvcrt
+
         os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    try:
+        import fcntl
+    except ImportError:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.lockf(fd, os.F_ULOCK, 1)
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 

@@ -16,6 +16,7 @@ the CLI sets them from Ctrl-C and SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import sqlite3
 import tempfile
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulk_loader import scratch
-from bulk_loader.errors import ConfigError, Interrupted, TemplateError
+from bulk_loader.errors import ConfigError, EnvironmentFault, Interrupted, TemplateError
 from bulk_loader.journal.files import (
     adopt_legacy,
     journal_path,
@@ -208,6 +209,24 @@ def _send(
         # journal and are settled by the next run; the results can be rebuilt.
         sender.halt.set()
         raise Interrupted(f"stopped at once; what was done is in {journal.path}") from None
+    except (sqlite3.OperationalError, OSError) as exc:
+        # The disk filled, a permission changed, the folder went: nothing more is sent.
+        # What was recorded stays; rows in flight stay `sending`, settled by the next run.
+        sender.halt.set()
+        sender.stop.set()
+        raise environment_fault(exc, journal.path) from exc
+
+
+def environment_fault(exc: BaseException, journal: Path) -> EnvironmentFault:
+    """One line naming the path and the cause of a fault of the machine, not of ours."""
+    path = getattr(exc, "filename", None) or journal
+    cause = getattr(exc, "strerror", None) or str(exc)
+    if "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+        cause = "the disk is full"
+    return EnvironmentFault(
+        f"{path}: {cause}; the run stopped, and what it sent is kept in the journal: "
+        "free the space (or fix the folder), then run the same command again"
+    )
 
 
 def _known_leads(options: ImportOptions, client: KartraApi) -> KnownLeads | None:
