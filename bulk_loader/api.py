@@ -70,8 +70,12 @@ class Loader:
         worksheet: str | None = None,
         mode: Mode | None = None,
         header_row: int | None = None,
+        journal_dir: StrPath | None = None,
     ) -> None:
         self.sheet = Path(sheet)
+        # Where the journals are kept: None, beside the sheet (its synced folder: the
+        # user's data folder instead); else this folder.
+        self.journal_dir = Path(journal_dir) if journal_dir is not None else None
         if not self.sheet.name:  # ".", "..": named by its folder, so it is said to be one
             self.sheet = self.sheet.resolve()
         self.template = Path(template) if template is not None else None
@@ -174,6 +178,7 @@ class Loader:
             policy=policy or RetryPolicy(),
             verify=verify,
             backup=backup,
+            journal_dir=self.journal_dir,
         )
         return run_import(options, client, progress, stop=stop, halt=halt)
 
@@ -182,7 +187,7 @@ class Loader:
         time, also while a run writes it: its rows in flight show as sending, rows not
         sent yet as not_sent. A keys-only run's journal gives keys-only results."""
         path = Path(results) if results is not None else None
-        return rebuild_results(self.sheet, path, keys_only=keys_only)
+        return rebuild_results(self.sheet, path, keys_only=keys_only, journal_dir=self.journal_dir)
 
     def undo(
         self,
@@ -211,12 +216,13 @@ class Loader:
             policy=policy,
             each=each,
             stop=stop,
+            journal_dir=self.journal_dir,
         )
 
     def journals(self) -> list[Path]:
         """The journals kept for this sheet, in `.bulk-loader/` beside it (one per account
         it was run against)."""
-        return find_journals(self.sheet)
+        return find_journals(self.sheet, self.journal_dir)
 
     def starter_template(self) -> str:
         """A first template for this sheet: its headers mapped to Kartra's fields by name,

@@ -156,3 +156,55 @@ def test_a_disk_that_fills_mid_run_is_exit_3_and_the_resume_creates_each_lead_on
     assert "Created:   40\n" in resumed.stdout
     assert sandbox.stats.by_cmd["create_lead"] == 40  # each lead once, none twice
     assert all(sandbox.state.find(email=email) is not None for email, *_ in rows)
+
+
+# -- where the journal lives ----------------------------------------------------------------
+
+
+def run_cli(sandbox: RunningSandbox, sheet: Path, *more: str) -> Any:
+    args = ["run", str(sheet), "--api-url", sandbox.url, "--rate", "0", "--no-memory", *more]
+    return CliRunner().invoke(cli, args, env=CREDENTIALS)
+
+
+@pytest.mark.parametrize("synced", ["OneDrive - Contoso", "Dropbox", "Google Drive"])
+def test_a_synced_folder_keeps_its_journal_in_the_user_s_data_folder(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, synced: str
+) -> None:
+    """Nothing but the sheet's own files in the synced folder; the journal in the data
+    folder; the run resumes, and `results` finds it."""
+    monkeypatch.setenv("BULK_LOADER_DATA", str(tmp_path / "data"))
+    sheet = write(tmp_path / synced / "Imports" / "leads.csv", NAMES)
+    first = run_cli(sandbox, sheet)
+    assert first.exit_code == 0, first.output
+    assert str(tmp_path / "data" / "journals") in first.stdout  # the Journal: line
+    assert not (sheet.parent / ".bulk-loader").exists()
+    again = run_cli(sandbox, sheet)
+    assert "Resumed:   3 rows done by an earlier run" in again.stdout
+    rebuilt = CliRunner().invoke(cli, ["results", str(sheet)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert sandbox.stats.by_cmd["create_lead"] == 3
+
+
+def test_journal_dir_keeps_two_sheets_of_one_name_apart_and_follows_a_moved_one(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Two folders' leads.csv, one --journal-dir: two journals, neither resumes the
+    other; a folder renamed (its sheet gone from the old place) still resumes."""
+    journals = tmp_path / "journals"
+    east = write(tmp_path / "east" / "leads.csv", NAMES[:2])
+    west = write(tmp_path / "west" / "leads.csv", [("zoe@example.com", "Zoe", "West")])
+    assert run_cli(sandbox, east, "--journal-dir", str(journals)).exit_code == 0
+    other = run_cli(sandbox, west, "--journal-dir", str(journals))
+    assert other.exit_code == 0 and "Resumed" not in other.stdout
+    assert len(list(journals.glob("leads.csv.*.journal.sqlite"))) == 2
+    assert not (east.parent / ".bulk-loader").exists()
+    moved = tmp_path / "east-2026"
+    (tmp_path / "east").rename(moved)
+    again = run_cli(sandbox, moved / "leads.csv", "--journal-dir", str(journals))
+    assert "Resumed:   2 rows done by an earlier run" in again.stdout
+    forgotten = CliRunner().invoke(
+        cli, ["forget", str(west), "--journal-dir", str(journals), "--yes"]
+    )
+    assert forgotten.exit_code == 0, forgotten.output
+    assert len(list(journals.glob("leads.csv.*.journal.sqlite"))) == 1
+    assert sandbox.stats.by_cmd["create_lead"] == 3

@@ -86,6 +86,14 @@ def shell_join(words: list[str]) -> str:
 
 
 # Options that more than one command takes, written once.
+journal_dir_option = click.option(
+    "--journal-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Keep the sheet's journals in DIR (default: .bulk-loader beside the sheet; the "
+    "user's data folder when the sheet's folder is synced or on a network share).",
+)
 results_option = click.option(
     "--results",
     "results_path",

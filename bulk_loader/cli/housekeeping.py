@@ -10,6 +10,7 @@ import click
 from bulk_loader.cli.common import (
     check_sheet_option,
     guarded,
+    journal_dir_option,
     results_columns_option,
     results_option,
     sheet_option,
@@ -23,12 +24,16 @@ __all__ = ["forget", "results", "template", "time_zones"]
 @click.argument("sheet", type=click.Path(path_type=Path))
 @results_option
 @results_columns_option
+@journal_dir_option
 @guarded
-def results(sheet: Path, results_path: Path | None, results_columns: str) -> None:
+def results(
+    sheet: Path, results_path: Path | None, results_columns: str, journal_dir: Path | None
+) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on)."""
     from bulk_loader import Loader
 
-    summary = Loader(sheet).results(results=results_path, keys_only=results_columns == "keys")
+    loader = Loader(sheet, journal_dir=journal_dir)
+    summary = loader.results(results=results_path, keys_only=results_columns == "keys")
     print_import_summary(summary)
     sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
 
@@ -48,8 +53,15 @@ def results(sheet: Path, results_path: Path | None, results_columns: str) -> Non
     help="Also forget the memory of the leads this tool wrote, in every account.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask first (for scripts and cron).")
+@journal_dir_option
 @guarded
-def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes: bool) -> None:
+def forget(
+    paths: tuple[Path, ...],
+    older_than: float | None,
+    memory: bool,
+    yes: bool,
+    journal_dir: Path | None,
+) -> None:
     """Delete the journals kept for the sheets PATHS (rows, outcomes, lead keys).
 
     A run of a forgotten sheet no longer knows what earlier runs sent: it sends every
@@ -67,7 +79,11 @@ def forget(paths: tuple[Path, ...], older_than: float | None, memory: bool, yes:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(f"{missing[0]}: no such sheet (to purge a folder: --older-than)")
-        found = [journal for path in paths for journal in Loader(path).journals()]
+        found = [
+            journal
+            for path in paths
+            for journal in Loader(path, journal_dir=journal_dir).journals()
+        ]
     else:
         folders = [p for p in paths if not p.is_dir()]
         if folders:

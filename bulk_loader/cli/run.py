@@ -19,6 +19,7 @@ import click
 from bulk_loader.cli.common import (
     check_sheet_option,
     guarded,
+    journal_dir_option,
     results_columns_option,
     results_option,
     sheet_option,
@@ -135,6 +136,7 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     help="Read each lead before editing it and keep what it was, so that `bulk-loader "
     "undo` can put it back (one more call per edited row).",
 )
+@journal_dir_option
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
@@ -179,6 +181,7 @@ def run(
     no_memory: bool,
     verify: int,
     backup: bool,
+    journal_dir: Path | None,
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
@@ -206,6 +209,7 @@ def run(
         worksheet=sheet_name,
         mode=cast("Mode", mode),
         header_row=header_row,
+        journal_dir=journal_dir,
     )
     keys_only = results_columns == "keys"
     network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
@@ -216,7 +220,7 @@ def run(
     if rate > 20:
         click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
     if restart and not yes and not sandbox:
-        _confirm_restart(sheet)
+        _confirm_restart(loader)
     with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
         summary = _import(
             loader,
@@ -267,10 +271,8 @@ def _check(
     sys.exit(summary.exit_code)
 
 
-def _confirm_restart(sheet: Path) -> None:
-    from bulk_loader import Loader
-
-    if Loader(sheet).journals():
+def _confirm_restart(loader: Loader) -> None:
+    if loader.journals():
         question = "Forget what earlier runs of this sheet did, and send every row again?"
         if not click.confirm(question, err=True):
             raise Interrupted("nothing sent: --restart was not confirmed")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulk_loader.cli.common import guarded
+from bulk_loader.cli.common import guarded, journal_dir_option
 from bulk_loader.errors import Interrupted
 
 __all__ = ["undo"]
@@ -53,6 +53,7 @@ SHOWN = (
     show_default=True,
     help="Calls per second for the App; 0 = no limit.",
 )
+@journal_dir_option
 @guarded
 def undo(
     sheet: Path,
@@ -62,6 +63,7 @@ def undo(
     results_path: Path | None,
     api_url: str | None,
     rate: float,
+    journal_dir: Path | None,
 ) -> None:
     """Put back every lead the --backup runs of SHEET edited, from their journal.
 
@@ -79,7 +81,7 @@ def undo(
         if not click.confirm(question, err=True):
             raise Interrupted("nothing changed: undo was not confirmed")
     with KartraClient(credentials, api_url=api_url) as client:
-        summary = Loader(sheet, template=template_path).undo(
+        summary = Loader(sheet, template=template_path, journal_dir=journal_dir).undo(
             client, force=force, results=results_path, rate=rate or None
         )
     for status, label, meaning in SHOWN:

@@ -35,10 +35,13 @@ from bulk_loader.private_files import make_private, open_private, private_folder
 
 __all__ = [
     "JOURNAL_FOLDER",
+    "SHEET_FOLDER",
     "SIDE_FILES",
     "adopt_legacy",
+    "data_folder",
     "find_journals",
     "forget",
+    "journal_folder",
     "journal_path",
     "legacy_journal_path",
     "open_database",
@@ -47,6 +50,7 @@ __all__ = [
     "release_run_lock",
     "run_holder",
     "stale_journals",
+    "synced_folder",
     "take_run_lock",
 ]
 
@@ -106,19 +110,95 @@ _HELD: dict[str, int] = {}
 _HELD_GUARD = threading.Lock()
 
 
-def journal_path(sheet: Path, identity: Mapping[str, str]) -> Path:
-    """Where the journal of this sheet and account lives: in the hidden folder beside the
-    sheet's file (JOURNAL_FOLDER), made owner-only here if it is not there yet.
+# Path parts that mark a synced or network folder (casefolded; "onedrive" also begins
+# "OneDrive - Contoso"). SQLite warns against WAL databases on such file systems, and a
+# sync client may copy one laptop's journal over another's: journals go elsewhere.
+_SYNCED_PARTS = ("dropbox", "google drive", "googledrive", "my drive", "icloud drive",
+                 "mobile documents", "cloudstorage", "box", "box sync", "nextcloud",
+                 "owncloud", "sharepoint")  # fmt: skip
+# The journal's meta entry naming the folder of the sheet it was last run from.
+SHEET_FOLDER = "sheet_folder"
+
+
+def synced_folder(folder: Path) -> bool:
+    """Whether `folder` looks synced (OneDrive, Dropbox, Google Drive, iCloud, Box...)
+    or is a network share (\\\\server\\share): judged by its path alone, cheaply."""
+    text = str(folder)
+    if text.startswith(("\\\\", "//")):
+        return True
+    parts = [part.casefold() for part in folder.parts]
+    return any(part.startswith("onedrive") or part in _SYNCED_PARTS for part in parts)
+
+
+def data_folder() -> Path:
+    """The user's data folder for bulk-loader (BULK_LOADER_DATA overrides it)."""
+    override = os.environ.get("BULK_LOADER_DATA")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "bulk-loader" / "Data"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "bulk-loader"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bulk-loader"
+
+
+def journal_folder(sheet: Path, journal_dir: Path | None = None) -> Path:
+    """Where the journals of `sheet` are kept: `journal_dir` when given; else the hidden
+    folder beside the sheet (JOURNAL_FOLDER), unless that folder is synced or on a
+    network share: then the user's data folder."""
+    if journal_dir is not None:
+        return journal_dir.resolve()
+    real = sheet.resolve()
+    if synced_folder(real.parent):
+        return data_folder() / "journals"
+    return real.parent / JOURNAL_FOLDER
+
+
+def journal_path(sheet: Path, identity: Mapping[str, str], journal_dir: Path | None = None) -> Path:
+    """Where the journal of this sheet and account lives (journal_folder), the folder
+    made owner-only here if it is not there yet.
 
     `identity` names the work (the sheet's file name, its worksheet, the account), not
     the path: a moved folder, or the sheet named another way, finds the same journal.
+    Outside the sheet's folder one name may stand for two sheets: a journal there
+    records its sheet's folder, and a sheet of that name in another folder, while the
+    first is still there, gets its own journal (a sheet moved here finds its journal).
     InputError when the folder cannot be made (the run is asked before it sends).
     """
-    digest = hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
+    digest = _digest(identity)
     real = sheet.resolve()
-    folder = real.parent / JOURNAL_FOLDER
+    folder = journal_folder(sheet, journal_dir)
     _make_folder(folder)
-    return folder / f"{real.name}.{digest[:10]}.journal.sqlite"
+    path = folder / f"{real.name}.{digest[:10]}.journal.sqlite"
+    if folder == real.parent / JOURNAL_FOLDER:
+        return path
+    kept = _recorded_folder(path)
+    if kept is None or kept == str(real.parent) or not Path(kept, real.name).exists():
+        return path  # a new journal, this sheet's, or the sheet moved here from `kept`
+    other = _digest({**identity, SHEET_FOLDER: str(real.parent)})
+    return folder / f"{real.name}.{other[:10]}.journal.sqlite"
+
+
+def _digest(identity: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(identity), sort_keys=True).encode()).hexdigest()
+
+
+def _recorded_folder(journal: Path) -> str | None:
+    """The sheet folder a journal recorded (None: no journal, or none recorded)."""
+    if not journal.exists():
+        return None
+    try:
+        db = open_database_readonly(journal)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (SHEET_FOLDER,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return str(row[0]) if row else None
 
 
 def _make_folder(folder: Path) -> None:
@@ -206,15 +286,22 @@ def adopt_legacy(old: Path, new: Path) -> bool:
     return True
 
 
-def find_journals(sheet: Path) -> list[Path]:
-    """The journals kept for `sheet` (one per worksheet and account), newest first: in
-    the hidden folder beside it, and any an earlier version left beside it (moved by
-    the sheet's next run)."""
+def find_journals(sheet: Path, journal_dir: Path | None = None) -> list[Path]:
+    """The journals kept for `sheet` (one per worksheet and account), newest first: where
+    journal_folder says, in the hidden folder beside it, and any an earlier version left
+    beside it (moved by the sheet's next run). Outside the sheet's folder, only those
+    whose recorded sheet folder is this one (or none, or one the sheet has left)."""
     found: dict[Path, Path] = {}
-    for named in dict.fromkeys((sheet, sheet.resolve())):  # the sheet, and a link's target
+    real = sheet.resolve()
+    outside = journal_folder(sheet, journal_dir)
+    for named in dict.fromkeys((sheet, real)):  # the sheet, and a link's target
         pattern = glob.escape(named.name) + _JOURNAL_NAME
-        for folder in (named.parent / JOURNAL_FOLDER, named.parent):
+        for folder in dict.fromkeys((outside, named.parent / JOURNAL_FOLDER, named.parent)):
             for path in folder.glob(pattern):
+                if folder == outside and folder != real.parent / JOURNAL_FOLDER:
+                    kept = _recorded_folder(path)
+                    if kept not in (None, str(real.parent)) and Path(kept, real.name).exists():
+                        continue  # another sheet of the same name, still in its folder
                 found.setdefault(path.resolve(), path)
 
     def written(path: Path) -> float:

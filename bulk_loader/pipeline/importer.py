@@ -29,6 +29,7 @@ from pathlib import Path
 from bulk_loader import scratch
 from bulk_loader.errors import ConfigError, EnvironmentFault, Interrupted, TemplateError
 from bulk_loader.journal.files import (
+    SHEET_FOLDER,
     adopt_legacy,
     journal_path,
     legacy_journal_path,
@@ -87,6 +88,7 @@ class ImportOptions:
     # Read back this many of the first leads written before sending the rest (0: none).
     verify: int = 0
     backup: bool = False  # read each lead before editing it; `undo` puts it back
+    journal_dir: Path | None = None  # None: beside the sheet (or the data folder if synced)
 
 
 def run_import(
@@ -269,7 +271,7 @@ def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, st
     if not options.lookup and not options.keys_only:
         check_writable(failed_rows_path(options.sheet), "failed-rows file")
     if not options.ephemeral_journal:  # its folder: the journal itself is another run's
-        journal = journal_path(options.sheet, identity)
+        journal = journal_path(options.sheet, identity, options.journal_dir)
         check_writable_folder(journal.parent, "journal")
         refuse_if_held(journal)
 
@@ -292,6 +294,7 @@ def _open_journal(
             "template_path": template_name,
             "mode": mode,
             "results_columns": "keys" if options.keys_only else "all",
+            SHEET_FOLDER: str(options.sheet.resolve().parent),  # one name, two sheets
         },
         restart=options.restart,
     )
@@ -351,7 +354,7 @@ def _journal_location(options: ImportOptions, identity: dict[str, str]) -> Path:
     if options.ephemeral_journal:
         folder = Path(tempfile.mkdtemp(dir=scratch.folder()))  # private, removed at exit
         return folder / "journal.sqlite"
-    path = journal_path(options.sheet, identity)
+    path = journal_path(options.sheet, identity, options.journal_dir)
     # bulk-loader 0.1 keyed the journal by the sheet's path and --sheet as typed.
     legacy = {
         **identity,

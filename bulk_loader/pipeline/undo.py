@@ -70,12 +70,13 @@ def undo_run(
     policy: RetryPolicy | None = None,
     each: Callable[[str, int], None] | None = None,
     stop: threading.Event | None = None,
+    journal_dir: Path | None = None,
 ) -> UndoSummary:
     """Undo what the runs of `sheet` into `client`'s account wrote (see the module).
 
     `each` is told of every lead's undo status and row as it is settled; `stop` set
     ends the undo after the lead under way (run again to carry on)."""
-    path = _journal_of(sheet, client)
+    path = _journal_of(sheet, client, journal_dir)
     journal = Journal.open(path, {})
     results = results_path or sheet.with_name(f"{sheet.stem}.undo.xlsx")
     summary = UndoSummary(sheet, results)
@@ -146,12 +147,12 @@ def _undo_one(
     return status, f"{result.kartra_type or ''} {result.message}".strip()
 
 
-def _journal_of(sheet: Path, client: KartraApi) -> Path:
+def _journal_of(sheet: Path, client: KartraApi, journal_dir: Path | None) -> Path:
     """The journal of `sheet`'s runs into this client's account (never another's)."""
     if not sheet.exists():
         raise ConfigError(f"{sheet}: no such file")
     account = client.account_identity()
-    for path in find_journals(sheet):
+    for path in find_journals(sheet, journal_dir):
         reading = Journal.open_readonly(path)
         try:
             meta = reading.meta()

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_loader.errors import ConfigError, InputError, Interrupted, KartraFatalError
-from bulk_loader.journal.files import find_journals
+from bulk_loader.journal.files import JOURNAL_FOLDER, find_journals, journal_folder
 from bulk_loader.journal.store import Journal, JournalRow
 from bulk_loader.outcomes import ATTENTION, GOOD, WARNINGS, Problem, Report, RowStatus, problem_text
 from bulk_loader.results.failed_rows import (
@@ -285,7 +285,11 @@ class ImportSummary:
 
 
 def rebuild_results(
-    sheet: Path, results_path: Path | None = None, *, keys_only: bool = False
+    sheet: Path,
+    results_path: Path | None = None,
+    *,
+    keys_only: bool = False,
+    journal_dir: Path | None = None,
 ) -> ImportSummary:
     """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
 
@@ -297,11 +301,11 @@ def rebuild_results(
     """
     if not sheet.exists():
         raise ConfigError(f"{sheet}: no such file")
-    journals = find_journals(sheet)
+    journals = find_journals(sheet, journal_dir)
     if not journals:
-        raise ConfigError(
-            f"{sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there"
-        )
+        folder = journal_folder(sheet, journal_dir)
+        where = "beside it" if folder == sheet.resolve().parent / JOURNAL_FOLDER else f"in {folder}"
+        raise ConfigError(f"{sheet}: no journal {where}; `bulk-loader run {sheet}` keeps one there")
     journal = Journal.open_readonly(journals[0])
     try:
         with journal.reading() as running:
