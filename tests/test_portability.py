@@ -150,6 +150,7 @@ def test_a_disk_that_fills_mid_run_is_exit_3_and_the_resume_creates_each_lead_on
         == f"to resume: bulk-loader run {sheet} --api-url {sandbox.url} --rate 0 --no-memory"
     )
     assert "internal error" not in full.stderr
+    assert (tmp_path / "leads.results.xlsx").exists()  # what was recorded, where possible
     monkeypatch.setattr(Journal, "record", record)  # space freed
     resumed = CliRunner().invoke(cli, args, env=CREDENTIALS)
     assert resumed.exit_code == 0, resumed.output

@@ -6,7 +6,6 @@ renders what comes back. Like cli.py, and unlike the library, it may use click.
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bulk_loader.cli.common import shell_join
 from bulk_loader.errors import TemplateError
 from bulk_loader.outcomes import RowStatus, problem_text
 
@@ -242,7 +242,7 @@ def _print_sending(summary: ImportSummary) -> None:
     if summary.backups:
         click.echo(
             f"Backup:    {summary.backups} leads read before their edit "
-            f"(`bulk-loader undo {shlex.quote(str(summary.sheet))}` puts them back)"
+            f"(`{shell_join(['bulk-loader', 'undo', str(summary.sheet)])}` puts them back)"
         )
     seen = summary.read_back
     if seen is not None and seen.rows:
@@ -277,7 +277,7 @@ def _print_files(summary: ImportSummary) -> None:
         )
     if summary.journal_kept:
         click.echo(f"Journal:   {summary.journal}")
-        sheet = shlex.quote(str(summary.sheet))
+        sheet = shell_join([str(summary.sheet)])
         click.echo(f"           (kept until `bulk-loader forget {sheet}` deletes it)")
     if summary.fatal:
         click.echo(f"error: stopped: {summary.fatal}", err=True)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["REPEAT_SIGNAL_GRACE", "SignalStop"]
 
 REPEAT_SIGNAL_GRACE = 1.0  # seconds within which a second signal is the first one again
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Ctrl-C everywhere (on Windows too: CTRL_C_EVENT arrives as SIGINT); SIGTERM where the
+# platform has it.
+SIGNALS = tuple(sig for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if sig is not None)
 
 
 class SignalStop:

@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulk_loader import scratch
-from bulk_loader.errors import ConfigError, EnvironmentFault, Interrupted, TemplateError
+from bulk_loader.errors import (
+    BulkLoaderError,
+    ConfigError,
+    EnvironmentFault,
+    Interrupted,
+    TemplateError,
+)
 from bulk_loader.journal.files import (
     SHEET_FOLDER,
     adopt_legacy,
@@ -161,7 +167,13 @@ def _run_import(
             sheet, validator, journal, summary.report, account=account, keys_only=options.keys_only
         )
         paced = PacedProgress(progress, sender, shared)
-        _send(journal, sender, options, summary, paced)
+        try:
+            _send(journal, sender, options, summary, paced)
+        except EnvironmentFault:
+            # The results, where the machine still allows: the rows recorded so far.
+            with contextlib.suppress(OSError, sqlite3.Error, BulkLoaderError):
+                write_run_files(results, journal, summary, failed_file=False)
+            raise
         summary.limit, summary.final_rate = limiter.limit, limiter.rate
         summary.shared_with = paced.shared_with
         summary.calls = client.calls_made
