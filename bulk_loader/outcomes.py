@@ -147,6 +147,7 @@ class RowOutcome:
     witness: Witness | None = None
     since: float = 0.0  # when this row was first sent (epoch seconds)
     before: str = ""  # --backup: the lead's before-image (JSON), read just before the edit
+    withheld: bool = False  # its points and sequence were not sent (sent by an earlier run)
 
 
 @dataclass(frozen=True, slots=True)

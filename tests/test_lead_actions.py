@@ -413,3 +413,87 @@ def test_undo_on_the_command_line_asks_first_and_needs_yes_off_a_terminal(
     assert done.exit_code == 0, done.output
     assert done.stdout.startswith("Restored:  1 (put back as before the run)\nCalls:     ")
     assert state(sandbox, "ana@example.com")[:2] == ("Ana", [])
+
+
+# -- found by review: each once wrong, each held here ---------------------------------------
+
+
+def test_a_gateway_error_after_the_edit_acted_never_gives_the_points_again(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox, template: Path
+) -> None:
+    """A 502 from a proxy after Kartra acted: a retry would give the points again."""
+    path = sheet(tmp_path, [["ana@example.com", "", "", "", "", "10", "", ""]])
+
+    class GatewayAfterLookups(SilentProgress):
+        def start(self, total: int) -> None:
+            sandbox.configure(faults=FaultPlan(gateway=1.0, seed=3))
+
+    [row] = result_rows(run(client, path, template, progress=GatewayAfterLookups()))
+    assert row["result_status"] == "unknown"
+    assert state(sandbox, "ana@example.com")[3] == 10 and sandbox.stats.by_cmd["edit_lead"] == 1
+
+
+def test_undo_after_two_backup_runs_keeps_what_the_lead_held_before_either(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Ana was a Customer before any run; run 2 names Customer too: undo leaves it."""
+    ana = sandbox.state.find(email="ana@example.com")
+    assert ana is not None
+    ana.tags.append("Customer")
+    path, template = undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "", "", "", "", "",
+                                            "Ana"]])  # fmt: skip
+    run(client, path, template, backup=True)
+    undo_sheet(tmp_path, [["ana@example.com", "VIP;Customer", "", "Events", "", "", "", "", "Ana"]])
+    run(client, path, template, backup=True)
+    assert Loader(path, template=template).undo(client, rate=None).counts == {"restored": 1}
+    assert state(sandbox, "ana@example.com")[1:3] == (["Customer"], {"Events": "0"})
+
+
+def test_undo_reverses_only_the_points_a_backup_run_gave(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    """Run 1 (no backup) gives 10; run 2 (--backup) withholds them, joins Events: undo
+    leaves the 10 points, which run 2 did not give."""
+    path, template = undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "", "", "10", "", "",
+                                            "Ana"]])  # fmt: skip
+    run(client, path, template)
+    undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "Events", "", "10", "", "", "Ana"]])
+    run(client, path, template, backup=True)
+    assert Loader(path, template=template).undo(client, rate=None).counts == {"restored": 1}
+    assert state(sandbox, "ana@example.com")[3] == 10
+
+
+def test_undo_puts_a_drop_down_back_and_clears_a_checkbox_that_was_empty(tmp_path: Path) -> None:
+    template = tmp_path / "plans.toml"
+    template.write_text(
+        '[template]\nmode = "edit"\n[fields]\nemail = "email"\n'
+        '[custom_fields.plan]\ncolumn = "plan"\ntype = "drop_down"\n'
+        '[custom_fields.color]\ncolumn = "color"\ntype = "checkbox"\nseparator = ";"\n'
+    )
+    path = tmp_path / "plans.csv"
+    path.write_text("email,plan,color\nmaria.lopez@example.com,pro,red\n")
+    samples = Path(__file__).resolve().parent.parent / "samples" / "account.toml"
+    with (
+        serve_in_thread(samples, rate=None) as sandbox,
+        KartraClient(GOOD, api_url=sandbox.url, timeout=5) as kartra,
+    ):
+        maria = sandbox.state.find(email="maria.lopez@example.com")
+        assert maria is not None
+        maria.custom["plan"] = [630]  # basic before the run; no color
+        run(kartra, path, template, backup=True)
+        assert maria.custom == {"plan": [631], "color": [620]}
+        assert Loader(path, template=template).undo(kartra, rate=None).counts == {"restored": 1}
+        assert maria.custom == {"plan": [630]}
+
+
+def test_undo_does_not_keep_a_lead_whose_sequence_moved_on_by_itself(
+    tmp_path: Path, client: KartraClient, sandbox: RunningSandbox
+) -> None:
+    path, template = undo_sheet(tmp_path, [["ana@example.com", "VIP", "", "", "", "", "Onboarding",
+                                            "1", "Ana"]])  # fmt: skip
+    run(client, path, template, backup=True)
+    ana = sandbox.state.find(email="ana@example.com")
+    assert ana is not None
+    ana.sequences["Onboarding"] = ["2", "active"]  # the sequence sent its first email
+    undone = Loader(path, template=template).undo(client, rate=None)
+    assert undone.counts == {"restored": 1} and ana.tags == []

@@ -197,7 +197,8 @@ def test_journal_dir_keeps_two_sheets_of_one_name_apart_and_follows_a_moved_one(
     assert run_cli(sandbox, east, "--journal-dir", str(journals)).exit_code == 0
     other = run_cli(sandbox, west, "--journal-dir", str(journals))
     assert other.exit_code == 0 and "Resumed" not in other.stdout
-    assert len(list(journals.glob("leads.csv.*.journal.sqlite"))) == 2
+    kept = journals / ".bulk-loader"  # DIR's own private folder: DIR itself left as it is
+    assert len(list(kept.glob("leads.csv.*.journal.sqlite"))) == 2
     assert not (east.parent / ".bulk-loader").exists()
     moved = tmp_path / "east-2026"
     (tmp_path / "east").rename(moved)
@@ -207,5 +208,81 @@ def test_journal_dir_keeps_two_sheets_of_one_name_apart_and_follows_a_moved_one(
         cli, ["forget", str(west), "--journal-dir", str(journals), "--yes"]
     )
     assert forgotten.exit_code == 0, forgotten.output
-    assert len(list(journals.glob("leads.csv.*.journal.sqlite"))) == 1
+    assert len(list(kept.glob("leads.csv.*.journal.sqlite"))) == 1
     assert sandbox.stats.by_cmd["create_lead"] == 3
+
+
+def test_a_sheet_of_the_same_name_keeps_its_own_journal_when_the_other_folder_goes(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """November's and December's moves.csv, one journal folder: November's folder
+    deleted, December still resumes its own journal, not November's."""
+    journals = tmp_path / "journals"
+    nov = write(tmp_path / "2026-11" / "leads.csv", NAMES[:2])
+    dec = write(tmp_path / "2026-12" / "leads.csv", [("zoe@example.com", "Zoe", "Dec")])
+    for sheet in (nov, dec):
+        assert run_cli(sandbox, sheet, "--journal-dir", str(journals)).exit_code == 0
+    import shutil
+
+    shutil.rmtree(nov.parent)
+    again = run_cli(sandbox, dec, "--journal-dir", str(journals))
+    assert "Resumed:   1 rows done by an earlier run" in again.stdout
+    assert sandbox.stats.by_cmd["create_lead"] == 3
+
+
+def test_a_shared_journal_dir_keeps_its_own_mode(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    shared = tmp_path / "team"
+    shared.mkdir(mode=0o775)
+    shared.chmod(0o775)
+    sheet = write(tmp_path / "leads.csv", NAMES)
+    assert run_cli(sandbox, sheet, "--journal-dir", str(shared)).exit_code == 0
+    assert (shared.stat().st_mode & 0o777) == 0o775
+    assert ((shared / ".bulk-loader").stat().st_mode & 0o777) == 0o700
+
+
+def test_an_upgrade_moves_a_synced_folder_s_journal_to_the_data_folder(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal an earlier version kept beside a sheet in OneDrive is moved, not lost:
+    the same command resumes."""
+    from bulk_loader.journal.files import JOURNAL_FOLDER
+
+    monkeypatch.setenv("BULK_LOADER_DATA", str(tmp_path / "data"))
+    sheet = write(tmp_path / "OneDrive - Contoso" / "leads.csv", NAMES)
+    beside = tmp_path / "elsewhere" / "leads.csv"  # a run made its journal beside a sheet
+    write(beside, NAMES)
+    assert run_cli(sandbox, beside).exit_code == 0
+    (sheet.parent / JOURNAL_FOLDER).mkdir()
+    for old in (beside.parent / JOURNAL_FOLDER).glob("leads.csv.*.journal.sqlite"):
+        old.rename(sheet.parent / JOURNAL_FOLDER / old.name)
+    again = run_cli(sandbox, sheet)
+    assert "Resumed:   3 rows done by an earlier run" in again.stdout, again.output
+    assert not list((sheet.parent / JOURNAL_FOLDER).glob("*.journal.sqlite"))
+    assert sandbox.stats.by_cmd["create_lead"] == 3
+
+
+def test_without_fcntl_a_run_holding_the_lock_is_seen(tmp_path: Path) -> None:
+    """os.lockf, the fallback, locks only files open for writing: the probe too."""
+    journal = tmp_path / ".bulk-loader" / "s.csv.0123456789.journal.sqlite"
+    journal.parent.mkdir()
+    code = (
+        "import sys; sys.modules['fcntl'] = None\n"
+        "from pathlib import Path\n"
+        "from bulk_loader.journal.files import take_run_lock\n"
+        f"take_run_lock(Path({str(journal)!r})); print('held', flush=True); sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        probe = (
+            "import sys; sys.modules['fcntl'] = None\n"
+            "from pathlib import Path\n"
+            "from bulk_loader.journal.files import run_holder\n"
+            f"print(run_holder(Path({str(journal)!r})))\n"
+        )
+        seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        assert seen.stdout.strip() == str(holder.pid), seen.stderr
+    finally:
+        holder.communicate("\n", timeout=60)

@@ -58,11 +58,10 @@ def leads(tmp_path: Path, count: int = 30) -> tuple[Path, Path]:
 
 
 def run(sandbox: RunningSandbox, sheet: Path, template: Path, **more: Any) -> ImportSummary:
-    options = {"rate": None, "workers": 4, "policy": POLICY, "verify": 5, **more}
+    options = {"rate": None, "workers": 4, "policy": POLICY, "verify": 5, "mode": "create",
+               **more}  # fmt: skip
     with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as client:
-        return run_import(
-            ImportOptions(sheet=sheet, template_path=template, mode="create", **options), client
-        )
+        return run_import(ImportOptions(sheet=sheet, template_path=template, **options), client)
 
 
 def cli_run(sandbox: RunningSandbox, sheet: Path, template: Path, *more: str) -> Result:
@@ -167,3 +166,19 @@ def test_tags_that_never_arrive_count_after_the_last_read(
         summary.read_back.differences[0].line()
         == "row 2: tag VIP: sent 'added', Kartra kept 'absent'"
     )
+
+
+def test_a_re_run_reads_back_the_row_as_sent_without_its_withheld_sequence(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """An earlier run subscribed the lead at step 2; the step fixed to 3 is not sent
+    again (a sequence never goes twice): the read-back does not count it as dropped."""
+    sheet = tmp_path / "seq.csv"
+    template = tmp_path / "seq.toml"
+    template.write_text('[fields]\nemail = "email"\n[actions]\n'
+                        'sequence = { column = "sequence", step_column = "step" }\n')  # fmt: skip
+    sheet.write_text("email,sequence,step\nmaria.lopez@example.com,Onboarding,2\n")
+    assert run(sandbox, sheet, template, mode="edit").exit_code == 0
+    sheet.write_text("email,sequence,step\nmaria.lopez@example.com,Onboarding,3\n")
+    again = run(sandbox, sheet, template, mode="edit")
+    assert again.exit_code == 0 and again.read_back is not None and again.read_back.clean

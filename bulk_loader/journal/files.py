@@ -147,8 +147,8 @@ def journal_folder(sheet: Path, journal_dir: Path | None = None) -> Path:
     """Where the journals of `sheet` are kept: `journal_dir` when given; else the hidden
     folder beside the sheet (JOURNAL_FOLDER), unless that folder is synced or on a
     network share: then the user's data folder."""
-    if journal_dir is not None:
-        return journal_dir.resolve()
+    if journal_dir is not None:  # its own private folder: DIR may be shared, left as it is
+        return journal_dir.resolve() / JOURNAL_FOLDER
     real = sheet.resolve()
     if synced_folder(real.parent):
         return data_folder() / "journals"
@@ -173,11 +173,29 @@ def journal_path(sheet: Path, identity: Mapping[str, str], journal_dir: Path | N
     path = folder / f"{real.name}.{digest[:10]}.journal.sqlite"
     if folder == real.parent / JOURNAL_FOLDER:
         return path
+    other = _digest({**identity, SHEET_FOLDER: str(real.parent)})
+    own = folder / f"{real.name}.{other[:10]}.journal.sqlite"
+    if own.exists():  # made when `path` was another folder's sheet: this sheet's own
+        return own
     kept = _recorded_folder(path)
     if kept is None or kept == str(real.parent) or not Path(kept, real.name).exists():
         return path  # a new journal, this sheet's, or the sheet moved here from `kept`
-    other = _digest({**identity, SHEET_FOLDER: str(real.parent)})
-    return folder / f"{real.name}.{other[:10]}.journal.sqlite"
+    return own
+
+
+def _this_sheets(paths: list[Path], sheet: Path) -> list[Path]:
+    """Of the journals named like `sheet` outside its folder, those of this sheet: the
+    ones recording its folder; failing any, the ones recording none, or a folder the
+    sheet has left (it moved here)."""
+    recorded = {path: _recorded_folder(path) for path in paths}
+    here = [path for path, kept in recorded.items() if kept == str(sheet.parent)]
+    if here:
+        return here
+    return [
+        path
+        for path, kept in recorded.items()
+        if kept is None or not Path(kept, sheet.name).exists()
+    ]
 
 
 def _digest(identity: Mapping[str, str]) -> str:
@@ -297,11 +315,10 @@ def find_journals(sheet: Path, journal_dir: Path | None = None) -> list[Path]:
     for named in dict.fromkeys((sheet, real)):  # the sheet, and a link's target
         pattern = glob.escape(named.name) + _JOURNAL_NAME
         for folder in dict.fromkeys((outside, named.parent / JOURNAL_FOLDER, named.parent)):
-            for path in folder.glob(pattern):
-                if folder == outside and folder != real.parent / JOURNAL_FOLDER:
-                    kept = _recorded_folder(path)
-                    if kept not in (None, str(real.parent)) and Path(kept, real.name).exists():
-                        continue  # another sheet of the same name, still in its folder
+            paths = list(folder.glob(pattern))
+            if folder == outside and folder != real.parent / JOURNAL_FOLDER:
+                paths = _this_sheets(paths, real)
+            for path in paths:
                 found.setdefault(path.resolve(), path)
 
     def written(path: Path) -> float:
@@ -415,8 +432,9 @@ def run_holder(journal: Path) -> str | None:
     with _HELD_GUARD:
         if os.path.realpath(lock_path) in _HELD:
             return str(os.getpid())
-        try:
-            fd = os.open(lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:  # os.lockf (no fcntl module) locks only what it may write to
+            mode = os.O_RDONLY if sys.platform == "win32" or _has_fcntl() else os.O_RDWR
+            fd = os.open(lock_path, mode | getattr(os, "O_NOFOLLOW", 0))
         except OSError:  # no lock file (or a link planted there): no run holds it
             return None
         try:
@@ -461,6 +479,14 @@ def _read_pid(fd: int) -> str:
         return os.read(fd, 32).decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def _has_fcntl() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _try_lock(fd: int, *, shared: bool = False) -> bool:

@@ -327,8 +327,9 @@ class Journal:
             " final = :final, lead_id = :lead_id, error_type = :error_type,"
             " message = :message, attempts = attempts + :attempts, calls = calls + :calls,"
             " witness = CASE WHEN :witness = '' THEN witness ELSE :witness END,"
-            # The first before-image is the one undo restores: later runs keep it.
-            " before = CASE WHEN before = '' THEN :before ELSE before END"
+            # A before-image, when the run read one (the caller merged it with any
+            # earlier run's: before_image); else the one kept stays.
+            " before = CASE WHEN :before = '' THEN before ELSE :before END"
             " WHERE lead_key = :key",
             {
                 "status": outcome.status,
@@ -369,6 +370,11 @@ class Journal:
         )
         for key, row, payload, state, lead_id, before, undone in cursor.fetchall():
             yield WrittenLead(key, row, json.loads(payload), state, lead_id, before, undone)
+
+    def before_image(self, key: str) -> str:
+        """The before-image kept for this lead ("" when none)."""
+        row = self._db.execute("SELECT before FROM leads WHERE lead_key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
 
     def mark_undone(self, key: str, what: str) -> None:
         """What `undo` did to this lead (committed now: an undo may stop at any row)."""

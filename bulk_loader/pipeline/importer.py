@@ -35,6 +35,7 @@ from bulk_loader.errors import (
     TemplateError,
 )
 from bulk_loader.journal.files import (
+    JOURNAL_FOLDER,
     SHEET_FOLDER,
     adopt_legacy,
     journal_path,
@@ -374,4 +375,7 @@ def _journal_location(options: ImportOptions, identity: dict[str, str]) -> Path:
         "worksheet": options.sheet_name or "",
     }
     adopt_legacy(legacy_journal_path(options.sheet, legacy), path)
+    beside = options.sheet.resolve().parent / JOURNAL_FOLDER / path.name
+    if beside != path:  # kept elsewhere now (a synced folder, --journal-dir): move it
+        adopt_legacy(beside, path)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import Any
 
@@ -21,6 +22,7 @@ from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.pool import Pending, send_all
 from bulk_loader.sending.readback import TEST_MODE_DOMAIN, ReadBack, read_back
 from bulk_loader.sending.sender import EXISTS, SETTLE, RowSender
+from bulk_loader.sending.undo import merge_images
 from bulk_loader.validation.validator import LeadRow
 
 __all__ = ["PacedProgress", "send_rows"]
@@ -102,6 +104,9 @@ def send_rows(
         for row, outcome in send_all(
             batch, sender, workers=workers, before_send=journal.mark_sending, idle=journal.flush
         ):
+            if outcome.before:  # --backup: the lead before any run, what later rows add
+                merged = merge_images(journal.before_image(row.key), outcome.before)
+                outcome = replace(outcome, before=merged)
             journal.record(row.key, outcome)
             summary.sent += outcome.status != RowStatus.NOT_SENT
             summary.row_calls += outcome.calls

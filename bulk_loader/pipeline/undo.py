@@ -129,7 +129,7 @@ def _undo_one(
     if current is None:
         journal.mark_undone(lead.lead_key, "failed")
         return "failed", f"the lead could not be read: {read.message or 'no lead found'}"
-    changed = compare(row, current, created=False)
+    changed = compare(row, current, created=False, sequences=False)  # steps move on alone
     if changed and not force:
         journal.mark_undone(lead.lead_key, "kept")
         first = changed[0]
@@ -137,7 +137,7 @@ def _undo_one(
             f"changed since the run ({first.what} is now {first.kept!r}, the run wrote "
             f"{first.sent!r}): left alone; --force puts it back all the same"
         )
-    call = undo_call(row, lead.before)
+    call = undo_call(row, lead.before, lead.lead_id)
     result = sender.settler.edit(Tally(), call.lead, call.actions)
     if result.outcome is Outcome.OK and result.lead_saved:
         journal.mark_undone(lead.lead_key, "restored")

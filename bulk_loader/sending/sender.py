@@ -39,6 +39,7 @@ from bulk_loader.sending.known import KnownLeads
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy, UpsertStrategy
 from bulk_loader.sending.settling import (
     EDIT_ONLY_FIELDS,
+    IDEMPOTENT_ACTIONS,
     LEAD_DELETED,
     LEAD_EXISTS,
     NO_LEAD,
@@ -184,8 +185,10 @@ class RowSender:
             outcome = exc.outcome(row, tally)
         if self.known is not None and outcome.status in EXISTING:
             self.known.remember(row.lead)
-        if once and history in (SETTLE, EXISTS) and outcome.status in EXISTING:
-            outcome = _not_sent_again(outcome, once, settle=history == SETTLE)
+        if once and history in (SETTLE, EXISTS):
+            outcome = replace(outcome, withheld=True)
+            if outcome.status in EXISTING:
+                outcome = _not_sent_again(outcome, once, settle=history == SETTLE)
         return outcome
 
     def _send(self, row: LeadRow, tally: Tally, history: str) -> RowOutcome:
@@ -363,6 +366,8 @@ class RowSender:
             elif result.outcome is Outcome.TRANSIENT and result.http_status not in NOT_ACTED:
                 # A 500, 502 or 504, or a 200 that is not JSON: the server may have acted.
                 tally.maybe_written = True
+                if _carries_once(args):
+                    return result  # points or a sequence: never sent again blindly
             if result.outcome in RETRIED and self.stop.is_set():
                 raise _Stopped  # stopping: no more retries; Kartra did not act on this one
             if result.outcome is Outcome.RATE_LIMITED:
@@ -441,6 +446,18 @@ def _chained_actions(row: LeadRow) -> list[dict[str, Any]]:
     if row.sequence is not None:
         actions.append(subscribe_lead_to_sequence_at_step(*row.sequence))
     return actions
+
+
+def _carries_once(args: Sequence[Any]) -> bool:
+    """Whether a call's chained actions hold one that must never go twice (points, a
+    sequence): any that is not idempotent."""
+    for arg in args:
+        if isinstance(arg, (list, tuple)) and any(
+            isinstance(action, Mapping) and action.get("cmd") not in IDEMPOTENT_ACTIONS
+            for action in arg
+        ):
+            return True
+    return False
 
 
 def _once_only(row: LeadRow) -> str:
