@@ -317,3 +317,24 @@ def test_a_fault_probability_above_one_is_a_usage_error() -> None:
     result = invoke("sandbox", "serve", "--account", account, "--faults", "5xx=2")
     assert result.exit_code == 2
     assert "Invalid value for --faults: fault 5xx=2: a probability, from 0 to 1" in result.stderr
+
+
+def test_restart_off_a_terminal_never_prompts(tmp_path: Path) -> None:
+    """`</dev/null` is no answer: without --yes, a usage error naming --yes, exit 2,
+    and the journal is kept."""
+    from bulk_loader.sandbox import serve_in_thread
+
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email\nana@example.com\n")
+    env = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+           "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox:
+        args = ("run", str(sheet), "--api-url", sandbox.url, "--rate", "0", "--no-memory")
+        assert invoke(*args, env=env).exit_code == 0
+        refused = invoke(*args, "--restart", env=env)
+        assert refused.exit_code == 2
+        assert refused.stderr.endswith(
+            "Error: --restart forgets what earlier runs sent and asks first: add --yes to "
+            "run it off a terminal\n"
+        )
+        assert sandbox.stats.by_cmd["create_lead"] == 1

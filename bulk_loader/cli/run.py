@@ -273,6 +273,11 @@ def _check(
 
 def _confirm_restart(loader: Loader) -> None:
     if loader.journals():
+        if not sys.stdin.isatty():  # cron, CI: no one to answer, and no answer is not "no"
+            raise click.UsageError(
+                "--restart forgets what earlier runs sent and asks first: add --yes to run "
+                "it off a terminal"
+            )
         question = "Forget what earlier runs of this sheet did, and send every row again?"
         if not click.confirm(question, err=True):
             raise Interrupted("nothing sent: --restart was not confirmed")
