@@ -182,3 +182,25 @@ def test_a_re_run_reads_back_the_row_as_sent_without_its_withheld_sequence(
     sheet.write_text("email,sequence,step\nmaria.lopez@example.com,Onboarding,3\n")
     again = run(sandbox, sheet, template, mode="edit")
     assert again.exit_code == 0 and again.read_back is not None and again.read_back.clean
+
+
+def test_a_stop_during_the_read_back_is_a_stop_not_a_difference() -> None:
+    """Ctrl-C while the canary reads (a read answered 429, and no retry once stopping):
+    no difference is made up, no error escapes; the run then ends as a stopped one."""
+    import threading
+
+    from bulk_loader.outcomes import RowOutcome, RowStatus
+    from bulk_loader.sending.readback import ReadBack, read_back
+    from bulk_loader.sending.sender import Stopped
+    from bulk_loader.validation.payload import LeadRow
+
+    row = LeadRow(2, (), {"email": "ana@example.com", "city": "Paris"}, (), (), "ana@example.com")
+    stop = threading.Event()
+
+    def stopped_lookup(call: Any) -> Any:
+        stop.set()
+        raise Stopped
+
+    seen = ReadBack()
+    read_back([(row, RowOutcome(2, RowStatus.CREATED))], object(), stopped_lookup, stop, seen)
+    assert seen.clean and seen.rows == 0 and seen.calls == 0

@@ -23,6 +23,7 @@ from typing import Any
 
 from bulk_loader.kartra.client import CallResult, Outcome, lead_details
 from bulk_loader.outcomes import RowOutcome, RowStatus
+from bulk_loader.sending.sender import Stopped
 from bulk_loader.validation.validator import LeadRow
 
 __all__ = ["TEST_MODE_DOMAIN", "Difference", "ReadBack", "read_back"]
@@ -80,6 +81,8 @@ def read_back(
     """Read back each row written (created or updated, with an email) into `seen`, in
     row order."""
     for row, outcome in sorted(written, key=lambda pair: pair[0].row):
+        if stop.is_set():  # Ctrl-C: the run stops; what was read stands, nothing is judged
+            return
         if outcome.status not in (RowStatus.CREATED, RowStatus.UPDATED):
             continue
         email = str(row.lead.get("new_email") or row.lead.get("email") or "")
@@ -89,9 +92,13 @@ def read_back(
         if outcome.withheld:  # compared as sent: its points and sequence were not
             row = replace(row, points=0, sequence=None)
         details = _read(client, lookup, email, seen)
+        if details is None and stop.is_set():
+            return
         if details is None and created:
             moved = f"{email.rpartition('@')[0]}@{TEST_MODE_DOMAIN}"
             details = _read(client, lookup, moved, seen)
+            if details is None and stop.is_set():
+                return
             if details is not None:
                 seen.test_mode = seen.test_mode or f"{email} was stored as {moved}"
                 seen.rows += 1
@@ -121,7 +128,10 @@ def _late_kinds(differences: list[Difference]) -> list[Difference]:
 
 
 def _read(client: Any, lookup: Lookup, email: str, seen: ReadBack) -> Mapping[str, Any] | None:
-    result = lookup(lambda: client.get_lead(email=email))
+    try:
+        result = lookup(lambda: client.get_lead(email=email))
+    except Stopped:  # stopping, and this read was a retry: no judgement on it
+        return None
     seen.calls += 1
     if result.outcome is Outcome.OK:
         return lead_details(result)

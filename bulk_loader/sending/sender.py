@@ -52,7 +52,7 @@ from bulk_loader.sending.settling import (
 from bulk_loader.sending.undo import before_image
 from bulk_loader.validation.validator import LeadRow
 
-__all__ = ["EXISTS", "SETTLE", "RowSender", "SendStats"]
+__all__ = ["EXISTS", "SETTLE", "RowSender", "SendStats", "Stopped"]
 
 # What the journal knows of a row from earlier runs (RowSender.send's `history`).
 SETTLE = "settle"
@@ -77,8 +77,11 @@ class LeadClient(SettlingClient, Protocol):
     ) -> CallResult: ...
 
 
-class _Stopped(Exception):
-    """The run was stopped before this call was sent."""
+class Stopped(Exception):
+    """The run was stopped before this call was sent (a look-up raises it to its caller)."""
+
+
+_Stopped = Stopped  # the name used inside this module
 
 
 @dataclass
