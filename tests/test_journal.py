@@ -169,7 +169,8 @@ def test_results_without_a_journal_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["results", str(sheet)])
     assert result.exit_code == 3
     assert result.stderr == (
-        f"error: {sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there\n"
+        f"error: {sheet}: no journal beside it; `bulk-loader run {sheet}` keeps one there "
+        "(a run given --journal-dir: give it here too)\n"
     )
 
 

@@ -303,7 +303,7 @@ def test_a_sandbox_port_out_of_range_is_a_usage_error() -> None:
 
 def test_a_sheet_without_an_email_column_points_at_template_init(tmp_path: Path) -> None:
     sheet = tmp_path / "kit.csv"
-    sheet.write_text("Email Address,Name\na@example.com,A\n")
+    sheet.write_text("Correo,Nombre\na@example.com,A\n")  # named in no language it knows
     result = invoke("run", str(sheet), "--dry-run")
     assert result.exit_code == 3
     assert result.stderr.splitlines()[1] == (
@@ -338,3 +338,52 @@ def test_restart_off_a_terminal_never_prompts(tmp_path: Path) -> None:
             "run it off a terminal\n"
         )
         assert sandbox.stats.by_cmd["create_lead"] == 1
+
+
+def test_columns_no_mapping_uses_are_named_and_without_a_template_stop_the_run(
+    tmp_path: Path,
+) -> None:
+    """ "First Name" fills first_name as template init would; Plan fills nothing: the dry
+    run names it with its rows, and a real run without a template stops before sending."""
+    from bulk_loader.sandbox import serve_in_thread
+
+    sheet = tmp_path / "plan.csv"
+    sheet.write_text("Email,First Name,Plan\nana@example.com,Ana,pro\nbo@example.com,Bo,\n")
+    note = "not imported: Plan (1 row with values): no mapping uses these columns"
+    checked = invoke("run", str(sheet), "--dry-run")
+    assert checked.exit_code == 0, checked.output
+    assert f"Note:      {note}; without --template a real run stops here: " in checked.stdout
+    env = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+           "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox:
+        refused = invoke("run", str(sheet), "--api-url", sandbox.url, "--rate", "0", env=env)
+        assert refused.exit_code == 3
+        assert f"\nerror: {sheet}: nothing sent: {note}; " in refused.stderr
+        assert f"`bulk-loader template init {sheet} > template.toml`" in refused.stderr
+        assert sandbox.stats.by_cmd["create_lead"] == 0
+        template = tmp_path / "t.toml"
+        template.write_text('[fields]\nemail = "Email"\nfirst_name = "First Name"\n')
+        mapped = invoke("run", str(sheet), "--template", str(template), "--api-url",
+                        sandbox.url, "--rate", "0", "--no-memory", env=env)  # fmt: skip
+        assert mapped.exit_code == 0, mapped.output
+        assert f"Note:      {note}\n" in mapped.stdout  # with a template: said, once
+        lead = sandbox.state.find(email="ana@example.com")
+        assert lead is not None and lead.fields.get("first_name") == "Ana"
+
+
+def test_a_sheet_with_no_valid_row_says_so_not_that_every_row_is_done(tmp_path: Path) -> None:
+    sheet = tmp_path / "bad.csv"
+    sheet.write_text("email\nnot-an-email\n")
+    result = invoke("run", str(sheet), "--sandbox")
+    assert result.exit_code == 1
+    assert "nothing to send: no row is valid (the problems are listed below)\n" in result.stderr
+
+
+def test_an_unknown_sandbox_knob_names_the_knobs() -> None:
+    from bulk_loader.sandbox import serve_in_thread
+
+    with (
+        serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as sandbox,
+        pytest.raises(ValueError, match=r"unknown knob 'bogus': use actions_delay_s, "),
+    ):
+        sandbox.configure(bogus=1)

@@ -199,6 +199,7 @@ def test_journal_dir_keeps_two_sheets_of_one_name_apart_and_follows_a_moved_one(
     assert other.exit_code == 0 and "Resumed" not in other.stdout
     kept = journals / ".bulk-loader"  # DIR's own private folder: DIR itself left as it is
     assert len(list(kept.glob("leads.csv.*.journal.sqlite"))) == 2
+    assert not [p for p in kept.iterdir() if p.name.endswith(("-wal", "-shm", ".lock"))]
     assert not (east.parent / ".bulk-loader").exists()
     moved = tmp_path / "east-2026"
     (tmp_path / "east").rename(moved)

@@ -207,7 +207,11 @@ def _recorded_folder(journal: Path) -> str | None:
     if not journal.exists():
         return None
     try:
-        db = open_database_readonly(journal)
+        if Path(f"{journal}-wal").exists():  # in use (or left so): read it as a reader
+            db = open_database_readonly(journal)
+        else:  # at rest: read the file as it is, leaving no -shm or -wal behind
+            uri = f"{journal.resolve().as_uri()}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
     except (OSError, sqlite3.Error):
         return None
     try:

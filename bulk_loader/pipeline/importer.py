@@ -46,7 +46,7 @@ from bulk_loader.journal.store import Journal
 from bulk_loader.kartra.client import KartraApi
 from bulk_loader.outcomes import Report
 from bulk_loader.pipeline.progress import Progress, RowCallback, SilentProgress, as_progress
-from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan
+from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan, unmapped_notes
 from bulk_loader.pipeline.send import PacedProgress, send_rows
 from bulk_loader.results.failed_rows import (
     FAILED_META,
@@ -167,6 +167,10 @@ def _run_import(
         scan(
             sheet, validator, journal, summary.report, account=account, keys_only=options.keys_only
         )
+        if validator.template.path is None and validator.unmapped() and not options.lookup:
+            raise ConfigError(
+                f"{options.sheet}: nothing sent: {unmapped_notes(validator, options.sheet)[0]}"
+            )
         paced = PacedProgress(progress, sender, shared)
         try:
             _send(journal, sender, options, summary, paced)

@@ -11,6 +11,7 @@ was before.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from bulk_loader.validation.account import AccountSnapshot
 from bulk_loader.validation.validator import LeadRow, Validator
 
 __all__ = ["EMAIL_COLUMN", "ChunkScanned", "key_headers", "open_template_sheet", "open_validator",
-           "scan", "summary_table"]  # fmt: skip
+           "scan", "summary_table", "unmapped_notes"]  # fmt: skip
 
 # Told of each chunk as it is scanned: the chunk and its problems (before late ones).
 ChunkScanned = Callable[[Chunk, list[Problem]], None]
@@ -132,10 +133,30 @@ def scan(
         report.add_problems(late if keep is None else keep.problems(late))
         report.rows_invalid -= already_invalid  # counted once per row, not twice
         report.notes.extend(validator.time_zone_notes())  # their row counts are known now
+        report.notes.extend(unmapped_notes(validator, sheet.path))
     except BaseException:
         journal.abort_scan()  # a damaged row, Ctrl-C: the journal stays as it was
         raise
     journal.finish_scan()
+
+
+def unmapped_notes(validator: Validator, sheet: Path) -> list[str]:
+    """The note naming the columns no mapping uses that hold values (never dropped
+    without a word); without a template, what to do, since a real run then stops."""
+    unmapped = validator.unmapped()
+    if not unmapped:
+        return []
+    shown = ", ".join(
+        f"{header} ({rows} row{'s' if rows != 1 else ''} with values)" for header, rows in unmapped
+    )
+    note = f"not imported: {shown}: no mapping uses these columns"
+    if validator.template.path is None:
+        note += (
+            f"; without --template a real run stops here: `bulk-loader template init "
+            f"{shlex.quote(str(sheet))} > template.toml` maps them (or leaves them out, "
+            "said so), then run with --template template.toml"
+        )
+    return [note]
 
 
 def _scan_chunk(

@@ -86,6 +86,8 @@ def send_rows(
     summary.resumed = total_valid - pending
     earlier = last_run(journal.meta())
     line = estimate(pending, rate, lookup, earlier.achieved, earlier.rate_limited)
+    if not pending and not total_valid and not lookup:
+        line = "nothing to send: no row is valid (the problems are listed below)"
     if sender.backup and pending:
         line += "; --backup reads each lead before its edit (one more call per edited row)"
     progress.message(line)

@@ -305,7 +305,10 @@ def rebuild_results(
     if not journals:
         folder = journal_folder(sheet, journal_dir)
         where = "beside it" if folder == sheet.resolve().parent / JOURNAL_FOLDER else f"in {folder}"
-        raise ConfigError(f"{sheet}: no journal {where}; `bulk-loader run {sheet}` keeps one there")
+        hint = "" if journal_dir is not None else " (a run given --journal-dir: give it here too)"
+        raise ConfigError(
+            f"{sheet}: no journal {where}; `bulk-loader run {sheet}` keeps one there{hint}"
+        )
     journal = Journal.open_readonly(journals[0])
     try:
         with journal.reading() as running:

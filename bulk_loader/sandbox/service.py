@@ -203,6 +203,10 @@ class Sandbox:
 
     def configure(self, **changes: Any) -> Knobs:
         """Change knobs at run time; `faults` may be a FaultPlan, a dict or a spec string."""
+        known = {f.name for f in fields(Knobs)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown knob {unknown[0]!r}: use {', '.join(sorted(known))}")
         faults = changes.get("faults")
         if isinstance(faults, str):
             changes["faults"] = parse_faults(faults)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bulk_loader.errors import TemplateError, TemplateProblem
 from bulk_loader.template.checking import TemplateChecker
-from bulk_loader.template.fields import KARTRA_FIELDS, NAME_ACTIONS
+from bulk_loader.template.fields import KARTRA_FIELDS, NAME_ACTIONS, SYNONYMS
 from bulk_loader.template.model import ActionColumn, Template, normalise_header
 
 __all__ = ["MAX_TEMPLATE_BYTES", "default_template", "load_template", "read_template"]
@@ -73,15 +73,34 @@ def read_template(path: Path) -> tuple[Template, list[TemplateProblem]]:
     return template, checker.problems
 
 
-def default_template(headers: Sequence[str]) -> Template:
-    """The mapping used without --template: headers spelled like Kartra's field names.
+# Fields the built-in template fills only from a header spelled exactly so: an export's
+# "Contact ID" is not a Kartra lead id, and no export column is a new address.
+_EXACT_ONLY = ("id", "new_email")
 
-    `tags`, `lists`, `remove_tags` and `remove_lists` headers become the actions of the
-    same name, split on semicolons.
+
+def default_template(headers: Sequence[str]) -> Template:
+    """The mapping used without --template: headers spelled like Kartra's field names,
+    or like one of the names `template init` knows them by ("First Name", "E-mail").
+
+    `tags`, `lists`, `remove_tags` and `remove_lists` headers (or "Tag", "Mailing
+    lists"...) become the actions of the same name, split on semicolons. A field two
+    headers could fill takes the one spelled exactly, else the first.
     """
     present = {normalise_header(h): h for h in headers if h.strip()}
     fields = {name: present[name] for name in KARTRA_FIELDS if name in present}
     actions = {a: ActionColumn(present[a]) for a in NAME_ACTIONS if a in present}
+    used = set(fields.values()) | {a.column for a in actions.values()}
+    for header in headers:
+        meant = SYNONYMS.get("".join(ch for ch in header.casefold() if ch.isalnum()))
+        if header in used or meant is None or meant in _EXACT_ONLY:
+            continue
+        if meant in KARTRA_FIELDS and meant not in fields:
+            fields[meant] = header
+        elif meant in NAME_ACTIONS and meant not in actions:
+            actions[meant] = ActionColumn(header)
+        else:
+            continue
+        used.add(header)
     return Template(
         fields=fields,
         tags=actions.get("tags"),

@@ -52,6 +52,17 @@ class Validator:
         )
         self._schema: DataFrameSchema | None = None
         self._duplicates = DuplicateCheck(self.by_target)
+        # Columns no mapping uses (the failed-rows file's notes aside), and how many rows
+        # hold a value there: named in the summary, never dropped without a word.
+        bound = {c.index for c in self.columns}
+        self._unmapped = {
+            index: header
+            for index, header in enumerate(self.headers)
+            if index not in bound
+            and header.strip()
+            and not header.strip().casefold().startswith("bulk-loader:")
+        }
+        self._unmapped_rows: dict[int, int] = dict.fromkeys(self._unmapped, 0)
         self._zones: dict[str, int] = {}  # time zone cell -> rows, when sent as another value
 
     def _notes(self) -> list[str]:
@@ -86,6 +97,7 @@ class Validator:
         """Valid rows as LeadRows; problems of the invalid ones, and the warnings of the
         transforms (which send their row all the same), in row order."""
         self._count_time_zones(chunk)
+        self._count_unmapped(chunk)
         found = self._reader_problems(chunk)
         found += self._cell_problems(chunk)
         found += self._duplicates.problems(chunk, {(p.row, p.column) for p in found})
@@ -121,6 +133,17 @@ class Validator:
                     Problem(row, step.header, value, ProblemCode.STEP_WITHOUT_SEQUENCE, message)
                 )
         return problems
+
+    def _count_unmapped(self, chunk: Chunk) -> None:
+        for index in self._unmapped:
+            self._unmapped_rows[index] += sum(
+                1 for cells in chunk.rows if index < len(cells) and cells[index].strip()
+            )
+
+    def unmapped(self) -> list[tuple[str, int]]:
+        """The columns no mapping uses that hold a value, with the rows holding one (known
+        once the last chunk is validated), in sheet order."""
+        return [(self._unmapped[i], n) for i, n in self._unmapped_rows.items() if n]
 
     def finish(self) -> list[Problem]:
         """Problems only visible at the end: a new_email that a later row uses as email."""
