@@ -204,3 +204,20 @@ def test_a_stop_during_the_read_back_is_a_stop_not_a_difference() -> None:
     seen = ReadBack()
     read_back([(row, RowOutcome(2, RowStatus.CREATED))], object(), stopped_lookup, stop, seen)
     assert seen.clean and seen.rows == 0 and seen.calls == 0
+
+
+def test_after_a_test_mode_stop_the_next_run_risks_one_lead_not_five(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Each lead made while the App is in Test Mode is wrong: run again, one lead first;
+    once the App is live, the run reads a handful and sends the rest."""
+    sandbox.configure(test_mode=True)
+    sheet, template = leads(tmp_path)
+    assert run(sandbox, sheet, template).exit_code == 3
+    assert sandbox.stats.by_cmd["create_lead"] == 5
+    assert run(sandbox, sheet, template).exit_code == 3
+    assert sandbox.stats.by_cmd["create_lead"] == 6  # one more, not five
+    sandbox.configure(test_mode=False)  # Kartra took the App live
+    live = run(sandbox, sheet, template)
+    assert live.exit_code == 0 and live.read_back is not None and live.read_back.rows == 5
+    assert sandbox.stats.by_cmd["create_lead"] == 30
