@@ -86,6 +86,18 @@ def shell_join(words: list[str]) -> str:
 
 
 # Options that more than one command takes, written once.
+api_url_option = click.option(
+    "--api-url",
+    default=None,
+    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
+)
+rate_option = click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Calls per second for the App, all calls counted; Kartra allows 20. 0 = no limit.",
+)
 journal_dir_option = click.option(
     "--journal-dir",
     type=click.Path(path_type=Path, file_okay=False),

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from bulk_loader.cli.common import (
+    api_url_option,
     check_sheet_option,
     guarded,
     journal_dir_option,
+    rate_option,
     results_columns_option,
     results_option,
     sheet_option,
@@ -90,18 +92,8 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     default=None,
     help="With --sandbox: the sandbox's account file (default: samples/account.toml).",
 )
-@click.option(
-    "--api-url",
-    default=None,
-    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=20.0,
-    show_default=True,
-    help="Calls per second for the App, all calls counted; Kartra allows 20. 0 = no limit.",
-)
+@api_url_option
+@rate_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulk_loader.cli.common import guarded, journal_dir_option
+from bulk_loader.cli.common import api_url_option, guarded, journal_dir_option, rate_option
 from bulk_loader.errors import Interrupted
 
 __all__ = ["undo"]
@@ -41,18 +41,8 @@ SHOWN = (
     default=None,
     help="Where the undo's results go (default: <sheet>.undo.xlsx).",
 )
-@click.option(
-    "--api-url",
-    default=None,
-    help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=20.0,
-    show_default=True,
-    help="Calls per second for the App; 0 = no limit.",
-)
+@api_url_option
+@rate_option
 @journal_dir_option
 @guarded
 def undo(

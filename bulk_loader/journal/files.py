@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bulk_loader.errors import ConfigError, InputError
 from bulk_loader.private_files import make_private, open_private, private_folder
+from bulk_loader.user_folders import data_folder
 
 # The run's lock: flock on POSIX (held by the open file, not the process: another
 # descriptor of the same file, opened and closed in this process, neither takes nor
@@ -38,7 +39,6 @@ __all__ = [
     "SHEET_FOLDER",
     "SIDE_FILES",
     "adopt_legacy",
-    "data_folder",
     "find_journals",
     "forget",
     "journal_folder",
@@ -128,19 +128,6 @@ def synced_folder(folder: Path) -> bool:
         return True
     parts = [part.casefold() for part in folder.parts]
     return any(part.startswith("onedrive") or part in _SYNCED_PARTS for part in parts)
-
-
-def data_folder() -> Path:
-    """The user's data folder for bulk-loader (BULK_LOADER_DATA overrides it)."""
-    override = os.environ.get("BULK_LOADER_DATA")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "bulk-loader" / "Data"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "bulk-loader"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "bulk-loader"
 
 
 def journal_folder(sheet: Path, journal_dir: Path | None = None) -> Path:

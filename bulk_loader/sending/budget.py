@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import os
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +25,9 @@ from typing import TypeVar
 
 from bulk_loader.private_files import make_private, private_folder
 from bulk_loader.sending.pacing import LocalPace, Pace, RateLimiter
+from bulk_loader.user_folders import cache_folder
 
-__all__ = ["SharedPace", "cache_folder"]
+__all__ = ["SharedPace"]
 
 T = TypeVar("T")
 HEARTBEAT = 1.0  # seconds between a run's "still here"
@@ -44,19 +44,6 @@ CREATE TABLE IF NOT EXISTS pace (
 );
 CREATE TABLE IF NOT EXISTS runs (pid INTEGER PRIMARY KEY, seen REAL NOT NULL);
 """
-
-
-def cache_folder() -> Path:
-    """The user's cache folder for bulk-loader (BULK_LOADER_CACHE overrides it)."""
-    override = os.environ.get("BULK_LOADER_CACHE")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "bulk-loader" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "bulk-loader"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bulk-loader"
 
 
 class SharedPace:

@@ -25,8 +25,8 @@ from typing import Any
 
 from bulk_loader.errors import InputError, SheetError
 from bulk_loader.private_files import make_private, private_folder
-from bulk_loader.sending.budget import cache_folder
 from bulk_loader.sheets.opening import open_sheet
+from bulk_loader.user_folders import cache_folder
 
 __all__ = ["KnownLeads", "LeadMemory", "lead_keys", "memory_files", "read_known"]
 
