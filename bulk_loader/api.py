@@ -138,6 +138,7 @@ class Loader:
         policy: RetryPolicy | None = None,
         verify: int = 5,
         backup: bool = False,
+        wait: float = 0.0,
     ) -> ImportSummary:
         """Check every row, then send each valid one to Kartra through `client`.
 
@@ -155,7 +156,8 @@ class Loader:
         first this many leads written back from Kartra and compare them with what was
         sent before sending the rest; a difference stops the run (exit 3). 0: no check.
         `backup`: read each lead before editing it and keep its before-image, so that
-        `undo` can put it back (one more call per edited row).
+        `undo` can put it back (one more call per edited row). `wait`: seconds to wait
+        for another run holding this sheet's journal to finish (else JournalBusy).
 
         Returns the summary: counts by status, where the results and the failed rows
         went, and `exit_code` as the CLI would exit.
@@ -179,6 +181,7 @@ class Loader:
             verify=verify,
             backup=backup,
             journal_dir=self.journal_dir,
+            wait=wait,
         )
         return run_import(options, client, progress, stop=stop, halt=halt)
 

@@ -5,6 +5,8 @@
     │   ├── SheetError              the sheet: file, row, column where known
     │   └── TemplateError           the template: every problem found, with its key
     ├── ConfigError                 flags, environment, credentials, URL (exit 3)
+    │   └── JournalBusy             another run holds the sheet's journal (exit 75)
+    ├── EnvironmentFault            disk full, permission denied mid-run (exit 3, resumable)
     ├── KartraFatalError            Kartra said every row would fail the same way (exit 3)
     └── Interrupted                 the user stopped the run (exit 4)
 
@@ -23,8 +25,10 @@ from pathlib import Path
 __all__ = [
     "BulkLoaderError",
     "ConfigError",
+    "EnvironmentFault",
     "InputError",
     "Interrupted",
+    "JournalBusy",
     "KartraFatalError",
     "SheetError",
     "TemplateError",
@@ -112,6 +116,12 @@ class EnvironmentFault(BulkLoaderError):
     bug. What was sent is in the journal; the same command resumes once it is fixed."""
 
     resumable = True
+
+
+class JournalBusy(ConfigError):
+    """Another run holds this sheet's journal: try again later (EX_TEMPFAIL), or --wait."""
+
+    exit_code = 75
 
 
 class KartraFatalError(BulkLoaderError):

@@ -129,6 +129,13 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     "undo` can put it back (one more call per edited row).",
 )
 @journal_dir_option
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="When another run holds this sheet, wait this long for it to finish (else exit 75).",
+)
 @click.option("--restart", is_flag=True, help="Ignore what earlier runs of this sheet did.")
 @click.option("--yes", is_flag=True, help="Answer yes to questions (for scripts).")
 @click.option(
@@ -174,6 +181,7 @@ def run(
     verify: int,
     backup: bool,
     journal_dir: Path | None,
+    wait: float,
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
@@ -230,6 +238,7 @@ def run(
             memory=not no_memory and not sandbox,
             verify=verify,
             backup=backup,
+            wait=wait,
         )
     print_import_summary(summary)
     if summary.interrupted and not sandbox:

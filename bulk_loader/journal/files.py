@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from bulk_loader.errors import ConfigError, InputError
+from bulk_loader.errors import ConfigError, InputError, JournalBusy
 from bulk_loader.private_files import make_private, open_private, private_folder
 from bulk_loader.user_folders import data_folder
 
@@ -447,10 +447,10 @@ def refuse_if_held(journal: Path) -> None:
         raise _taken(journal, holder or "another process")
 
 
-def _taken(path: Path, holder: str) -> ConfigError:
-    return ConfigError(
+def _taken(path: Path, holder: str) -> JournalBusy:
+    return JournalBusy(
         f"{path}: another bulk-loader run (pid {holder}) is importing this sheet into "
-        "this account; wait for it to finish, or stop it first"
+        "this account; wait for it to finish (or run with --wait SECONDS), or stop it first"
     )
 
 

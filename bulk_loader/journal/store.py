@@ -97,6 +97,9 @@ class JournalRow:
     error_type: str
     message: str
     attempts: int
+    # Failed for a passing reason (a server error, a rate limit: the server did not act,
+    # or a fatal answer stopped the run): the next run sends it again.
+    retried_later: bool = False
 
 
 class Journal:
@@ -405,11 +408,11 @@ class Journal:
         """Every row of the sheet as last read, with its outcome, in sheet order."""
         cursor = self._db.execute(
             "SELECT rows.row, rows.cells, rows.problems, leads.state, leads.lead_id,"
-            " leads.error_type, leads.message, leads.attempts"
+            " leads.error_type, leads.message, leads.attempts, leads.final"
             " FROM rows LEFT JOIN leads ON leads.lead_key = rows.lead_key ORDER BY rows.row"
         )
         while batch := cursor.fetchmany(1000):
-            for row, cells, problems, state, lead_id, error_type, message, attempts in batch:
+            for row, cells, problems, state, lead_id, error_type, message, attempts, final in batch:
                 found = _load_problems(row, problems)
                 status = RowStatus.INVALID if blocking(found) else _visible(state, self._run_going)
                 if self._run_going and status in LIVE_MESSAGES:  # an earlier run's is stale
@@ -423,6 +426,7 @@ class Journal:
                     error_type or "",
                     message or "",
                     attempts or 0,
+                    status == RowStatus.FAILED and final == 0,
                 )
 
     def witnesses(self, limit: int = 8) -> list[Witness]:

@@ -32,6 +32,7 @@ from bulk_loader.errors import (
     ConfigError,
     EnvironmentFault,
     Interrupted,
+    JournalBusy,
     TemplateError,
 )
 from bulk_loader.journal.files import (
@@ -96,6 +97,7 @@ class ImportOptions:
     verify: int = 0
     backup: bool = False  # read each lead before editing it; `undo` puts it back
     journal_dir: Path | None = None  # None: beside the sheet (or the data folder if synced)
+    wait: float = 0.0  # seconds to wait for another run holding the journal to let go
 
 
 def run_import(
@@ -279,7 +281,8 @@ def _pacing(
 
 def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, str]) -> None:
     """Every file the run will write, tried before anything is sent (InputError: exit 3),
-    and the journal no other run holds (ConfigError: exit 3, before any call).
+    and the journal no other run holds (JournalBusy: exit 75, before any call; `wait`
+    seconds for it to be let go first).
 
     Finding an unwritable --results after 50,000 rows were sent would leave the person
     with no results and a journal to dig through.
@@ -290,7 +293,21 @@ def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, st
     if not options.ephemeral_journal:  # its folder: the journal itself is another run's
         journal = journal_path(options.sheet, identity, options.journal_dir)
         check_writable_folder(journal.parent, "journal")
-        refuse_if_held(journal)
+        _wait_for(journal, options.wait)
+
+
+def _wait_for(journal: Path, seconds: float) -> None:
+    """Until no other run holds `journal`, `seconds` at most (JournalBusy: exit 75)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            refuse_if_held(journal)
+            return
+        except JournalBusy:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            time.sleep(min(1.0, left))
 
 
 def _open_journal(

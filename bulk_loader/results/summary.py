@@ -41,6 +41,7 @@ from bulk_loader.sending.readback import ReadBack
 __all__ = ["LAST_RUN", "ImportSummary", "LastRun", "last_run", "rebuild_results", "write_run_files"]
 
 KEEP_ROWS = 5  # first rows kept per code, as the dry run's Report keeps them
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; running again later may succeed
 
 # The journal's meta entry keeping how the last run that sent went (JSON): its Sending
 # block and notes, for results rebuilt later, and the rate it achieved, for the next
@@ -123,6 +124,7 @@ class ImportSummary:
     earlier: LastRun = field(default_factory=LastRun)
     read_back: ReadBack | None = None  # the canary's reads (None: no read-back)
     backups: int = 0  # --backup: leads read before their edit this run
+    retried_later: int = 0  # failed rows the next run sends again (passing failures)
 
     @property
     def exit_code(self) -> int:
@@ -133,7 +135,16 @@ class ImportSummary:
         if self.interrupted:
             return Interrupted.exit_code
         good = sum(self.statuses[status] for status in GOOD)
-        return 0 if good == sum(self.statuses.values()) else 1
+        if good == sum(self.statuses.values()):
+            return 0
+        # Every row done or invalid but some a later run will send (a server error, a
+        # rate limit, a lost answer): EX_TEMPFAIL, for a scheduler to retry later.
+        later = self.retried_later + self.statuses[RowStatus.UNKNOWN]
+        later += self.statuses[RowStatus.NOT_SENT] + self.statuses[RowStatus.SENDING]
+        settled = good + self.statuses[RowStatus.INVALID]
+        if later and settled + later == sum(self.statuses.values()):
+            return EX_TEMPFAIL
+        return 1
 
     @property
     def retry_hint(self) -> str:
@@ -413,6 +424,7 @@ def _write_rows(
 def _count(summary: ImportSummary, row: JournalRow) -> None:
     """One row's status, and its problem codes (or Kartra's error type), in `summary`."""
     summary.statuses[RowStatus(row.status)] += 1
+    summary.retried_later += row.retried_later
     if row.error_type:
         summary.tally(row.error_type, row.row, row.message or row.error_type)
     else:
