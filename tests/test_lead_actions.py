@@ -339,6 +339,7 @@ def test_backup_then_undo_puts_every_edited_lead_back(
     assert state(sandbox, "ana@example.com") == moved
     undone = Loader(path, template=template).undo(client, rate=None)
     assert undone.counts == {"restored": 2} and undone.exit_code == 0
+    assert undone.partly == 1  # Bo keeps his sequence: said on the terminal too
     after = {e: state(sandbox, e) for e in before}
     assert after["ana@example.com"] == ("Ana", ["Trial"], {"Newsletter": "1", "Events": "0"}, 0)
     assert after["bo@example.com"] == ("Bo", [], {"Newsletter": "0"}, 0)

@@ -77,6 +77,11 @@ def undo(
     for status, label, meaning in SHOWN:
         if summary.counts[status]:
             click.echo(f"{label:<10} {summary.counts[status]} ({meaning})")
+    if summary.partly:
+        click.echo(
+            f"Note:      {summary.partly} of them keep what undo cannot put back (a sequence, "
+            "a field get_lead does not return): see the results' messages"
+        )
     click.echo(f"Calls:     {summary.calls}")
     click.echo(f"Results:   {summary.results}")
     sys.exit(summary.exit_code)

@@ -40,6 +40,7 @@ __all__ = ["UNDO_STATUSES", "UndoSummary", "undo_run"]
 # call deletes a lead); edited without a before-image; refused by Kartra; answer lost.
 UNDO_STATUSES = ("restored", "kept", "created", "no_backup", "failed", "unknown")
 COLUMNS = ("undo_status", "row", "email", "lead_id", "message")
+RESTORED = "put back as it was before the run"
 
 
 @dataclass
@@ -50,6 +51,7 @@ class UndoSummary:
     results: Path
     counts: Counter[str] = field(default_factory=Counter)
     calls: int = 0
+    partly: int = 0  # leads restored but for what undo cannot put back (a sequence...)
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +94,7 @@ def undo_run(
             else:
                 status, message = _undo_one(lead, journal, sender, client, force, tag)
             summary.counts[status] += 1
+            summary.partly += status == "restored" and message != RESTORED
             email = str(lead.payload.get("lead", {}).get("email", "")) if lead.payload else ""
             sink.row(line, [status, str(lead.row), email, lead.lead_id, message], {})
             line += 1
@@ -141,7 +144,7 @@ def _undo_one(
     result = sender.settler.edit(Tally(), call.lead, call.actions)
     if result.outcome is Outcome.OK and result.lead_saved:
         journal.mark_undone(lead.lead_key, "restored")
-        return "restored", call.note or "put back as it was before the run"
+        return "restored", call.note or RESTORED
     status = "unknown" if result.outcome is Outcome.UNKNOWN else "failed"
     journal.mark_undone(lead.lead_key, status)
     return status, f"{result.kartra_type or ''} {result.message}".strip()
