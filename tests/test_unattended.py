@@ -79,3 +79,22 @@ def test_a_busy_sheet_is_exit_75_or_waited_for(tmp_path: Path, sandbox: RunningS
         held.close()
     assert waited.exit_code == 0, waited.output
     assert sandbox.stats.by_cmd["create_lead"] == 1
+
+
+@pytest.mark.parametrize("results", ["s.results.xlsx", "s.results.csv"])
+def test_a_results_file_is_never_taken_for_a_sheet(tmp_path: Path, results: str) -> None:
+    """A `for f in drop/*.xlsx` loop meets the results of the last night's run: one
+    line, exit 3, nothing read as leads (and no s.results.results.xlsx)."""
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    made = CliRunner().invoke(
+        cli, ["run", str(sheet), "--dry-run", "--results", str(tmp_path / results)]
+    )
+    assert made.exit_code == 0, made.output
+    again = CliRunner().invoke(cli, ["run", str(tmp_path / results), "--dry-run"])
+    assert again.exit_code == 3
+    assert again.stderr == (
+        f"error: {tmp_path / results}: this is a results file bulk-loader wrote (its first "
+        "column is result_status), not a sheet to import: run the sheet it came from, or its "
+        "failed-rows file\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.csv", results])

@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_loader.errors import TemplateError, TemplateProblem
+from bulk_loader.errors import SheetError, TemplateError, TemplateProblem
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
 from bulk_loader.results.summary_sheet import report_lines, summary_sheet
+from bulk_loader.results.workbook import RESULT_COLUMNS
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.sheets.sheet import Chunk, HeaderSearch, Sheet, holds_headers
 from bulk_loader.template.mapping import default_template, read_template
@@ -57,7 +58,16 @@ def open_template_sheet(
         except TemplateError:
             names = []
         search = holds_headers(names, "the template's columns") if names else None
-    return open_sheet(path, worksheet, header_row, search)
+    sheet = open_sheet(path, worksheet, header_row, search)
+    first = sheet.headers[0].strip() if sheet.headers else ""
+    if first in (RESULT_COLUMNS[0], "undo_status"):  # a file this tool wrote, not a sheet
+        sheet.close()
+        raise SheetError(
+            f"this is a results file bulk-loader wrote (its first column is {first}), not a "
+            "sheet to import: run the sheet it came from, or its failed-rows file",
+            path,
+        )
+    return sheet
 
 
 def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:
