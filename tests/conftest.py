@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,13 +26,24 @@ MakeXlsx = Callable[..., Path]
 def private_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Each test's own cache folder (shared budgets, lead memories), never the user's.
+    """Each test's own cache and data folders (budgets, memories, journals), never the user's.
 
     Set in the environment, so that the CLI run in a subprocess uses it too.
     """
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("BULK_LOADER_CACHE", str(folder))
+    monkeypatch.setenv("BULK_LOADER_DATA", str(tmp_path_factory.mktemp("data")))
     return folder
+
+
+@pytest.fixture
+def client(sandbox: Any) -> Iterator[Any]:
+    """A client of the test module's own `sandbox` fixture, as the sample App."""
+    from bulk_loader.kartra.client import Credentials, KartraClient
+
+    credentials = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
+    with KartraClient(credentials, api_url=sandbox.url, timeout=5) as kartra:
+        yield kartra
 
 
 @pytest.fixture

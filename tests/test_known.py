@@ -36,12 +36,6 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture
-def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
-    with KartraClient(CREDENTIALS, api_url=sandbox.url, timeout=5) as kartra:
-        yield kartra
-
-
 def write(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
     with path.open("w", newline="") as out:
         csv.writer(out).writerows([header, *rows])

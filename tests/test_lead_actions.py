@@ -79,12 +79,6 @@ def sandbox(account: Path) -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
-    with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as kartra:
-        yield kartra
-
-
-@pytest.fixture
 def template(tmp_path: Path) -> Path:
     path = tmp_path / "moves.toml"
     path.write_text(TEMPLATE)

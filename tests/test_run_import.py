@@ -38,12 +38,6 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture
-def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
-    with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as kartra:
-        yield kartra
-
-
 def sheet(tmp_path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
     path = tmp_path / "leads.csv"
     with path.open("w", newline="") as out:

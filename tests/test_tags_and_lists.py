@@ -325,12 +325,6 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture
-def client(sandbox: RunningSandbox) -> Iterator[KartraClient]:
-    with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as kartra:
-        yield kartra
-
-
 def sheet(tmp_path: Path, rows: Sequence[Sequence[str]]) -> Path:
     """A CSV with Mailchimp's headers; csv quotes the quotes as Mailchimp's export does."""
     path = tmp_path / "audience.csv"

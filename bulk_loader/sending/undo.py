@@ -141,8 +141,6 @@ def undo_call(row: LeadRow, before_json: str, lead_id: str = "") -> UndoCall:
 def _custom_value(kept: Any) -> Any:
     """A custom field's value as edit_lead takes it: "" for empty, one option id for a
     drop-down or radio button, a list of ids for checkboxes, text for the rest."""
-    if not isinstance(kept, Mapping):  # an image from before types were kept
-        return kept if kept not in ([], None) else ""
     value, kind = kept.get("value"), kept.get("type")
     if value in ("", [], None):
         return ""
