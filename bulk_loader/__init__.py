@@ -27,9 +27,10 @@ if TYPE_CHECKING:
         stale_journals,
     )
     from bulk_loader.errors import BulkLoaderError
-    from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient
+    from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient, account_label
     from bulk_loader.kartra.network import shown_url
     from bulk_loader.outcomes import Problem, ProblemCode, RowOutcome, RowStatus
+    from bulk_loader.pipeline.accounts import RunPlan
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
     from bulk_loader.pipeline.undo import UndoSummary
@@ -47,6 +48,8 @@ _HOMES = {
     "Credentials": "bulk_loader.kartra.client",
     "KartraApi": "bulk_loader.kartra.client",
     "KartraClient": "bulk_loader.kartra.client",
+    "account_label": "bulk_loader.kartra.client",
+    "RunPlan": "bulk_loader.pipeline.accounts",
     "Problem": "bulk_loader.outcomes",
     "ProblemCode": "bulk_loader.outcomes",
     "RowOutcome": "bulk_loader.outcomes",
@@ -73,8 +76,10 @@ __all__ = [
     "RetryPolicy",
     "RowOutcome",
     "RowStatus",
+    "RunPlan",
     "SilentProgress",
     "UndoSummary",
+    "account_label",
     "forget_journal",
     "kartra_time_zones",
     "lead_memory_files",

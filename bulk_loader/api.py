@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bulk_loader.journal.files import find_journals, forget, stale_journals
 from bulk_loader.kartra.client import KartraApi
+from bulk_loader.pipeline.accounts import RunPlan
 from bulk_loader.pipeline.check import CheckSummary, check_sheet
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.pipeline.progress import Progress, RowCallback
@@ -139,6 +140,7 @@ class Loader:
         verify: int = 5,
         backup: bool = False,
         wait: float = 0.0,
+        confirm: Callable[[RunPlan], bool] | None = None,
     ) -> ImportSummary:
         """Check every row, then send each valid one to Kartra through `client`.
 
@@ -158,6 +160,8 @@ class Loader:
         `backup`: read each lead before editing it and keep its before-image, so that
         `undo` can put it back (one more call per edited row). `wait`: seconds to wait
         for another run holding this sheet's journal to finish (else JournalBusy).
+        `confirm`: called with a `RunPlan` (account, sheet, mode, rows to send) once every
+        row is checked, before the first is sent; False sends nothing (Interrupted).
 
         Returns the summary: counts by status, where the results and the failed rows
         went, and `exit_code` as the CLI would exit.
@@ -183,7 +187,7 @@ class Loader:
             journal_dir=self.journal_dir,
             wait=wait,
         )
-        return run_import(options, client, progress, stop=stop, halt=halt)
+        return run_import(options, client, progress, stop=stop, halt=halt, confirm=confirm)
 
     def results(self, *, results: StrPath | None = None, keys_only: bool = False) -> ImportSummary:
         """Rebuild the results and failed-rows files from this sheet's journal, at any

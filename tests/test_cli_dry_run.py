@@ -29,7 +29,7 @@ Top problems:
                           e.g. row 32: Website: a web address starting with https:// or http://
   duplicate_lead       1  row 43
                           e.g. row 43: Email: the same email as row 3
-Account:   not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD (or use --sandbox) to check custom fields, options, tags and lists
+Account:   none: not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD (or use --sandbox) to check custom fields, options, tags and lists
 Note:      time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row
 """  # noqa: E501
 
@@ -256,7 +256,7 @@ def test_a_dry_run_with_an_account_finds_what_the_account_lacks(tmp_path: Path) 
     assert result.exit_code == 1, result.output
     assert "Valid:     1\nInvalid:   1\n" in result.stdout
     assert "  unknown_tag       1  row 3\n" in result.stdout
-    assert "Account:   checked against 127.0.0.1:" in result.stdout
+    assert "Account:   app sandbox-app at 127.0.0.1:" in result.stdout
 
 
 def test_a_dry_run_without_credentials_says_what_it_did_not_check(
@@ -269,6 +269,6 @@ def test_a_dry_run_without_credentials_says_what_it_did_not_check(
     result = invoke("run", str(sheet), "--dry-run")
     assert result.exit_code == 0, result.output
     assert (
-        "Account:   not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and "
+        "Account:   none: not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and "
         "KARTRA_API_PASSWORD (or use --sandbox) to check custom fields, options, tags and lists\n"
     ) in result.stdout

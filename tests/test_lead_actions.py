@@ -171,10 +171,10 @@ def test_a_dry_run_checks_every_name_and_number_before_anything_is_sent(
         "row 3: Leave lists: the account has no list 'Newsleter' (closest: 'Newsletter')",
         "row 5: Sequence: the account has no sequence 'Onbording' (closest: 'Onboarding')",
         "row 7: Step: a step, but no sequence named in column 'Sequence' on this row",
-        "Account:   checked against 127.0.0.1:",
+        "Account:   app sandbox-app at 127.0.0.1:",
     ):
         assert said in result.stdout
-    assert ": custom fields, options, tags, lists and sequences\n" in result.stdout
+    assert ": checked custom fields, options, tags, lists and sequences\n" in result.stdout
     assert sandbox.stats.by_cmd["edit_lead"] == 0
 
 

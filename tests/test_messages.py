@@ -36,7 +36,8 @@ def test_a_connection_error_names_the_host_and_what_to_do(tmp_path: Path) -> Non
     assert result.exit_code == 3, result.output
     host = url.removeprefix("http://").removesuffix("/api")
     # Told while it waits (not seconds of silence), then one line for the error.
-    waited, error = result.stderr.splitlines()
+    account, waited, error = result.stderr.splitlines()
+    assert account == f"account: app a at {host}"  # named before the first call
     assert error.startswith(
         f"error: could not read the account's custom fields: could not connect to {host}: "
     )

@@ -76,7 +76,8 @@ def test_check_hands_back_the_problems_as_data_and_sends_nothing(tmp_path: Path)
     [problem] = checked.problems
     assert (problem.row, problem.column, problem.code) == (5, "email", "invalid_email")
     assert checked.results_path == tmp_path / "r.csv" and checked.exit_code == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "r.csv"]  # no journal
+    # No journal; CSV results keep their Summary beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "r.csv", "r.summary.csv"]
 
 
 def test_a_function_of_each_outcome_is_a_progress(tmp_path: Path, sandbox: RunningSandbox) -> None:

@@ -39,6 +39,7 @@ ROWS = [
 ]
 
 FIRST_RUN = """\
+Account:   app sandbox-app at 127.0.0.1:PORT
 Rows read: 3
 Valid:     2
 Invalid:   1
@@ -60,6 +61,7 @@ Journal:   JOURNAL
 """  # noqa: E501
 
 RUN_AFTER_THE_EDIT = """\
+Account:   app sandbox-app at 127.0.0.1:PORT
 Rows read: 3
 Valid:     2
 Invalid:   1

@@ -97,4 +97,5 @@ def test_a_results_file_is_never_taken_for_a_sheet(tmp_path: Path, results: str)
         "column is result_status), not a sheet to import: run the sheet it came from, or its "
         "failed-rows file\n"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.csv", results])
+    summary = [results.replace(".csv", ".summary.csv")] if results.endswith(".csv") else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.csv", results, *summary])

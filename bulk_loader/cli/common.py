@@ -19,7 +19,7 @@ import click
 
 from bulk_loader.errors import BulkLoaderError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "check_sheet_option", "guarded",
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "ask", "check_sheet_option", "guarded", "on_terminal",
            "results_columns_option", "results_option", "sheet_option"]  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +62,23 @@ def guarded(func: F) -> F:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def on_terminal() -> bool:
+    """Whether a person can answer a question: stdin is a terminal (not cron, CI, a
+    pipe or </dev/null, where no answer is not "no")."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # a closed stdin
+        return False
+
+
+def ask(question: str, off_terminal: str) -> bool:
+    """A yes/no question on a terminal (default no); off a terminal, a usage error
+    (exit 2) that says which flag answers it (`off_terminal`)."""
+    if not on_terminal():
+        raise click.UsageError(off_terminal)
+    return click.confirm(question, err=True)
 
 
 def this_command() -> str:

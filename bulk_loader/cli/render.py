@@ -194,6 +194,8 @@ SHOWN_STATUSES = (
 def print_import_summary(summary: ImportSummary) -> None:
     """What happened, in the order a person checks it: rows, outcomes, files."""
     report = summary.report
+    if summary.account:
+        click.echo(f"Account:   {summary.account}")
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")

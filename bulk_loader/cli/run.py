@@ -18,9 +18,11 @@ import click
 
 from bulk_loader.cli.common import (
     api_url_option,
+    ask,
     check_sheet_option,
     guarded,
     journal_dir_option,
+    on_terminal,
     rate_option,
     results_columns_option,
     results_option,
@@ -40,7 +42,7 @@ from bulk_loader.cli.stopping import SignalStop
 from bulk_loader.errors import Interrupted
 
 if TYPE_CHECKING:
-    from bulk_loader import ImportSummary, KartraClient, Loader
+    from bulk_loader import ImportSummary, KartraClient, Loader, RunPlan
     from bulk_loader.api import Mode
 
 __all__ = ["run"]
@@ -239,6 +241,9 @@ def run(
             verify=verify,
             backup=backup,
             wait=wait,
+            # A person at a terminal confirms the account and rows before the first
+            # call; scripts (stdin not a terminal) and --yes are not asked.
+            confirm=None if yes or sandbox or lookup or not on_terminal() else _confirm_send,
         )
     print_import_summary(summary)
     if summary.interrupted and not sandbox:
@@ -272,15 +277,26 @@ def _check(
     sys.exit(summary.exit_code)
 
 
+def _confirm_send(plan: RunPlan) -> bool:
+    """The account, sheet, rows and mode, and a question, before the first call."""
+    invalid = plan.rows - plan.valid
+    done = plan.valid - plan.to_send
+    rows = f"{plan.to_send} rows to send" + (f" ({done} done by earlier runs)" if done else "")
+    rows += f"; {invalid} invalid rows left out" if invalid else ""
+    click.echo(f"Account:   {plan.account}", err=True)
+    click.echo(f"Sheet:     {plan.sheet}: {rows}", err=True)
+    click.echo(f"Mode:      {plan.mode}", err=True)
+    return click.confirm(f"Send {plan.to_send} rows to this account?", err=True)
+
+
 def _confirm_restart(loader: Loader) -> None:
     if loader.journals():
-        if not sys.stdin.isatty():  # cron, CI: no one to answer, and no answer is not "no"
-            raise click.UsageError(
-                "--restart forgets what earlier runs sent and asks first: add --yes to run "
-                "it off a terminal"
-            )
         question = "Forget what earlier runs of this sheet did, and send every row again?"
-        if not click.confirm(question, err=True):
+        off_terminal = (
+            "--restart forgets what earlier runs sent and asks first: add --yes to run it "
+            "off a terminal"
+        )
+        if not ask(question, off_terminal):
             raise Interrupted("nothing sent: --restart was not confirmed")
 
 
@@ -302,7 +318,7 @@ def _kartra(
     sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
 ) -> Iterator[KartraClient]:
     """A Kartra client: for the real API from the environment, or for a local sandbox."""
-    from bulk_loader import Credentials, KartraClient
+    from bulk_loader import Credentials, KartraClient, account_label
 
     if not network["verify"]:
         click.echo(
@@ -312,6 +328,7 @@ def _kartra(
         )
     if not sandbox:
         with KartraClient(Credentials.from_env(), api_url=api_url, **network) as client:
+            click.echo(f"account: {account_label(client)}", err=True)
             yield client
         return
     with (
@@ -320,6 +337,7 @@ def _kartra(
     ):
         where = f"account {sandbox_account}" if sandbox_account else "sample account"
         click.echo(f"sandbox: a local Kartra sandbox on {url} ({where})", err=True)
+        click.echo(f"account: {account_label(client)}", err=True)
         yield client
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from bulk_loader.cli.common import api_url_option, guarded, journal_dir_option, rate_option
+from bulk_loader.cli.common import (
+    api_url_option,
+    ask,
+    guarded,
+    journal_dir_option,
+    rate_option,
+)
 from bulk_loader.errors import Interrupted
 
 __all__ = ["undo"]
@@ -65,10 +71,8 @@ def undo(
 
     credentials = Credentials.from_env()
     if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("undo writes to Kartra: add --yes to run it off a terminal")
         question = f"Put back the leads the runs of {sheet} edited in app {credentials.app_id}?"
-        if not click.confirm(question, err=True):
+        if not ask(question, "undo writes to Kartra: add --yes to run it off a terminal"):
             raise Interrupted("nothing changed: undo was not confirmed")
     with KartraClient(credentials, api_url=api_url) as client:
         summary = Loader(sheet, template=template_path, journal_dir=journal_dir).undo(

@@ -62,6 +62,7 @@ __all__ = [
     "KartraApi",
     "KartraClient",
     "Outcome",
+    "account_label",
     "answer_field",
     "interpret",
     "lead_details",
@@ -112,6 +113,8 @@ class Credentials:
     app_id: str
     api_key: str = field(repr=False)
     api_password: str = field(repr=False)
+    # The profile these came from ("": the environment's variables); named, never secret.
+    profile: str = field(default="", compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
@@ -129,6 +132,15 @@ class Credentials:
 
     def __str__(self) -> str:
         return f"Credentials(app_id={self.app_id!r})"
+
+
+def account_label(client: KartraApi) -> str:
+    """The account a client writes to, as every run names it: the App id, the profile
+    when one was used, and the API host (never a key or password):
+    `app 4Zt8 (profile acme) at app.kartra.com`."""
+    app_id = client.account_identity().get("app_id", "?")
+    profile = getattr(client, "profile", "")
+    return f"app {app_id}" + (f" (profile {profile})" if profile else "") + f" at {client.api_host}"
 
 
 # An answer larger than this is not Kartra's (its largest, get_lead, is a few KB).
@@ -189,6 +201,11 @@ class KartraClient:
         """host[:port] of the API URL, never the user:password a URL may carry."""
         parts = urlsplit(self.api_url)
         return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+    @property
+    def profile(self) -> str:
+        """The profile the credentials came from ("": the environment's variables)."""
+        return self._credentials.profile
 
     def account_identity(self) -> dict[str, str]:
         """Which App and key this client speaks for, without the secrets themselves.

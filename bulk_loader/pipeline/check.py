@@ -19,8 +19,9 @@ from pathlib import Path
 from bulk_loader import scratch
 from bulk_loader.errors import TemplateError
 from bulk_loader.journal.store import Journal
-from bulk_loader.kartra.client import KartraApi
+from bulk_loader.kartra.client import KartraApi, account_label
 from bulk_loader.outcomes import Problem, Report, RowStatus, blocking
+from bulk_loader.pipeline.accounts import refuse_other_account
 from bulk_loader.pipeline.scan import (
     key_headers,
     open_template_sheet,
@@ -42,7 +43,7 @@ __all__ = ["CheckSummary", "check_sheet"]
 KEEP_PROBLEMS = 1000  # problems a check hands back as data; the results file has them all
 ACCOUNT_RATE = 20.0  # Kartra's limit per App: the look-ups never need more
 NOT_CHECKED = (
-    "not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and "
+    "none: not checked (no credentials): set KARTRA_APP_ID, KARTRA_API_KEY and "
     "KARTRA_API_PASSWORD (or use --sandbox) to check custom fields, options, tags and lists"
 )
 
@@ -102,6 +103,8 @@ def check_sheet(
         validator = open_validator(sheet, template_path, mode)
         report.notes.extend([*sheet.notes, *validator.notes])
         try:
+            if client is not None:
+                refuse_other_account(validator.template, client)  # before any look-up
             account = _account(client, validator.template, notice) if client else None
             checked = _checked(client, validator.template) if client is not None else NOT_CHECKED
             keys = key_headers(validator)
@@ -163,7 +166,7 @@ def _account(
 
 def _checked(client: KartraApi, template: Template) -> str:
     what = "tags, lists and sequences" if template.sequence else "tags and lists"
-    return f"checked against {client.api_host}: custom fields, options, {what}"
+    return f"{account_label(client)}: checked custom fields, options, {what}"
 
 
 @contextmanager

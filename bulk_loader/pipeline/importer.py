@@ -22,6 +22,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,9 @@ from bulk_loader.journal.files import (
     refuse_if_held,
 )
 from bulk_loader.journal.store import Journal
-from bulk_loader.kartra.client import KartraApi
+from bulk_loader.kartra.client import KartraApi, account_label
 from bulk_loader.outcomes import Report
+from bulk_loader.pipeline.accounts import RunPlan, refuse_other_account
 from bulk_loader.pipeline.progress import Progress, RowCallback, SilentProgress, as_progress
 from bulk_loader.pipeline.scan import open_template_sheet, open_validator, scan, unmapped_notes
 from bulk_loader.pipeline.send import PacedProgress, send_rows
@@ -60,7 +62,7 @@ from bulk_loader.results.files import (
     default_results_path,
     failed_rows_path,
 )
-from bulk_loader.results.summary import LAST_RUN, ImportSummary, write_run_files
+from bulk_loader.results.summary import ACCOUNT_META, LAST_RUN, ImportSummary, write_run_files
 from bulk_loader.sending.budget import SharedPace
 from bulk_loader.sending.known import KnownLeads, LeadMemory, read_known
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
@@ -107,15 +109,17 @@ def run_import(
     *,
     stop: threading.Event | None = None,
     halt: threading.Event | None = None,
+    confirm: Callable[[RunPlan], bool] | None = None,
 ) -> ImportSummary:
     """Import `options.sheet` into Kartra through `client`; see the module docstring.
 
     `stop` set: finish the calls in flight and start no new row (the summary says
     `interrupted`; the same options carry on later). `halt` set: send nothing more.
-    The run sets them itself when an answer from Kartra stops it.
+    The run sets them itself when an answer from Kartra stops it. `confirm`: asked with
+    the RunPlan once every row is checked, before the first is sent; False: nothing sent.
     """
     try:
-        return _run_import(options, client, as_progress(progress), stop, halt)
+        return _run_import(options, client, as_progress(progress), stop, halt, confirm)
     except KeyboardInterrupt:
         # Outside the sending (preflight, reading, writing results): the journal
         # holds whatever was done, and the same command carries on from it.
@@ -128,6 +132,7 @@ def _run_import(
     progress: Progress,
     stop: threading.Event | None,
     halt: threading.Event | None,
+    confirm: Callable[[RunPlan], bool] | None = None,
 ) -> ImportSummary:
     results = default_results_path(options.sheet, options.results_path)
     sheet = open_template_sheet(
@@ -136,6 +141,7 @@ def _run_import(
     with sheet, ExitStack() as done:
         validator = open_validator(sheet, options.template_path, options.mode)
         done.callback(validator.close)  # a header missing: failed above, before any call
+        refuse_other_account(validator.template, client)  # a pinned account: before any call
         identity = _identity(options, sheet, client)
         _check_outputs(options, results, identity)  # before any call: nothing sent
         known = _known_leads(options, client)  # a bad --known file: before any call
@@ -175,7 +181,7 @@ def _run_import(
             )
         paced = PacedProgress(progress, sender, shared)
         try:
-            _send(journal, sender, options, summary, paced)
+            _send(journal, sender, options, summary, paced, confirm)
         except EnvironmentFault:
             # The results, where the machine still allows: the rows recorded so far.
             with contextlib.suppress(OSError, sqlite3.Error, BulkLoaderError):
@@ -213,6 +219,7 @@ def _send(
     options: ImportOptions,
     summary: ImportSummary,
     progress: Progress,
+    confirm: Callable[[RunPlan], bool] | None = None,
 ) -> None:
     try:
         send_rows(
@@ -224,6 +231,7 @@ def _send(
             workers=options.workers,
             lookup=options.lookup,
             verify=options.verify,
+            confirm=confirm,
         )
     except KeyboardInterrupt:
         # Stopped at once (a second Ctrl-C): the rows in flight stay `sending` in the
@@ -334,11 +342,15 @@ def _open_journal(
     )
     for name, value in kept.items():
         journal.set_meta(name, value)
+    account = account_label(client)
+    if not options.lookup:  # the account this sheet's rows were last written to
+        journal.set_meta(ACCOUNT_META, account)
     summary = ImportSummary(
         sheet=options.sheet,
         mode=mode,
         template=template_name,
         api_host=client.api_host,
+        account=account,
         report=Report(),
         journal=journal.path,
         journal_kept=not options.ephemeral_journal,

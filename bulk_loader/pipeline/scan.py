@@ -61,13 +61,17 @@ def open_template_sheet(
     sheet = open_sheet(path, worksheet, header_row, search)
     first = sheet.headers[0].strip() if sheet.headers else ""
     if first in (RESULT_COLUMNS[0], "undo_status"):  # a file this tool wrote, not a sheet
-        sheet.close()
-        raise SheetError(
-            f"this is a results file bulk-loader wrote (its first column is {first}), not a "
-            "sheet to import: run the sheet it came from, or its failed-rows file",
-            path,
-        )
-    return sheet
+        what = f"a results file bulk-loader wrote (its first column is {first})"
+    elif first == "Sheet" and path.name.endswith(".summary.csv"):
+        what = "the Summary bulk-loader wrote beside CSV results"
+    else:
+        return sheet
+    sheet.close()
+    raise SheetError(
+        f"this is {what}, not a sheet to import: run the sheet it came from, or its "
+        "failed-rows file",
+        path,
+    )
 
 
 def open_validator(sheet: Sheet, template_path: Path | None, mode: Mode | None) -> Validator:

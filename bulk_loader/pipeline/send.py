@@ -13,9 +13,11 @@ from dataclasses import replace
 from itertools import islice
 from typing import Any
 
+from bulk_loader.errors import Interrupted
 from bulk_loader.journal.store import Journal, PendingLead
 from bulk_loader.kartra.client import CallResult
 from bulk_loader.outcomes import RowOutcome, RowStatus
+from bulk_loader.pipeline.accounts import RunPlan
 from bulk_loader.pipeline.progress import Progress
 from bulk_loader.results.summary import ImportSummary, last_run
 from bulk_loader.sending.budget import SharedPace
@@ -76,11 +78,13 @@ def send_rows(
     workers: int,
     lookup: bool = False,
     verify: int = 0,
+    confirm: Callable[[RunPlan], bool] | None = None,
 ) -> None:
     """Send every row the journal has still to send or settle; count it all in `summary`.
 
     `verify`: read back the first this many leads written before sending the rest (the
-    canary, readback.py); a difference stops the run (exit 3)."""
+    canary, readback.py); a difference stops the run (exit 3). `confirm`: asked with the
+    plan before the first row goes; False sends nothing (Interrupted)."""
     pending, summary.reconciled = journal.count_to_send()
     total_valid = journal.count("rows.lead_key IS NOT NULL")
     summary.resumed = total_valid - pending
@@ -91,6 +95,17 @@ def send_rows(
     if sender.backup and pending:
         line += "; --backup reads each lead before its edit (one more call per edited row)"
     progress.message(line)
+    if confirm is not None and pending and not lookup:
+        plan = RunPlan(
+            summary.account,
+            summary.sheet,
+            summary.mode,
+            summary.report.rows_read,
+            summary.report.rows_valid,
+            pending,
+        )
+        if not confirm(plan):
+            raise Interrupted("nothing sent: the run was not confirmed")
     progress.start(pending)
     started = time.monotonic()
     rows = (Pending(_lead_row(lead), *_history(lead)) for lead in journal.to_send())

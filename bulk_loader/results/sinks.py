@@ -31,7 +31,9 @@ __all__ = [
     "SummaryTable",
     "XlsxSink",
     "create_results_file",
+    "csv_summary_path",
     "escape_csv_cell",
+    "write_csv_summary",
 ]
 
 # Statuses a person must look at: their result_status cell is highlighted.
@@ -97,6 +99,7 @@ class CsvSink:
     def __init__(self, path: Path) -> None:
         # Closed in close(): the sink lives as long as the writer.
         fd = create_results_file(path)
+        self._path = path
         self._file: IO[str] = open(fd, "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
         self._writer = csv.writer(self._file)
         self._next_row = 1
@@ -113,6 +116,29 @@ class CsvSink:
 
     def close(self, summary: Mapping[str, object]) -> None:
         self._file.close()
+        if summary:
+            write_csv_summary(csv_summary_path(self._path), summary)
+
+
+def csv_summary_path(results: Path) -> Path:
+    """Where CSV results keep their run summary: `leads.results.summary.csv` beside
+    `leads.results.csv` (a CSV has no second sheet; its rows stay the input's rows)."""
+    return results.with_name(f"{results.stem}.summary.csv")
+
+
+def write_csv_summary(path: Path, summary: Mapping[str, object]) -> None:
+    """The Summary sheet's lines as CSV: `item,value`, a table as its title line, then
+    its header and rows shifted one column right; owner-only like the results."""
+    with open(create_results_file(path), "w", newline="", encoding="utf-8-sig") as file:
+        writer = csv.writer(file)
+        for key, value in summary.items():
+            if isinstance(value, SummaryTable):
+                writer.writerow([escape_csv_cell(str(key))])
+                lines = [value.header, *value.rows] if value.header else list(value.rows)
+                for line in lines:
+                    writer.writerow(["", *(escape_csv_cell(str(cell)) for cell in line)])
+            else:
+                writer.writerow([escape_csv_cell(str(key)), escape_csv_cell(str(value))])
 
 
 class XlsxSink:

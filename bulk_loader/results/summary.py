@@ -38,7 +38,8 @@ from bulk_loader.results.summary_sheet import TopLine, summary_sheet
 from bulk_loader.results.workbook import FailedRowsWriter, ResultsWriter, key_columns
 from bulk_loader.sending.readback import ReadBack
 
-__all__ = ["LAST_RUN", "ImportSummary", "LastRun", "last_run", "rebuild_results", "write_run_files"]
+__all__ = ["ACCOUNT_META", "LAST_RUN", "ImportSummary", "LastRun", "journal_account", "last_run",
+           "rebuild_results", "write_run_files"]  # fmt: skip
 
 KEEP_ROWS = 5  # first rows kept per code, as the dry run's Report keeps them
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; running again later may succeed
@@ -46,6 +47,7 @@ EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; running again later may suc
 # The journal's meta entry keeping how the last run that sent went (JSON): its Sending
 # block and notes, for results rebuilt later, and the rate it achieved, for the next
 # run's estimate.
+ACCOUNT_META = "account"  # the account_label of the last run (the profile with it)
 LAST_RUN = "last_run"
 
 
@@ -57,6 +59,14 @@ class LastRun:
     notes: tuple[str, ...] = ()
     achieved: float = 0.0  # calls/s over its sending time (0: too short to tell)
     rate_limited: int = 0  # its 429 answers
+
+
+def journal_account(meta: dict[str, str]) -> str:
+    """The account a journal was kept for, as account_label names it."""
+    if meta.get(ACCOUNT_META):
+        return meta[ACCOUNT_META]
+    app = f"app {meta.get('app_id', '?')}"
+    return f"{app} at {meta['api_host']}" if meta.get("api_host") else app
 
 
 def last_run(meta: dict[str, str]) -> LastRun:
@@ -83,6 +93,8 @@ class ImportSummary:
     api_host: str
     report: Report
     journal: Path
+    # The account written to: `app 4Zt8 (profile acme) at app.kartra.com` (account_label).
+    account: str = ""
     results: Path | None = None
     failed: Path | None = None
     statuses: Counter[RowStatus] = field(default_factory=Counter)
@@ -284,7 +296,8 @@ class ImportSummary:
             template=self.template,
             mode=self.mode,
             host=self.api_host,
-            account=f"checked against {self.api_host}: custom fields, options, tags and lists",
+            account=f"{self.account or self.api_host}: checked custom fields, options, tags "
+            "and lists",
             report=self.report,
             statuses={str(status): n for status, n in self.statuses.items()},
             problems=self.top(20),
@@ -329,6 +342,7 @@ def rebuild_results(
                 mode=meta.get("mode", ""),
                 template=meta.get("template_path", ""),
                 api_host=meta.get("api_host", ""),
+                account=journal_account(meta),
                 report=Report(),
                 journal=journal.path,
                 started=0.0,

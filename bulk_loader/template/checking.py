@@ -53,7 +53,7 @@ _TOP_KEYS = ("template", "fields", "split", "custom_fields", "actions")
 # A field written as a table: `phone = { column = "Phone", transform = "phone", region = "US" }`.
 _FIELD_KEYS = ("column", "transform", "region")
 _SPLIT_KEYS = {"name": ("column",), "address": ("column", "format")}
-_TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns")
+_TEMPLATE_KEYS = ("mode", "match", "clear", "require_columns", "account")
 _CUSTOM_KEYS = ("column", "type", "separator", "options", "date", "date_order")
 _ACTION_KEYS = ("column", "separator", "add")
 _POINTS_KEYS = ("column", "expiration_days")
@@ -106,6 +106,7 @@ class TemplateChecker:
         mode = self.choice(settings, "mode", MODES, "upsert")
         match = self.choice(settings, "match", MATCHES, "email")
         clear = self.text(settings, "clear", "template", required=False)
+        account = self.text(settings, "account", "template", required=False)
         require = settings.get("require_columns", True)
         if not isinstance(require, bool):
             self.problem("template.require_columns", "must be true or false")
@@ -127,6 +128,7 @@ class TemplateChecker:
             sequence=self.sequence(doc),
             path=path,
             require_columns=require,
+            account=account,
         )
         self.shared_columns(template)
         return template

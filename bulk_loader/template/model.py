@@ -123,6 +123,9 @@ class Template:
     # Lead field -> how its values are transformed (only fields that ask for one).
     transforms: Mapping[str, FieldTransform] = field(default_factory=dict)
     splits: tuple[SplitMap, ...] = ()
+    # The account this template is for (a profile name or an App id): a run with other
+    # credentials stops before any call. None: any account.
+    account: str | None = None
 
     def columns(self) -> list[tuple[str, str]]:
         """Every (dotted key, sheet header) the template uses, in file order."""

@@ -1,0 +1,47 @@
+"""Which account a run writes to: named by every run, and pinned by a template.
+
+A template may say which account it is for (`[template] account = "acme"`, a profile
+name or an App id). A run whose credentials are another account's stops here, before
+any call: an agency's sheet for one client never lands in another client's account
+because the wrong credentials were still exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulk_loader.errors import ConfigError
+from bulk_loader.kartra.client import KartraApi, account_label
+from bulk_loader.template.model import Template
+
+__all__ = ["RunPlan", "refuse_other_account"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a real run is about to do, for a person to confirm before any row is sent:
+    the account (account_label), the sheet, the mode, the rows read, and how many rows
+    will be sent now (the valid ones earlier runs have not done)."""
+
+    account: str
+    sheet: Path
+    mode: str
+    rows: int
+    valid: int
+    to_send: int
+
+
+def refuse_other_account(template: Template, client: KartraApi) -> None:
+    """ConfigError (exit 3) when `template` pins an account `client` is not."""
+    pinned = template.account
+    if pinned is None:
+        return
+    profile = getattr(client, "profile", "")
+    if pinned.strip() in (profile, client.account_identity().get("app_id")):
+        return
+    raise ConfigError(
+        f"{template.path}: this template is for account {pinned!r}, and the credentials "
+        f"given are {account_label(client)}: nothing sent; run with --profile {pinned} "
+        f"(or {pinned}'s credentials)"
+    )
