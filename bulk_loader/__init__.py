@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     )
     from bulk_loader.errors import BulkLoaderError
     from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient, account_label
-    from bulk_loader.kartra.network import shown_url
+    from bulk_loader.kartra.network import check_api_url, shown_url
+    from bulk_loader.kartra.profiles import (
+        Profile,
+        add_profile,
+        chosen_credentials,
+        env_names,
+        load_profiles,
+        profile_app_id,
+        profiles_file,
+        remove_profile,
+    )
     from bulk_loader.outcomes import Problem, ProblemCode, RowOutcome, RowStatus
     from bulk_loader.pipeline.accounts import RunPlan
     from bulk_loader.pipeline.check import CheckSummary
@@ -44,6 +54,15 @@ _HOMES = {
     "lead_memory_files": "bulk_loader.api",
     "stale_journals": "bulk_loader.api",
     "shown_url": "bulk_loader.kartra.network",
+    "check_api_url": "bulk_loader.kartra.network",
+    "Profile": "bulk_loader.kartra.profiles",
+    "add_profile": "bulk_loader.kartra.profiles",
+    "chosen_credentials": "bulk_loader.kartra.profiles",
+    "env_names": "bulk_loader.kartra.profiles",
+    "load_profiles": "bulk_loader.kartra.profiles",
+    "profile_app_id": "bulk_loader.kartra.profiles",
+    "profiles_file": "bulk_loader.kartra.profiles",
+    "remove_profile": "bulk_loader.kartra.profiles",
     "BulkLoaderError": "bulk_loader.errors",
     "Credentials": "bulk_loader.kartra.client",
     "KartraApi": "bulk_loader.kartra.client",
@@ -72,6 +91,7 @@ __all__ = [
     "Loader",
     "Problem",
     "ProblemCode",
+    "Profile",
     "Progress",
     "RetryPolicy",
     "RowOutcome",
@@ -80,9 +100,17 @@ __all__ = [
     "SilentProgress",
     "UndoSummary",
     "account_label",
+    "add_profile",
+    "check_api_url",
+    "chosen_credentials",
+    "env_names",
     "forget_journal",
     "kartra_time_zones",
     "lead_memory_files",
+    "load_profiles",
+    "profile_app_id",
+    "profiles_file",
+    "remove_profile",
     "shown_url",
     "stale_journals",
 ]

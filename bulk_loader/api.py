@@ -189,12 +189,21 @@ class Loader:
         )
         return run_import(options, client, progress, stop=stop, halt=halt, confirm=confirm)
 
-    def results(self, *, results: StrPath | None = None, keys_only: bool = False) -> ImportSummary:
+    def results(
+        self,
+        *,
+        results: StrPath | None = None,
+        keys_only: bool = False,
+        app_id: str | None = None,
+    ) -> ImportSummary:
         """Rebuild the results and failed-rows files from this sheet's journal, at any
         time, also while a run writes it: its rows in flight show as sending, rows not
-        sent yet as not_sent. A keys-only run's journal gives keys-only results."""
+        sent yet as not_sent. A keys-only run's journal gives keys-only results. The
+        newest journal, or that of the runs into `app_id` (one per account)."""
         path = Path(results) if results is not None else None
-        return rebuild_results(self.sheet, path, keys_only=keys_only, journal_dir=self.journal_dir)
+        return rebuild_results(
+            self.sheet, path, keys_only=keys_only, journal_dir=self.journal_dir, app_id=app_id
+        )
 
     def undo(
         self,

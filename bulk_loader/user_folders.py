@@ -1,7 +1,8 @@
 """The user's own folders for bulk-loader, as each system places them.
 
-The cache (lead memory, the App's shared pace: safe to lose) and the data folder
-(journals kept out of synced folders: not to lose). Each has an environment variable
+The cache (lead memory, the App's shared pace: safe to lose), the data folder
+(journals kept out of synced folders: not to lose) and the config folder (profiles,
+bulk-loader.toml). Each has an environment variable
 that overrides it, for tests and for teams that keep them elsewhere.
 """
 
@@ -11,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["cache_folder", "data_folder"]
+__all__ = ["cache_folder", "config_folder", "data_folder"]
 
 
 def cache_folder() -> Path:
@@ -24,6 +25,21 @@ def data_folder() -> Path:
     """The user's data folder for bulk-loader (BULK_LOADER_DATA overrides it)."""
     return _folder("BULK_LOADER_DATA", "Data", Path("Library", "Application Support"),
                    "XDG_DATA_HOME", Path(".local", "share"))  # fmt: skip
+
+
+def config_folder() -> Path:
+    """The user's config folder for bulk-loader: profiles and bulk-loader.toml
+    (BULK_LOADER_CONFIG overrides it). Windows: %APPDATA%\\bulk-loader (it roams with
+    the user); macOS: ~/Library/Application Support/bulk-loader; else
+    $XDG_CONFIG_HOME (~/.config)/bulk-loader."""
+    if os.environ.get("BULK_LOADER_CONFIG"):
+        return Path(os.environ["BULK_LOADER_CONFIG"])
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+        return base / "bulk-loader"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "bulk-loader"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "bulk-loader"
 
 
 def _folder(override: str, windows: str, macos: Path, xdg: str, home: Path) -> Path:

@@ -6,6 +6,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import keyring
+import keyring.backend
+import keyring.errors
 import pytest
 from hypothesis import HealthCheck, settings
 from openpyxl import Workbook
@@ -33,7 +36,39 @@ def private_cache(
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("BULK_LOADER_CACHE", str(folder))
     monkeypatch.setenv("BULK_LOADER_DATA", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("BULK_LOADER_CONFIG", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("KARTRA_PROFILE", raising=False)
     return folder
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring in memory: no test reads or writes the user's real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.kept.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.kept[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.kept.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Each test's own keyring, in memory."""
+    previous = keyring.get_keyring()
+    kept = MemoryKeyring()
+    keyring.set_keyring(kept)
+    yield kept
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

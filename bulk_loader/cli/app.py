@@ -16,6 +16,7 @@ import sys
 import click
 
 from bulk_loader.cli.housekeeping import forget, results, template, time_zones
+from bulk_loader.cli.profiles import profile
 from bulk_loader.cli.run import run
 from bulk_loader.cli.sandbox import sandbox
 from bulk_loader.cli.undo import undo
@@ -30,7 +31,7 @@ def cli(debug: bool) -> None:
     """Create and update Kartra leads from a CSV or XLSX sheet."""
 
 
-for command in (run, results, forget, template, time_zones, sandbox, undo):
+for command in (run, results, forget, template, time_zones, sandbox, undo, profile):
     cli.add_command(command)
 
 

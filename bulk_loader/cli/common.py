@@ -108,6 +108,13 @@ api_url_option = click.option(
     default=None,
     help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
 )
+profile_option = click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="The Kartra account, by profile (`bulk-loader profile add`); default: "
+    "$KARTRA_PROFILE, else KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD.",
+)
 rate_option = click.option(
     "--rate",
     type=click.FloatRange(min=0),

@@ -25,15 +25,31 @@ __all__ = ["forget", "results", "template", "time_zones"]
 @results_option
 @results_columns_option
 @journal_dir_option
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME",
+    help="The account whose journal to rebuild from, by profile (default: $KARTRA_PROFILE, "
+    "else the newest journal).",
+)
 @guarded
 def results(
-    sheet: Path, results_path: Path | None, results_columns: str, journal_dir: Path | None
+    sheet: Path,
+    results_path: Path | None,
+    results_columns: str,
+    journal_dir: Path | None,
+    profile: str | None,
 ) -> None:
-    """Rebuild SHEET's results from its journal (also while a run is going on)."""
-    from bulk_loader import Loader
+    """Rebuild SHEET's results from its journal (also while a run is going on); the
+    summary names the account the journal is of."""
+    from bulk_loader import Loader, profile_app_id
 
     loader = Loader(sheet, journal_dir=journal_dir)
-    summary = loader.results(results=results_path, keys_only=results_columns == "keys")
+    summary = loader.results(
+        results=results_path,
+        keys_only=results_columns == "keys",
+        app_id=profile_app_id(profile),
+    )
     print_import_summary(summary)
     sys.exit(summary.exit_code)  # as `run` would: 1 while rows still need attention
 

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,6 +24,7 @@ from bulk_loader.cli.common import (
     guarded,
     journal_dir_option,
     on_terminal,
+    profile_option,
     rate_option,
     results_columns_option,
     results_option,
@@ -95,6 +97,7 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     help="With --sandbox: the sandbox's account file (default: samples/account.toml).",
 )
 @api_url_option
+@profile_option
 @rate_option
 @click.option(
     "--workers",
@@ -174,6 +177,7 @@ def run(
     sandbox: bool,
     sandbox_account: Path | None,
     api_url: str | None,
+    profile: str | None,
     rate: float,
     workers: int | None,
     restart: bool,
@@ -190,14 +194,16 @@ def run(
 ) -> None:
     """Validate SHEET and import its rows into Kartra.
 
-    Credentials come from KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD
-    (not needed with --sandbox). Running the same command again resumes: rows already
-    done are not sent twice.
+    Credentials come from --profile (or KARTRA_PROFILE), else KARTRA_APP_ID,
+    KARTRA_API_KEY and KARTRA_API_PASSWORD (not needed with --sandbox). Running the
+    same command again resumes: rows already done are not sent twice.
     """
     if lookup and not dry_run:
         raise click.UsageError("--lookup goes with --dry-run")
     if sandbox and api_url:
         raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+    if sandbox and profile:
+        raise click.UsageError("--sandbox is its own account: leave out --profile")
     if sandbox_account is not None and not sandbox:
         raise click.UsageError(
             "--sandbox-account goes with --sandbox: add --sandbox, or leave --sandbox-account out"
@@ -215,15 +221,16 @@ def run(
     )
     keys_only = results_columns == "keys"
     network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
+    account = Account(sandbox, sandbox_account, api_url, profile)
     if dry_run and not lookup:
-        with _account_client(sandbox, sandbox_account, api_url, network) as client:
+        with _account_client(account, network) as client:
             _check(loader, results_path, keys_only, client)
         return
     if rate > 20:
         click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
     if restart and not yes and not sandbox:
         _confirm_restart(loader)
-    with template_errors(), _kartra(sandbox, sandbox_account, api_url, network) as client:
+    with template_errors(), _kartra(account, network) as client:
         summary = _import(
             loader,
             client,
@@ -300,26 +307,44 @@ def _confirm_restart(loader: Loader) -> None:
             raise Interrupted("nothing sent: --restart was not confirmed")
 
 
+@dataclass(frozen=True)
+class Account:
+    """The account the options name: the bundled sandbox, or a profile or the
+    environment's credentials at an API URL."""
+
+    sandbox: bool
+    sandbox_account: Path | None
+    api_url: str | None
+    profile: str | None
+
+    def named(self) -> bool:
+        """Whether any account is named at all (a dry run without one checks offline)."""
+        return bool(
+            self.sandbox
+            or self.profile
+            or os.environ.get("KARTRA_PROFILE")
+            or any(os.environ.get(name) for name in CREDENTIAL_VARIABLES)
+        )
+
+
 @contextmanager
-def _account_client(
-    sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
-) -> Iterator[KartraClient | None]:
-    """The account a dry run checks against: the sandbox's, or the one the environment's
-    credentials name; none when no credential is set at all."""
-    if not sandbox and not any(os.environ.get(name) for name in CREDENTIAL_VARIABLES):
+def _account_client(account: Account, network: dict[str, Any]) -> Iterator[KartraClient | None]:
+    """The account a dry run checks against: the sandbox's, or the one the profile or
+    the environment's credentials name; none when no credential is set at all."""
+    if not account.named():
         yield None
         return
-    with _kartra(sandbox, sandbox_account, api_url, network) as client:
+    with _kartra(account, network) as client:
         yield client
 
 
 @contextmanager
-def _kartra(
-    sandbox: bool, sandbox_account: Path | None, api_url: str | None, network: dict[str, Any]
-) -> Iterator[KartraClient]:
-    """A Kartra client: for the real API from the environment, or for a local sandbox."""
-    from bulk_loader import Credentials, KartraClient, account_label
+def _kartra(account: Account, network: dict[str, Any]) -> Iterator[KartraClient]:
+    """A Kartra client: for the real API from a profile or the environment, or for a
+    local sandbox."""
+    from bulk_loader import KartraClient, account_label, chosen_credentials
 
+    sandbox, sandbox_account = account.sandbox, account.sandbox_account
     if not network["verify"]:
         click.echo(
             "warning: TLS certificate checks are OFF (--insecure): anyone on the "
@@ -327,7 +352,9 @@ def _kartra(
             err=True,
         )
     if not sandbox:
-        with KartraClient(Credentials.from_env(), api_url=api_url, **network) as client:
+        credentials, profile_url = chosen_credentials(account.profile)
+        api_url = account.api_url or profile_url  # --api-url, else the profile's own
+        with KartraClient(credentials, api_url=api_url, **network) as client:
             click.echo(f"account: {account_label(client)}", err=True)
             yield client
         return

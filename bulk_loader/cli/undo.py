@@ -12,6 +12,7 @@ from bulk_loader.cli.common import (
     ask,
     guarded,
     journal_dir_option,
+    profile_option,
     rate_option,
 )
 from bulk_loader.errors import Interrupted
@@ -48,6 +49,7 @@ SHOWN = (
     help="Where the undo's results go (default: <sheet>.undo.xlsx).",
 )
 @api_url_option
+@profile_option
 @rate_option
 @journal_dir_option
 @guarded
@@ -58,6 +60,7 @@ def undo(
     yes: bool,
     results_path: Path | None,
     api_url: str | None,
+    profile: str | None,
     rate: float,
     journal_dir: Path | None,
 ) -> None:
@@ -65,11 +68,13 @@ def undo(
 
     Fields, tags and lists the run changed go back, points are reversed; a lead changed
     since the run is left alone unless --force. Leads the run created are listed (Kartra
-    cannot delete a lead). Credentials: KARTRA_APP_ID, KARTRA_API_KEY, KARTRA_API_PASSWORD.
+    cannot delete a lead). Credentials: --profile (or KARTRA_PROFILE), else KARTRA_APP_ID,
+    KARTRA_API_KEY and KARTRA_API_PASSWORD.
     """
-    from bulk_loader import Credentials, KartraClient, Loader
+    from bulk_loader import KartraClient, Loader, chosen_credentials
 
-    credentials = Credentials.from_env()
+    credentials, profile_url = chosen_credentials(profile)
+    api_url = api_url or profile_url
     if not yes:
         question = f"Put back the leads the runs of {sheet} edited in app {credentials.app_id}?"
         if not ask(question, "undo writes to Kartra: add --yes to run it off a terminal"):

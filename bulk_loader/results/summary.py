@@ -61,6 +61,24 @@ class LastRun:
     rate_limited: int = 0  # its 429 answers
 
 
+def _journal_of(journals: list[Path], app_id: str, sheet: Path) -> Path:
+    """The journal of the runs of `sheet` into `app_id` (ConfigError naming the others)."""
+    accounts = []
+    for path in journals:
+        journal = Journal.open_readonly(path)
+        try:
+            meta = journal.meta()
+        finally:
+            journal.close()
+        if meta.get("app_id") == app_id:
+            return path
+        accounts.append(journal_account(meta))
+    raise ConfigError(
+        f"{sheet}: no journal of a run into app {app_id}; its journals are of "
+        + "; ".join(accounts)
+    )
+
+
 def journal_account(meta: dict[str, str]) -> str:
     """The account a journal was kept for, as account_label names it."""
     if meta.get(ACCOUNT_META):
@@ -314,8 +332,11 @@ def rebuild_results(
     *,
     keys_only: bool = False,
     journal_dir: Path | None = None,
+    app_id: str | None = None,
 ) -> ImportSummary:
-    """The results workbook and failed-rows file of `sheet`, rebuilt from its journal.
+    """The results workbook and failed-rows file of `sheet`, rebuilt from its journal:
+    the newest one, or the one of runs into `app_id` (a sheet run into two accounts
+    has a journal for each).
 
     Works at any time, also while a run writes the journal from another process: the
     rows that run has in flight show as sending, those it has not reached as not_sent,
@@ -333,7 +354,8 @@ def rebuild_results(
         raise ConfigError(
             f"{sheet}: no journal {where}; `bulk-loader run {sheet}` keeps one there{hint}"
         )
-    journal = Journal.open_readonly(journals[0])
+    chosen = _journal_of(journals, app_id, sheet) if app_id is not None else journals[0]
+    journal = Journal.open_readonly(chosen)
     try:
         with journal.reading() as running:
             meta = journal.meta()

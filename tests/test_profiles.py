@@ -1,0 +1,166 @@
+"""Profiles (issue 17, point 1): named credentials, the secrets in the keyring (or in
+variables the profile names), never in a plain-text file; every run names the profile
+it used, and `results --profile` picks that account's journal."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from click.testing import CliRunner, Result
+
+from bulk_loader.cli.app import cli
+from bulk_loader.kartra.profiles import profiles_file
+from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+# Another client's credentials, still exported from the last job.
+OTHER = {"KARTRA_APP_ID": "client-b", "KARTRA_API_KEY": "b-key", "KARTRA_API_PASSWORD": "b-pw"}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
+        yield running
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bulk_loader.cli.profiles.on_terminal", lambda: True)
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin)
+
+
+def write(path: Path) -> Path:
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([["email", "first_name"], ["ana@example.com", "Ana"]])
+    return path
+
+
+def add_acme(sandbox: RunningSandbox) -> Result:
+    return invoke("profile", "add", "acme", "--app-id", "sandbox-app", "--api-url", sandbox.url,
+                  stdin="sandbox-key\nsandbox-password\n")  # fmt: skip
+
+
+def test_a_profile_keeps_its_secrets_in_the_keyring_and_none_in_its_file(
+    terminal: None, sandbox: RunningSandbox, memory_keyring: object
+) -> None:
+    added = add_acme(sandbox)
+    assert added.exit_code == 0, added.output
+    assert added.stdout == (
+        f"profile acme: app sandbox-app, secrets in the system keyring ({profiles_file()})\n"
+        "use it: bulk-loader run SHEET --profile acme  (or KARTRA_PROFILE=acme)\n"
+    )
+    assert "API key: \nAPI password: \n" in added.stderr  # typed in hidden
+    text = profiles_file().read_text()
+    assert "sandbox-key" not in text and "sandbox-password" not in text
+    if os.name == "posix":
+        assert stat.S_IMODE(profiles_file().stat().st_mode) == 0o600
+    assert keyring.get_password("bulk-loader", "acme/api_key") == "sandbox-key"
+    listed = invoke("profile", "list")
+    assert listed.stdout == f"acme  app sandbox-app  secrets: keyring  {sandbox.url}\n"
+
+
+def test_a_run_with_a_profile_uses_it_over_exported_credentials_and_names_it(
+    tmp_path: Path, terminal: None, sandbox: RunningSandbox
+) -> None:
+    assert add_acme(sandbox).exit_code == 0
+    sheet = write(tmp_path / "s.csv")
+    host = sandbox.url.removeprefix("http://").removesuffix("/api")
+    named = f"app sandbox-app (profile acme) at {host}"
+    for how, env in (("flag", OTHER), ("variable", {**OTHER, "KARTRA_PROFILE": "acme"})):
+        args = ["run", str(sheet), "--verify", "0", "--yes"]
+        result = invoke(*args, *(["--profile", "acme"] if how == "flag" else []), env=env)
+        assert result.exit_code == 0, (how, result.output)
+        assert result.stderr.splitlines()[0] == f"account: {named}"
+        assert result.stdout.splitlines()[0] == f"Account:   {named}"
+    assert sandbox.stats.by_cmd["create_lead"] == 1  # the second run had nothing to send
+    rebuilt = invoke("results", str(sheet), "--profile", "acme")
+    assert rebuilt.stdout.splitlines()[0] == f"Account:   {named}"
+
+
+def test_results_profile_picks_that_accounts_journal_or_names_the_ones_there(
+    tmp_path: Path, terminal: None, sandbox: RunningSandbox
+) -> None:
+    assert add_acme(sandbox).exit_code == 0
+    assert (
+        invoke("profile", "add", "beta", "--app-id", "beta-app", "--secrets", "env").exit_code == 0
+    )
+    sheet = write(tmp_path / "s.csv")
+    assert invoke("run", str(sheet), "--profile", "acme", "--verify", "0").exit_code == 0
+    other = invoke("results", str(sheet), "--profile", "beta")
+    assert other.exit_code == 3
+    host = sandbox.url.removeprefix("http://").removesuffix("/api")
+    assert other.stderr == (
+        f"error: {sheet}: no journal of a run into app beta-app; its journals are of "
+        f"app sandbox-app (profile acme) at {host}\n"
+    )
+
+
+def test_an_env_profile_reads_the_variables_it_names(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """For CI and servers (no keyring): added off a terminal, the secrets in variables."""
+    added = invoke("profile", "add", "ci-acme", "--app-id", "sandbox-app", "--secrets", "env")
+    assert added.exit_code == 0, added.output
+    assert "secrets in KARTRA_CI_ACME_API_KEY and KARTRA_CI_ACME_API_PASSWORD" in added.stdout
+    sheet = write(tmp_path / "s.csv")
+    args = ["run", str(sheet), "--profile", "ci-acme", "--api-url", sandbox.url, "--verify", "0"]
+    missing = invoke(*args, env={"KARTRA_CI_ACME_API_KEY": "sandbox-key"})
+    assert missing.exit_code == 3
+    assert missing.stderr == (
+        "error: profile ci-acme keeps its secrets in the environment: set "
+        "KARTRA_CI_ACME_API_PASSWORD\n"
+    )
+    env = {
+        "KARTRA_CI_ACME_API_KEY": "sandbox-key",
+        "KARTRA_CI_ACME_API_PASSWORD": "sandbox-password",
+    }
+    assert invoke(*args, env=env).exit_code == 0
+
+
+def test_profile_mistakes_are_one_line_each(
+    tmp_path: Path, memory_keyring: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sheet = write(tmp_path / "s.csv")
+    off = invoke("profile", "add", "acme", "--app-id", "x")  # off a terminal: nothing to type into
+    assert off.exit_code == 2 and "off a terminal use --secrets env" in off.stderr
+    unknown = invoke("run", str(sheet), "--profile", "acme", "--dry-run")
+    assert unknown.exit_code == 3
+    assert unknown.stderr == (
+        "error: no profile 'acme' (profiles: none yet): `bulk-loader profile add acme "
+        "--app-id APP_ID` adds it\n"
+    )
+    bad = invoke("profile", "add", "../etc", "--app-id", "x", "--secrets", "env")
+    assert bad.exit_code == 3 and "use letters, digits" in bad.stderr
+    # A machine without a keyring: what to do instead, in one line.
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    monkeypatch.setattr("bulk_loader.cli.profiles.on_terminal", lambda: True)
+    none = invoke("profile", "add", "acme", "--app-id", "x", stdin="k\np\n")
+    assert none.exit_code == 3
+    [line] = none.stderr.splitlines()[-1:]
+    assert line.startswith("error: profile acme: the system keyring cannot be used (")
+    assert line.endswith(
+        "--app-id APP_ID --secrets env` keeps the secrets in environment variables"
+    )
+    assert not profiles_file().exists()  # nothing half-added
+
+
+def test_remove_forgets_the_profile_and_its_secrets(
+    terminal: None, sandbox: RunningSandbox
+) -> None:
+    assert add_acme(sandbox).exit_code == 0
+    removed = invoke("profile", "remove", "acme")
+    assert removed.stdout == "profile acme removed (app sandbox-app)\n"
+    assert keyring.get_password("bulk-loader", "acme/api_key") is None
+    assert invoke("profile", "list").stdout.startswith("no profiles yet")
+    again = invoke("profile", "remove", "acme")
+    assert again.exit_code == 3 and "no profile 'acme'" in again.stderr
