@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         stale_journals,
     )
     from bulk_loader.errors import BulkLoaderError
+    from bulk_loader.kartra.call_log import CallLog, LoggedClient
     from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient, account_label
     from bulk_loader.kartra.network import check_api_url, shown_url
     from bulk_loader.kartra.profiles import (
@@ -44,8 +45,15 @@ if TYPE_CHECKING:
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
     from bulk_loader.pipeline.undo import UndoSummary
+    from bulk_loader.results.run_record import (
+        EXIT_MEANINGS,
+        check_record,
+        error_record,
+        import_record,
+    )
     from bulk_loader.results.summary import ImportSummary
     from bulk_loader.sending.pacing import RetryPolicy
+    from bulk_loader.sheets.folder import sheets_in, written_by_us
 
 _HOMES = {
     "Loader": "bulk_loader.api",
@@ -54,6 +62,14 @@ _HOMES = {
     "lead_memory_files": "bulk_loader.api",
     "stale_journals": "bulk_loader.api",
     "shown_url": "bulk_loader.kartra.network",
+    "CallLog": "bulk_loader.kartra.call_log",
+    "LoggedClient": "bulk_loader.kartra.call_log",
+    "sheets_in": "bulk_loader.sheets.folder",
+    "written_by_us": "bulk_loader.sheets.folder",
+    "EXIT_MEANINGS": "bulk_loader.results.run_record",
+    "check_record": "bulk_loader.results.run_record",
+    "error_record": "bulk_loader.results.run_record",
+    "import_record": "bulk_loader.results.run_record",
     "check_api_url": "bulk_loader.kartra.network",
     "Profile": "bulk_loader.kartra.profiles",
     "add_profile": "bulk_loader.kartra.profiles",
@@ -82,13 +98,16 @@ _HOMES = {
 }
 
 __all__ = [
+    "EXIT_MEANINGS",
     "BulkLoaderError",
+    "CallLog",
     "CheckSummary",
     "Credentials",
     "ImportSummary",
     "KartraApi",
     "KartraClient",
     "Loader",
+    "LoggedClient",
     "Problem",
     "ProblemCode",
     "Profile",
@@ -102,17 +121,22 @@ __all__ = [
     "account_label",
     "add_profile",
     "check_api_url",
+    "check_record",
     "chosen_credentials",
     "env_names",
+    "error_record",
     "forget_journal",
+    "import_record",
     "kartra_time_zones",
     "lead_memory_files",
     "load_profiles",
     "profile_app_id",
     "profiles_file",
     "remove_profile",
+    "sheets_in",
     "shown_url",
     "stale_journals",
+    "written_by_us",
 ]
 
 

@@ -61,6 +61,8 @@ class Loader:
     template's columns. `header_row`: the row holding the headers, as Excel numbers it
     (default: row 1, or the first of the first 20 rows holding the template's columns,
     the rows above skipped). `mode`: create, edit or upsert (default: the template's).
+    `journal_dir`: keep the journals there (default: beside the sheet). `output_dir`:
+    write the results and failed rows there (default: beside the sheet).
     """
 
     def __init__(
@@ -72,8 +74,11 @@ class Loader:
         mode: Mode | None = None,
         header_row: int | None = None,
         journal_dir: StrPath | None = None,
+        output_dir: StrPath | None = None,
     ) -> None:
         self.sheet = Path(sheet)
+        # Where the results and failed rows go: None, beside the sheet; else this folder.
+        self.output_dir = Path(output_dir) if output_dir is not None else None
         # Where the journals are kept: None, beside the sheet (its synced folder: the
         # user's data folder instead); else this folder.
         self.journal_dir = Path(journal_dir) if journal_dir is not None else None
@@ -118,6 +123,7 @@ class Loader:
             keys_only=keys_only,
             client=client,
             notice=notice,
+            output_dir=self.output_dir,
         )
 
     def run(
@@ -186,6 +192,7 @@ class Loader:
             backup=backup,
             journal_dir=self.journal_dir,
             wait=wait,
+            output_dir=self.output_dir,
         )
         return run_import(options, client, progress, stop=stop, halt=halt, confirm=confirm)
 
@@ -202,7 +209,12 @@ class Loader:
         newest journal, or that of the runs into `app_id` (one per account)."""
         path = Path(results) if results is not None else None
         return rebuild_results(
-            self.sheet, path, keys_only=keys_only, journal_dir=self.journal_dir, app_id=app_id
+            self.sheet,
+            path,
+            keys_only=keys_only,
+            journal_dir=self.journal_dir,
+            app_id=app_id,
+            output_dir=self.output_dir,
         )
 
     def undo(

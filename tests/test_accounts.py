@@ -53,7 +53,7 @@ def test_a_run_names_its_account_on_the_terminal_in_the_summary_and_the_journal(
     account = f"app sandbox-app at {host(sandbox)}"
     assert result.stderr.splitlines()[0] == f"account: {account}"  # type: ignore[attr-defined]
     assert result.stdout.splitlines()[0] == f"Account:   {account}"  # type: ignore[attr-defined]
-    book = openpyxl.load_workbook(tmp_path / "s.results.xlsx", read_only=True)
+    book = openpyxl.load_workbook(tmp_path / "s.csv.results.xlsx", read_only=True)
     lines = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row[0]}
     assert lines["Account"] == (f"{account}: checked custom fields, options, tags and lists")
     [kept] = find_journals(sheet)

@@ -86,7 +86,8 @@ def test_title_rows_above_the_headers_are_skipped_with_a_note(
     assert "Rows read: 3\nValid:     2\nInvalid:   1\n" in result.stdout
     assert "invalid_email       1  row 5\n" in result.stdout
     assert "Note:      headers found on row 3; rows 1-2 skipped\n" in result.stdout
-    lines = results_rows(sheet.with_name(f"{sheet.stem}.results.xlsx"))
+    named = "contacts.csv.results.xlsx" if kind == "csv" else f"{sheet.stem}.results.xlsx"
+    lines = results_rows(sheet.with_name(named))
     assert lines[4][4:6] == ("not-an-email", "Bo")  # row 5, as in the sheet
     assert lines[4][0] == "invalid"
     assert (lines[3][0], *lines[3][4:6]) == ("valid", "ana@example.com", "Ana")

@@ -102,8 +102,8 @@ def test_the_sheet_s_folder_shows_the_sheet_its_results_and_its_failed_rows(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".bulk-loader",
         "s.csv",
+        "s.csv.results.xlsx",
         "s.failed.csv",
-        "s.results.xlsx",
     ]
     hidden = tmp_path / ".bulk-loader"
     assert mode(hidden) == 0o700
@@ -128,7 +128,7 @@ def test_a_run_with_every_row_done_leaves_no_failed_rows_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".bulk-loader",
         "s.csv",
-        "s.results.xlsx",
+        "s.csv.results.xlsx",
     ]
 
 
@@ -175,7 +175,11 @@ def test_a_journal_beside_the_sheet_is_moved_in_and_the_run_resumes(
     assert summary.resumed == 2
     assert summary.journal == journal and find_journals(sheet) == [journal]
     assert statuses(summary.results or Path()) == ["created"] * 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".bulk-loader", "s.csv", "s.results.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".bulk-loader",
+        "s.csv",
+        "s.csv.results.xlsx",
+    ]
 
 
 def test_a_journal_beside_the_sheet_held_by_a_run_of_the_earlier_version_is_left_alone(
@@ -355,7 +359,7 @@ def test_results_during_a_run_show_its_rows_in_flight_as_sending(
             assert f"{sending} rows in flight show as sending" in shown.stdout
             assert "run `bulk-loader results` again when it ends" in shown.stdout
             assert f"Sending:   {sending}\n" in shown.stdout  # the counts add up
-            book = openpyxl.load_workbook(tmp_path / "s.results.xlsx", read_only=True)
+            book = openpyxl.load_workbook(tmp_path / "s.csv.results.xlsx", read_only=True)
             lines = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
             assert str(lines["Failed rows"]).startswith(
                 f"none yet: a run is sending this sheet now (pid {os.getpid()})"

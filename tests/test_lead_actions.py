@@ -155,7 +155,7 @@ def test_a_dry_run_checks_every_name_and_number_before_anything_is_sent(
     )
     result = CliRunner().invoke(cli, ["run", str(path), "--template", str(template), "--dry-run"])
     assert result.exit_code == 1, result.output
-    book = openpyxl.load_workbook(tmp_path / "moves.results.xlsx", read_only=True)
+    book = openpyxl.load_workbook(tmp_path / "moves.csv.results.xlsx", read_only=True)
     rows = list(book["Results"].iter_rows(values_only=True))
     codes = [row[rows[0].index("result_error_type")] for row in rows[1:]]
     assert codes == [

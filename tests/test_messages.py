@@ -286,12 +286,14 @@ def test_a_host_name_elsewhere_is_a_name_to_check_not_a_sandbox_to_start() -> No
     )
 
 
-def test_a_folder_given_as_the_sheet_is_one_line_not_a_crash(tmp_path: Path) -> None:
+def test_a_folder_without_sheets_is_one_line_not_a_crash(tmp_path: Path) -> None:
+    """A folder runs its sheets (issue 17); one with none says what it looked for."""
+    (tmp_path / "notes.md").write_text("not a sheet")
     for folder in (".", str(tmp_path)):
         result = invoke("run", folder, "--dry-run")
         assert result.exit_code == 3, result.output
-        assert result.stderr.endswith(
-            "this is a folder, not a file; give the sheet file inside it\n"
+        assert result.stderr == (
+            f"error: {folder}: a folder with no sheet in it (.csv, .tsv, .txt, .xlsx, .xlsm)\n"
         )
 
 

@@ -100,7 +100,7 @@ def test_a_cp1252_console_shows_what_it_can_and_never_crashes(
     assert b"e.g. row 5: email: '?@example' is not a valid email address" in done.stdout
     import openpyxl
 
-    book = openpyxl.load_workbook(tmp_path / "leads.results.xlsx", read_only=True)
+    book = openpyxl.load_workbook(tmp_path / "leads.csv.results.xlsx", read_only=True)
     cells = {value for row in book["Results"].iter_rows(values_only=True) for value in row}
     assert {"王", "علي", "😀 Joy"} <= cells
 
@@ -150,7 +150,7 @@ def test_a_disk_that_fills_mid_run_is_exit_3_and_the_resume_creates_each_lead_on
         == f"to resume: bulk-loader run {sheet} --api-url {sandbox.url} --rate 0 --no-memory"
     )
     assert "internal error" not in full.stderr
-    assert (tmp_path / "leads.results.xlsx").exists()  # what was recorded, where possible
+    assert (tmp_path / "leads.csv.results.xlsx").exists()  # what was recorded, where possible
     monkeypatch.setattr(Journal, "record", record)  # space freed
     resumed = CliRunner().invoke(cli, args, env=CREDENTIALS)
     assert resumed.exit_code == 0, resumed.output

@@ -156,7 +156,7 @@ def test_a_module_planted_beside_the_sheet_never_runs(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
     assert not marker.exists()
-    assert (tmp_path / "leads.results.xlsx").stat().st_size > 0
+    assert (tmp_path / "leads.csv.results.xlsx").stat().st_size > 0
 
 
 def test_a_child_process_gets_no_credential(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,7 +195,7 @@ def test_a_dry_run_named_relative_to_the_working_folder_writes_its_xlsx_results(
     process = start(tmp_path, temp, "run", "leads.csv", "--dry-run")
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
-    book = (tmp_path / "leads.results.xlsx").read_bytes()
+    book = (tmp_path / "leads.csv.results.xlsx").read_bytes()
     assert book.startswith(b"PK") and len(book) > 1000
 
 

@@ -143,5 +143,5 @@ def test_the_package_imports_cheaply_and_names_its_api() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == (
-        "[] bulk_loader.api ['BulkLoaderError', 'CheckSummary', 'Credentials']"
+        "[] bulk_loader.api ['BulkLoaderError', 'CallLog', 'CheckSummary']"
     ), done.stderr

@@ -54,7 +54,7 @@ Top problems:
   244                 1  row 4
                          e.g. row 4: Lead already exists
 Note:      leads created through the API carry no GDPR consent in Kartra: on an account with GDPR on, they may get no email until they fill in a Kartra form (read back: gdpr_lead_status 0 and blacklisted 0: row 2)
-Results:   leads.results.xlsx
+Results:   leads.csv.results.xlsx
 To fix or retry: leads.failed.csv (run it like the original sheet)
 Journal:   JOURNAL
            (kept until `bulk-loader forget leads.csv` deletes it)
@@ -75,7 +75,7 @@ Top problems:
                          e.g. row 3: email: 'bo@example' is not a valid email address
   244                 1  row 4
                          e.g. row 4: Lead already exists
-Results:   leads.results.xlsx
+Results:   leads.csv.results.xlsx
 Note:      leads.failed.csv was edited since the last run: kept; this run's failed rows are in leads.failed-2.csv
 To fix or retry: leads.failed-2.csv (run it like the original sheet)
 Journal:   JOURNAL
@@ -153,7 +153,7 @@ def test_an_edited_failed_rows_file_is_kept_and_the_new_list_goes_beside_it(
     assert shown(again) == RUN_AFTER_THE_EDIT
     assert failed.read_text(encoding="utf-8-sig") == edited  # the fixes are all there
     assert read_csv(tmp_path / "leads.failed-2.csv")[1][:3] == ["bo@example", "Bo", "3"]
-    summary = {row[0]: row[1] for row in cells(tmp_path / "leads.results.xlsx", "Summary")}
+    summary = {row[0]: row[1] for row in cells(tmp_path / "leads.csv.results.xlsx", "Summary")}
     assert summary["Failed rows"] == "leads.failed-2.csv"
     assert summary["Failed rows kept"] == (
         "leads.failed.csv was edited since the last run: kept; "
@@ -269,7 +269,7 @@ def test_results_rebuilt_after_a_run_keep_its_sending_block_and_notes(
     note = "time zone Europe/Paris -> Europe/Brussels (same UTC offsets): 1 row"
 
     def summary_from_sending() -> list[tuple[object, ...]]:
-        rows = cells(tmp_path / "leads.results.xlsx", "Summary")
+        rows = cells(tmp_path / "leads.csv.results.xlsx", "Summary")
         start = next(n for n, row in enumerate(rows) if row[0] == "Sending")
         return rows[start:]
 
@@ -398,7 +398,7 @@ def test_one_summary_layout_for_dry_and_real_runs(
 
     head = ["Sheet", "Template", "Mode", "Run", "Host", "Account", "Rows read", "Valid",
             "Invalid", "Failed rows", "Journal", None, "Rows by status", "status"]  # fmt: skip
-    for name in ("a.xlsx", "leads.results.xlsx"):
+    for name in ("a.xlsx", "leads.csv.results.xlsx"):
         assert summary_labels(tmp_path / name)[: len(head)] == head
     lines = {row[0]: row[1:] for row in cells(tmp_path / "a.xlsx", "Summary")}
     assert lines["Host"][0] == "no account" and lines["Run"][0] == "dry run (nothing sent)"
@@ -410,7 +410,7 @@ def test_one_summary_layout_for_dry_and_real_runs(
     assert {row[0]: row[1] for row in cells(tmp_path / "dry.xlsx", "Summary")}["Host"] == (
         sandbox.url.split("/")[2]
     )
-    real_lines = {row[0]: row[1:] for row in cells(tmp_path / "leads.results.xlsx", "Summary")}
+    real_lines = {row[0]: row[1:] for row in cells(tmp_path / "leads.csv.results.xlsx", "Summary")}
     assert real_lines["created"][0] == 1 and real_lines["failed"][0] == 1
     assert real_lines["244"] == (1, "4", "Lead already exists")
     assert real_lines["Run"][0] == "import"
@@ -422,9 +422,9 @@ def test_the_summary_sheet_charts_the_statuses(tmp_path: Path, sandbox: RunningS
     xlsxwriter keeps no copy of them for the chart's cache)."""
     write_csv(tmp_path / "leads.csv", ROWS)
     run(sandbox, "leads.csv", "--mode", "create")
-    rows = cells(tmp_path / "leads.results.xlsx", "Summary")
+    rows = cells(tmp_path / "leads.csv.results.xlsx", "Summary")
     first = rows.index(("status", "rows", None, None)) + 2  # Excel numbers rows from 1
-    with zipfile.ZipFile(tmp_path / "leads.results.xlsx") as book:
+    with zipfile.ZipFile(tmp_path / "leads.csv.results.xlsx") as book:
         chart = book.read("xl/charts/chart1.xml").decode()
         summary_sheet = book.read("xl/worksheets/sheet2.xml").decode()
     assert f"Summary!$A${first}:$A${first + 2}" in chart  # created, failed, invalid
@@ -438,7 +438,7 @@ def test_would_fail_is_highlighted_in_a_lookup_dry_run(
     write_csv(tmp_path / "leads.csv", [ROWS[0], ROWS[2]])
     result = run(sandbox, "leads.csv", "--mode", "create", "--dry-run", "--lookup")
     assert result.exit_code == 1, result.output
-    sheet = openpyxl.load_workbook(tmp_path / "leads.results.xlsx")["Results"]
+    sheet = openpyxl.load_workbook(tmp_path / "leads.csv.results.xlsx")["Results"]
     assert (sheet["A2"].value, sheet["A3"].value) == ("would_create", "would_fail")
     assert sheet["A3"].fill.fgColor.rgb == "FFFFC7CE" != sheet["A2"].fill.fgColor.rgb
 

@@ -89,7 +89,7 @@ def finish_import(sheet: Path, sandbox: RunningSandbox, expected_exit: int) -> N
 
 def assert_imported_exactly_once(sheet: Path, sandbox: RunningSandbox) -> None:
     """Every row created once, reported created with the sandbox's id, nothing else."""
-    book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
+    book = openpyxl.load_workbook(sheet.with_name("leads.csv.results.xlsx"), read_only=True)
     rows = list(book["Results"].iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
     results = [dict(zip(header, row, strict=True)) for row in body]
@@ -124,7 +124,7 @@ def test_interrupted_run_prints_the_command_that_resumes(
     assert code == 4
     resume = f"to resume: bulk-loader run {sheet} --mode create --api-url {sandbox.url} "
     assert resume + "--rate 600 --workers 4\n" in err
-    assert sheet.with_name("leads.results.xlsx").exists()
+    assert sheet.with_name("leads.csv.results.xlsx").exists()
 
 
 def test_one_signal_delivered_twice_is_still_a_graceful_stop(
@@ -193,7 +193,7 @@ def test_resumed_creates_never_claim_or_touch_leads_that_existed_before(
         code, _ = stop_when_sent(start_import(sheet, sandbox), sandbox, moment, signal.SIGKILL)
         assert code == -9
     finish_import(sheet, sandbox, expected_exit=1)
-    book = openpyxl.load_workbook(sheet.with_name("leads.results.xlsx"), read_only=True)
+    book = openpyxl.load_workbook(sheet.with_name("leads.csv.results.xlsx"), read_only=True)
     header, *rows = book["Results"].iter_rows(values_only=True)
     for row in (dict(zip(header, values, strict=True)) for values in rows):
         lead = sandbox.state.find(email=row["email"])

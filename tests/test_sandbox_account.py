@@ -416,7 +416,7 @@ def test_sandbox_account_without_sandbox_is_a_usage_error(tmp_path: Path) -> Non
     result = invoke("run", str(sheet), "--sandbox-account", str(SAMPLE))
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
-        "Usage: bulk-loader run [OPTIONS] SHEET\n"
+        "Usage: bulk-loader run [OPTIONS] SHEETS...\n"
         "Try 'bulk-loader run --help' for help.\n"
         "\n"
         "Error: --sandbox-account goes with --sandbox: add --sandbox, or leave "

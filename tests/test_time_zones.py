@@ -332,7 +332,7 @@ def test_the_dry_run_shows_one_note_per_mapping(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output  # the UTC row
     shown = [line for line in result.stdout.splitlines() if line.startswith("Note:")]
     assert shown == [f"Note:      {note}" for note in NOTES]
-    summary = openpyxl.load_workbook(tmp_path / "leads.results.xlsx")["Summary"]
+    summary = openpyxl.load_workbook(tmp_path / "leads.csv.results.xlsx")["Summary"]
     notes = [
         row[1] for row in summary.iter_rows(values_only=True) if str(row[0]).startswith("Note")
     ]

@@ -7,6 +7,7 @@ renders what comes back. Like cli.py, and unlike the library, it may use click.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -42,7 +43,7 @@ def template_errors() -> Iterator[None]:
             click.echo(f"  {problem}", err=True)
         if exc.hint:
             click.echo(f"  ({exc.hint})", err=True)
-        sys.exit(exc.exit_code)
+        raise SystemExit(exc.exit_code) from exc  # the cause, for --json
 
 
 @contextmanager
@@ -107,14 +108,33 @@ def _print_notes(notes: list[str]) -> None:
 
 
 class ImportProgress:
-    """The import's progress on stderr: messages, then a tqdm bar (off when not a terminal)."""
+    """The import's progress on stderr: messages, then a tqdm bar (off when not a terminal).
 
-    def __init__(self) -> None:
+    Off a terminal (cron, CI, a log file) there is no bar; a heartbeat line says how far
+    the run is every `every_seconds` (30) and every `every_rows` rows (1,000) instead, so
+    a 42-minute run is never 42 minutes of silence.
+    """
+
+    def __init__(
+        self,
+        *,
+        heartbeat: bool | None = None,
+        every_seconds: float = 30.0,
+        every_rows: int = 1000,
+    ) -> None:
         self._bar: Any = None
         self._counts: Counter[str] = Counter()
         self._calls = 0  # row calls so far, retries included
         self._started = 0.0
         self._pace = ""
+        self._total = 0
+        self._done = 0
+        self._heartbeat = not _stderr_is_terminal() if heartbeat is None else heartbeat
+        self._every_seconds = every_seconds
+        self._every_rows = every_rows
+        self._lock = threading.Lock()
+        self._ended = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def __enter__(self) -> ImportProgress:
         return self
@@ -135,10 +155,36 @@ class ImportProgress:
             total=total, unit=" rows", disable=None, file=sys.stderr, dynamic_ncols=True
         )
         self._started = time.monotonic()
+        self._total = total
+        if self._heartbeat and total:
+            self._ticker = threading.Thread(target=self._tick, name="heartbeat", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._ended.wait(self._every_seconds):
+            self.beat()
+
+    def beat(self) -> None:
+        """One heartbeat line on stderr: rows done of the total, outcomes, pace, time."""
+        with self._lock:
+            seconds = time.monotonic() - self._started
+            done, total = self._done, self._total
+            share = f" ({100 * done // total}%)" if total else ""
+            counts = progress_counts(self._counts, self._calls, seconds) + self._pace
+        minutes, secs = divmod(int(seconds), 60)
+        click.echo(
+            f"progress: {done}/{total} rows{share}; {counts}; {minutes}:{secs:02d} elapsed",
+            err=True,
+        )
 
     def advance(self, outcome: RowOutcome) -> None:
-        self._counts[outcome.status] += 1
-        self._calls += outcome.calls
+        with self._lock:
+            self._counts[outcome.status] += 1
+            self._calls += outcome.calls
+            self._done += 1
+            done = self._done
+        if self._heartbeat and done % self._every_rows == 0 and done < self._total:
+            self.beat()
         if self._bar is None:
             return
         self._bar.update(1)
@@ -155,9 +201,20 @@ class ImportProgress:
         self._pace = progress_pace(rate, rate_limited)
 
     def close(self) -> None:
+        self._ended.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (ValueError, AttributeError):  # closed, or replaced by something without it
+        return False
 
 
 def progress_counts(counts: Counter[str], calls: int, seconds: float) -> str:

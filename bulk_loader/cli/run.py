@@ -7,13 +7,17 @@ run's stop events (a first one finishes the calls in flight, a later one stops a
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -41,7 +45,7 @@ from bulk_loader.cli.render import (
 )
 from bulk_loader.cli.sandbox import bundled_sandbox
 from bulk_loader.cli.stopping import SignalStop
-from bulk_loader.errors import Interrupted
+from bulk_loader.errors import BulkLoaderError, ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from bulk_loader import ImportSummary, KartraClient, Loader, RunPlan
@@ -53,7 +57,7 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
 
 
 @click.command()
-@click.argument("sheet", type=click.Path(path_type=Path))
+@click.argument("sheets", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--template",
     "template_path",
@@ -163,9 +167,32 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     help="Do not verify Kartra's TLS certificate (unsafe; prints a warning; --ca-bundle "
     "is the safe way through an inspecting proxy).",
 )
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write the results and failed-rows files in DIR (made if missing), not beside each sheet.",
+)
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print the run summary as one JSON object on stdout, and nothing else there (the "
+    "summary for people goes to stderr); see schemas/run-summary.schema.json.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Append one JSON line per API call to FILE: time, row, command, outcome, type, "
+    "HTTP status, latency (no personal data, no secrets).",
+)
 @guarded
 def run(
-    sheet: Path,
+    sheets: tuple[Path, ...],
     template_path: Path | None,
     sheet_name: str | None,
     header_row: int | None,
@@ -191,8 +218,12 @@ def run(
     proxy: str | None,
     ca_bundle: Path | None,
     insecure: bool,
+    output_dir: Path | None,
+    json_output: bool,
+    log_path: Path | None,
 ) -> None:
-    """Validate SHEET and import its rows into Kartra.
+    """Validate each SHEET (a CSV or XLSX file, or a FOLDER of them) and import its rows
+    into Kartra, one sheet after another.
 
     Credentials come from --profile (or KARTRA_PROFILE), else KARTRA_APP_ID,
     KARTRA_API_KEY and KARTRA_API_PASSWORD (not needed with --sandbox). Running the
@@ -208,50 +239,203 @@ def run(
         raise click.UsageError(
             "--sandbox-account goes with --sandbox: add --sandbox, or leave --sandbox-account out"
         )
-    check_sheet_option(sheet, sheet_name)
-    from bulk_loader import Loader
+    out = JsonOutput(json_output)
+    with out.capture():
+        paths = _sheets(sheets)
+        if len(paths) > 1 and results_path is not None:
+            raise click.UsageError(
+                "--results names one file, and there are several sheets: use --output-dir"
+            )
+        for path in paths:
+            check_sheet_option(path, sheet_name)
+        from bulk_loader import Loader
 
-    loader = Loader(
-        sheet,
-        template=template_path,
-        worksheet=sheet_name,
-        mode=cast("Mode", mode),
-        header_row=header_row,
-        journal_dir=journal_dir,
-    )
-    keys_only = results_columns == "keys"
-    network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
-    account = Account(sandbox, sandbox_account, api_url, profile)
-    if dry_run and not lookup:
-        with _account_client(account, network) as client:
-            _check(loader, results_path, keys_only, client)
-        return
-    if rate > 20:
-        click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
-    if restart and not yes and not sandbox:
-        _confirm_restart(loader)
-    with template_errors(), _kartra(account, network) as client:
-        summary = _import(
-            loader,
-            client,
-            results=results_path,
-            rate=rate or None,
+        def loader(path: Path) -> Loader:
+            return Loader(
+                path,
+                template=template_path,
+                worksheet=sheet_name,
+                mode=cast("Mode", mode),
+                header_row=header_row,
+                journal_dir=journal_dir,
+                output_dir=output_dir,
+            )
+
+        keys_only = results_columns == "keys"
+        network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
+        account = Account(sandbox, sandbox_account, api_url, profile)
+        if dry_run and not lookup:
+            with _account_client(account, network) as client:
+                out.account_of(client)
+                done = _each_sheet(
+                    paths, out, lambda path: _check(loader(path), results_path, keys_only, client)
+                )
+            _finish(done, out)
+        if rate > 20:
+            click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
+        if restart and not yes and not sandbox:
+            for path in paths:
+                _confirm_restart(loader(path))
+        options: dict[str, Any] = {
+            "results": results_path,
+            "rate": rate or None,
             # At Kartra's 20 calls/s, 8 in flight cover 400 ms answers; without a limit,
             # 8 calls of 20 ms cannot beat 400 rows/s, so more go at once.
-            workers=workers or (16 if not rate or rate > 50 else 8),
-            restart=restart,
-            temporary_journal=sandbox or dry_run,
-            lookup=lookup,
-            keys_only=keys_only,
-            known=known_path,
-            memory=not no_memory and not sandbox,
-            verify=verify,
-            backup=backup,
-            wait=wait,
+            "workers": workers or (16 if not rate or rate > 50 else 8),
+            "restart": restart,
+            "temporary_journal": sandbox or dry_run,
+            "lookup": lookup,
+            "keys_only": keys_only,
+            "known": known_path,
+            "memory": not no_memory and not sandbox,
+            "verify": verify,
+            "backup": backup,
+            "wait": wait,
             # A person at a terminal confirms the account and rows before the first
             # call; scripts (stdin not a terminal) and --yes are not asked.
-            confirm=None if yes or sandbox or lookup or not on_terminal() else _confirm_send,
-        )
+            "confirm": None if yes or sandbox or lookup or not on_terminal() else _confirm_send,
+        }
+        with _kartra(account, network) as client, _call_log(client, log_path) as logged:
+            out.account_of(client)
+
+            def one(path: Path) -> tuple[int, dict[str, Any]]:
+                return _run_one(loader(path), logged, options, out, sandbox=sandbox)
+
+            done = _each_sheet(paths, out, one)
+        _finish(done, out)
+
+
+def _sheets(given: tuple[Path, ...]) -> list[Path]:
+    """The sheets named: files as given, a folder's sheets (never a file this tool
+    wrote there), in order, each once."""
+    from bulk_loader import sheets_in
+
+    paths: list[Path] = []
+    for path in given:
+        # A folder (`run .` too): its sheets. A Numbers document is a folder on a Mac: a
+        # file to the person, refused as one (export it as CSV or XLSX).
+        if path.is_dir() and path.suffix.lower() != ".numbers":
+            found, ours = sheets_in(path)
+            if ours:
+                names = ", ".join(p.name for p in ours[:3]) + (", ..." if len(ours) > 3 else "")
+                click.echo(
+                    f"{path}: left out {len(ours)} file(s) bulk-loader wrote ({names})", err=True
+                )
+            if not found:
+                raise ConfigError(
+                    f"{path}: a folder with no sheet in it (.csv, .tsv, .txt, .xlsx, .xlsm)"
+                )
+            paths.extend(found)
+        else:
+            paths.append(path)
+    unique: list[Path] = []
+    for path in paths:
+        if path not in unique:
+            unique.append(path)
+    return unique
+
+
+Outcome = tuple[Path, int, "dict[str, Any] | None"]
+
+
+def _each_sheet(
+    paths: list[Path], out: JsonOutput, one: Callable[[Path], tuple[int, dict[str, Any]]]
+) -> list[Outcome]:
+    """Each sheet in turn. One sheet: its errors end the command as they always did.
+    Several: a sheet that cannot run is one line and the next goes on; Ctrl-C, or an
+    App Kartra refuses, stops them all."""
+    if len(paths) == 1:
+        code, record = one(paths[0])
+        return [(paths[0], code, record)]
+    done: list[Outcome] = []
+    for number, path in enumerate(paths, start=1):
+        click.echo(f"sheet {number} of {len(paths)}: {path}", err=True)
+        click.echo(f"Sheet:     {path}")
+        try:
+            code, record = one(path)
+        except Interrupted:
+            raise
+        except BulkLoaderError as exc:
+            click.echo(f"error: {exc}", err=True)
+            done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
+            continue
+        except SystemExit as exc:  # the template's problems, each on its line above
+            code = exc.code if isinstance(exc.code, int) else 1
+            cause = exc.__cause__
+            message = str(cause) if cause is not None else f"stopped with exit {code}"
+            done.append((path, code, out.error(message, code, path)))
+            continue
+        done.append((path, code, record))
+        if record and record.get("stopped_by") and code == 3:
+            click.echo("error: Kartra refused the App: the other sheets are not run", err=True)
+            break
+        click.echo("")
+    return done
+
+
+# The exit code of several sheets: the one that asks most of a person first.
+EXIT_PRIORITY = (70, 3, 4, 1, 75, 0)
+
+
+def _finish(done: list[Outcome], out: JsonOutput) -> NoReturn:
+    """The total of several sheets, the JSON object, and the exit code."""
+    codes = [code for _, code, _ in done]
+    code = next((c for c in EXIT_PRIORITY if c in codes), max(codes))
+    if len(done) == 1:
+        out.record = done[0][2]
+        sys.exit(done[0][1])
+    records = [record for _, _, record in done if record is not None]
+    totals = _totals(records)
+    by_code = ", ".join(f"{path.name} {c}" for path, c, _ in done)
+    click.echo(
+        f"Total:     {len(done)} sheets; {totals['rows']['read']} rows read, "
+        f"{totals['rows']['invalid']} invalid; "
+        + ", ".join(f"{status} {n}" for status, n in totals["statuses"].items())
+    )
+    click.echo(f"Exit:      {code} (by sheet: {by_code})")
+    out.several(records, totals, code)
+    sys.exit(code)
+
+
+def _totals(records: list[dict[str, Any]]) -> dict[str, Any]:
+    rows: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for record in records:
+        rows.update(record.get("rows", {}))
+        statuses.update(record.get("statuses", {}))
+    calls = sum(record.get("calls", 0) for record in records)
+    limited = sum(record.get("rate_limited", 0) for record in records)
+    return {
+        "sheets": len(records),
+        "rows": {key: rows[key] for key in ("read", "valid", "invalid")},
+        "statuses": dict(sorted(statuses.items())),
+        "calls": calls,
+        "rate_limited": limited,
+    }
+
+
+@contextmanager
+def _call_log(client: KartraClient, path: Path | None) -> Iterator[Any]:
+    """The client, its calls written to --log FILE when asked."""
+    if path is None:
+        yield client
+        return
+    from bulk_loader import CallLog, LoggedClient
+
+    log = CallLog(path)
+    try:
+        yield LoggedClient(client, log)
+    finally:
+        log.close()
+
+
+def _run_one(
+    loader: Loader, client: Any, options: dict[str, Any], out: JsonOutput, *, sandbox: bool
+) -> tuple[int, dict[str, Any]]:
+    """One sheet's real run (or --lookup), its summary shown; its exit code and record."""
+    started = time.time()
+    with template_errors():
+        summary = _import(loader, client, **options)
     print_import_summary(summary)
     if summary.interrupted and not sandbox:
         click.echo(f"to resume: {this_command()}", err=True)
@@ -261,14 +445,23 @@ def run(
             "run the same command again to rehearse the whole sheet",
             err=True,
         )
-    sys.exit(summary.exit_code)
+    from bulk_loader import import_record
+
+    record = import_record(summary, started=started, ended=time.time(), account=out.account)
+    if summary.interrupted:
+        out.record = record  # Ctrl-C ends the command here, sheets left or not
+        sys.exit(summary.exit_code)
+    return summary.exit_code, record
 
 
 def _check(
     loader: Loader, results_path: Path | None, keys_only: bool, client: KartraClient | None
-) -> None:
+) -> tuple[int, dict[str, Any]]:
     """The dry run: every row validated, the results written, nothing sent; checked
     against the account too when there are credentials (three look-ups, no row calls)."""
+    from bulk_loader import check_record
+
+    started = time.time()
     with template_errors(), dry_run_progress() as progress:
         try:
             summary = loader.check(
@@ -281,7 +474,92 @@ def _check(
         except KeyboardInterrupt:
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
     print_summary(summary)
-    sys.exit(summary.exit_code)
+    account = {}
+    if client is not None:
+        account = {**client.account_identity(), "profile": client.profile}
+    record = check_record(
+        sheet=summary.sheet_path,
+        mode=summary.mode,
+        template=summary.template_path,
+        report=summary.report,
+        results=summary.results_path,
+        account=account,
+        started=started,
+        ended=time.time(),
+        exit_code=summary.exit_code,
+    )
+    return summary.exit_code, record
+
+
+class JsonOutput:
+    """--json: stdout holds one JSON object and nothing else; what a person reads goes
+    to stderr meanwhile. Without --json, nothing changes."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.time()
+        self.record: dict[str, Any] | None = None
+        self.account: dict[str, str] = {}
+
+    def account_of(self, client: KartraClient | None) -> None:
+        if client is not None:
+            identity = client.account_identity()
+            self.account = {
+                "app_id": identity["app_id"],
+                "api_host": identity["api_host"],
+                "profile": client.profile,
+            }
+
+    def error(self, message: str, code: int, sheet: Path | None) -> dict[str, Any]:
+        from bulk_loader import error_record
+
+        return error_record(
+            message,
+            code,
+            started=self.started,
+            ended=time.time(),
+            sheet=str(sheet) if sheet is not None else None,
+        )
+
+    def several(self, records: list[dict[str, Any]], totals: dict[str, Any], code: int) -> None:
+        from bulk_loader import EXIT_MEANINGS
+
+        self.record = {
+            "schema": records[0]["schema"] if records else "bulk-loader/run-summary/1",
+            "command": "run",
+            "sheets": records,
+            "totals": totals,
+            "started": records[0]["started"] if records else None,
+            "ended": records[-1]["ended"] if records else None,
+            "exit_code": code,
+            "exit_meaning": EXIT_MEANINGS.get(code, ""),
+        }
+
+    @contextmanager
+    def capture(self) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        stdout = sys.stdout
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+        except SystemExit as exc:
+            if self.record is None:
+                code = exc.code if isinstance(exc.code, int) else 1
+                cause = exc.__cause__
+                self.record = self.error(str(cause) if cause else f"exit {code}", code, None)
+            raise
+        except click.UsageError as exc:
+            self.record = self.error(exc.format_message(), 2, None)
+            raise
+        except BulkLoaderError as exc:
+            self.record = self.error(str(exc), exc.exit_code, None)
+            raise
+        finally:
+            if self.record is not None:
+                stdout.write(json.dumps(self.record, ensure_ascii=False) + "\n")
+                stdout.flush()
 
 
 def _confirm_send(plan: RunPlan) -> bool:

@@ -30,7 +30,7 @@ from bulk_loader.pipeline.scan import (
     summary_table,
 )
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
-from bulk_loader.results.files import default_results_path
+from bulk_loader.results.files import default_results_path, make_output_dir
 from bulk_loader.results.workbook import ResultsWriter, key_columns
 from bulk_loader.sending.pacing import RateLimiter
 from bulk_loader.sending.sender import RowSender
@@ -85,6 +85,7 @@ def check_sheet(
     keys_only: bool = False,
     client: KartraApi | None = None,
     notice: Callable[[str], None] | None = None,
+    output_dir: Path | None = None,
 ) -> CheckSummary:
     """Validate every row of a sheet and write the results file; sends nothing.
 
@@ -96,7 +97,8 @@ def check_sheet(
     look-up is retried (a server that cannot be reached).
     """
     sheet_path = Path(sheet_path)
-    out = default_results_path(sheet_path, results_path)
+    make_output_dir(output_dir)
+    out = default_results_path(sheet_path, results_path, output_dir)
     report = Report()
     problems: list[Problem] = []
     with open_template_sheet(sheet_path, sheet_name, header_row, template_path) as sheet:

@@ -61,6 +61,8 @@ from bulk_loader.results.files import (
     check_writable_folder,
     default_results_path,
     failed_rows_path,
+    make_output_dir,
+    results_for_app,
 )
 from bulk_loader.results.summary import ACCOUNT_META, LAST_RUN, ImportSummary, write_run_files
 from bulk_loader.sending.budget import SharedPace
@@ -100,6 +102,7 @@ class ImportOptions:
     backup: bool = False  # read each lead before editing it; `undo` puts it back
     journal_dir: Path | None = None  # None: beside the sheet (or the data folder if synced)
     wait: float = 0.0  # seconds to wait for another run holding the journal to let go
+    output_dir: Path | None = None  # the results and failed rows: here, not beside the sheet
 
 
 def run_import(
@@ -134,7 +137,8 @@ def _run_import(
     halt: threading.Event | None,
     confirm: Callable[[RunPlan], bool] | None = None,
 ) -> ImportSummary:
-    results = default_results_path(options.sheet, options.results_path)
+    make_output_dir(options.output_dir)
+    results = default_results_path(options.sheet, options.results_path, options.output_dir)
     sheet = open_template_sheet(
         options.sheet, options.sheet_name, options.header_row, options.template_path
     )
@@ -143,6 +147,9 @@ def _run_import(
         done.callback(validator.close)  # a header missing: failed above, before any call
         refuse_other_account(validator.template, client)  # a pinned account: before any call
         identity = _identity(options, sheet, client)
+        moved = ""
+        if options.results_path is None and not options.lookup:  # another App's: kept
+            results, moved = results_for_app(results, identity["app_id"])
         _check_outputs(options, results, identity)  # before any call: nothing sent
         known = _known_leads(options, client)  # a bad --known file: before any call
         if known is not None:
@@ -169,6 +176,8 @@ def _run_import(
             raise TemplateError(validator.template.path, missing)
         journal, summary = _open_journal(options, identity, client, validator)
         summary.report.notes[:0] = sheet.notes  # a header found below a title, say
+        if moved:
+            summary.report.notes.append(moved)
         done.callback(_close_journal, journal, options, summary)
         if summary.journal_kept:
             progress.message(f"journal: {journal.path}")
@@ -297,7 +306,7 @@ def _check_outputs(options: ImportOptions, results: Path, identity: dict[str, st
     """
     check_writable(results, "results")
     if not options.lookup and not options.keys_only:
-        check_writable(failed_rows_path(options.sheet), "failed-rows file")
+        check_writable(failed_rows_path(options.sheet, options.output_dir), "failed-rows file")
     if not options.ephemeral_journal:  # its folder: the journal itself is another run's
         journal = journal_path(options.sheet, identity, options.journal_dir)
         check_writable_folder(journal.parent, "journal")
@@ -355,6 +364,7 @@ def _open_journal(
         journal=journal.path,
         journal_kept=not options.ephemeral_journal,
         mode_lookup=options.lookup,
+        output_dir=options.output_dir,
     )
     summary.report.notes.extend(validator.notes)
     return journal, summary

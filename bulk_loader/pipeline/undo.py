@@ -26,6 +26,7 @@ from bulk_loader.journal.store import Journal, WrittenLead
 from bulk_loader.kartra.client import KartraApi, Outcome, lead_details
 from bulk_loader.outcomes import RowStatus
 from bulk_loader.pipeline.send import lead_row
+from bulk_loader.results.files import output_name
 from bulk_loader.results.sinks import XlsxSink
 from bulk_loader.sending.pacing import RateLimiter, RetryPolicy
 from bulk_loader.sending.readback import compare
@@ -80,7 +81,7 @@ def undo_run(
     ends the undo after the lead under way (run again to carry on)."""
     path = _journal_of(sheet, client, journal_dir)
     journal = Journal.open(path, {})
-    results = results_path or sheet.with_name(f"{sheet.stem}.undo.xlsx")
+    results = results_path or sheet.with_name(output_name(sheet, "undo", ".xlsx"))
     summary = UndoSummary(sheet, results)
     sender = RowSender(client, RateLimiter(rate), mode="edit", policy=policy)
     tag = _tag_every_row(template_path or _template_of(journal))

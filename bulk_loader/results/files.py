@@ -4,8 +4,10 @@ person with no results and a journal to dig through."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,19 +19,35 @@ __all__ = [
     "default_results_path",
     "failed_rows_path",
     "file_digest",
+    "make_output_dir",
     "numbered",
+    "output_name",
+    "results_app",
+    "results_for_app",
     "same_file",
 ]
 
 
-def default_results_path(sheet_path: Path, results_path: Path | None = None) -> Path:
-    """`--results` if given, else `<sheet>.results.xlsx` beside the input.
+def output_name(sheet: Path, what: str, suffix: str) -> str:
+    """The name of a file this tool writes for `sheet`: `leads.results.xlsx` for
+    `leads.xlsx`, and the input's extension kept for any other (`leads.csv.results.xlsx`),
+    so that leads.csv and leads.xlsx in one folder never write the same file."""
+    base = sheet.stem if sheet.suffix.lower() == ".xlsx" else sheet.name
+    return f"{base}.{what}{suffix}"
+
+
+def default_results_path(
+    sheet_path: Path, results_path: Path | None = None, output_dir: Path | None = None
+) -> Path:
+    """`--results` if given, else `<sheet>.results.xlsx` (output_name) beside the input
+    or in `output_dir`.
 
     Never the input itself: writing results over the sheet would destroy it.
     """
     sheet_path = Path(sheet_path)
     if results_path is None:
-        return sheet_path.with_name(f"{sheet_path.stem}.results.xlsx")
+        folder = output_dir if output_dir is not None else sheet_path.parent
+        return folder / output_name(sheet_path, "results", ".xlsx")
     if same_file(Path(results_path), sheet_path):
         raise InputError(f"--results {results_path} is the input sheet; name another file")
     return Path(results_path)
@@ -43,10 +61,27 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def failed_rows_path(sheet: Path) -> Path:
-    """`<sheet>.failed.<ext>` beside the input, in the input's own format."""
-    suffix = sheet.suffix.lower() if sheet.suffix.lower() in (".csv", ".xlsx") else ".csv"
-    return sheet.with_name(f"{sheet.stem}.failed{suffix}")
+def make_output_dir(folder: Path | None) -> None:
+    """--output-dir, made if it is not there yet (InputError naming it if it cannot be)."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--output-dir {folder}: {exc.strerror or exc}") from exc
+    if not folder.is_dir():
+        raise InputError(f"--output-dir {folder}: not a folder")
+
+
+def failed_rows_path(sheet: Path, output_dir: Path | None = None) -> Path:
+    """`<sheet>.failed.<ext>` beside the input (or in `output_dir`), in the input's own
+    format: leads.csv and leads.xlsx already differ by it. Another text sheet keeps its
+    extension in the name (`leads.tsv.failed.csv`), apart from leads.csv's."""
+    folder = output_dir if output_dir is not None else sheet.parent
+    suffix = sheet.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        return folder / f"{sheet.stem}.failed{suffix}"
+    return folder / f"{sheet.name}.failed.csv"
 
 
 def numbered(failed: Path, number: int) -> Path:
@@ -90,3 +125,52 @@ def check_writable_folder(folder: Path, what: str) -> None:
             pass
     except OSError as exc:
         raise InputError(f"cannot write the {what} in {folder}: {exc.strerror or exc}") from exc
+
+
+def results_for_app(path: Path, app_id: str) -> tuple[Path, str]:
+    """The default results path for a run into `app_id`, and a note when it moved.
+
+    When `path` holds the results of a run into another App (its Summary says which),
+    this run's go beside it as `<name>.app-<id>.xlsx`: one sheet run for two clients
+    leaves both clients' results, never one overwritten by the other.
+    """
+    owner = results_app(path)
+    if owner is None or owner == app_id:
+        return path, ""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in app_id)[:64]
+    moved = path.with_name(f"{path.stem}.app-{safe}{path.suffix}")
+    return moved, (
+        f"{path.name} holds the results of app {owner}: this run's (app {app_id}) are in "
+        f"{moved.name}"
+    )
+
+
+def results_app(path: Path) -> str | None:
+    """The App id a results file this tool wrote names in its Summary (None: no file,
+    not one of ours, a dry run without an account, or unreadable)."""
+    summary = path.with_name(f"{path.stem}.summary.csv") if path.suffix.lower() == ".csv" else path
+    try:
+        if summary.suffix.lower() == ".csv":
+            with summary.open(encoding="utf-8-sig", newline="") as file:
+                lines = [row for row in csv.reader(file) if len(row) >= 2]
+        else:
+            import openpyxl
+
+            book = openpyxl.load_workbook(summary, read_only=True)
+            try:
+                if "Summary" not in book.sheetnames:
+                    return None
+                lines = [
+                    [str(cell) for cell in row[:2]]
+                    for row in book["Summary"].iter_rows(max_col=2, values_only=True)
+                    if row and row[0] == "Account"
+                ]
+            finally:
+                book.close()
+    except Exception:  # anything unreadable is simply not known to be another App's
+        return None
+    for key, value, *_ in lines:
+        found = re.match(r"app (\S+)", value or "") if key == "Account" else None
+        if found:
+            return found.group(1)
+    return None

@@ -33,7 +33,12 @@ from bulk_loader.results.failed_rows import (
     remembered,
     why_kept,
 )
-from bulk_loader.results.files import default_results_path, failed_rows_path, same_file
+from bulk_loader.results.files import (
+    default_results_path,
+    failed_rows_path,
+    results_for_app,
+    same_file,
+)
 from bulk_loader.results.summary_sheet import TopLine, summary_sheet
 from bulk_loader.results.workbook import FailedRowsWriter, ResultsWriter, key_columns
 from bulk_loader.sending.readback import ReadBack
@@ -113,6 +118,7 @@ class ImportSummary:
     journal: Path
     # The account written to: `app 4Zt8 (profile acme) at app.kartra.com` (account_label).
     account: str = ""
+    output_dir: Path | None = None  # --output-dir: the results and failed rows go there
     results: Path | None = None
     failed: Path | None = None
     statuses: Counter[RowStatus] = field(default_factory=Counter)
@@ -333,6 +339,7 @@ def rebuild_results(
     keys_only: bool = False,
     journal_dir: Path | None = None,
     app_id: str | None = None,
+    output_dir: Path | None = None,
 ) -> ImportSummary:
     """The results workbook and failed-rows file of `sheet`, rebuilt from its journal:
     the newest one, or the one of runs into `app_id` (a sheet run into two accounts
@@ -375,7 +382,11 @@ def rebuild_results(
                 summary.earlier = last_run(meta)
                 summary.report.notes.extend(summary.earlier.notes)
 
-            results = default_results_path(sheet, results_path)
+            results = default_results_path(sheet, results_path, output_dir)
+            if results_path is None and meta.get("app_id"):  # another App's: kept
+                results, moved = results_for_app(results, meta["app_id"])
+                summary.report.notes.extend([moved] if moved else [])
+            summary.output_dir = output_dir
             # A keys-only run's journal holds no other cell: its results stay keys only.
             keys_only = keys_only or meta.get("results_columns") == "keys"
             write_run_files(
@@ -404,7 +415,7 @@ def write_run_files(
     there is no failed-rows file (it would be whole rows). A failed-rows file that
     changed since a run wrote it is never replaced nor removed (next_failed_file).
     """
-    default = failed_rows_path(summary.sheet)
+    default = failed_rows_path(summary.sheet, summary.output_dir)
     written = remembered(journal)
     target, kept, ours = next_failed_file(default, written)
     failed_file = failed_file and not keys_only

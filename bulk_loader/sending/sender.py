@@ -32,6 +32,7 @@ from bulk_loader.kartra.actions import (
     unassign_tag,
     unsubscribe_lead_from_list,
 )
+from bulk_loader.kartra.call_log import for_row
 from bulk_loader.kartra.client import CallResult, Outcome, lead_details
 from bulk_loader.kartra.clock import KartraClock
 from bulk_loader.outcomes import RowOutcome, RowStatus, Witness
@@ -181,7 +182,8 @@ class RowSender:
             # have (its answer was lost). The rest of the row goes; they never twice.
             row = replace(row, points=0, sequence=None)
         try:
-            outcome = self._send(row, tally, history)
+            with for_row(row.row):  # --log names the row of each call
+                outcome = self._send(row, tally, history)
         except _Stopped:
             outcome = _stopped(row, tally)
         except Unsettled as exc:

@@ -1,0 +1,244 @@
+"""Runs no one watches (issue 17, points 3, 5 and 6): `--json` on stdout and nothing
+else there, checked against the JSON Schema kept in the repository; a heartbeat off a
+terminal; `--log` of every call; several sheets and folders in one command; outputs
+that never collide (two sheets of one name, two accounts, --output-dir)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import openpyxl
+import pytest
+from click.testing import CliRunner, Result
+
+from bulk_loader.cli.app import cli
+from bulk_loader.cli.render import ImportProgress
+from bulk_loader.outcomes import RowOutcome, RowStatus
+from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "schemas" / "run-summary.schema.json").read_text())
+ENV = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+       "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
+        yield running
+
+
+def write(path: Path, rows: list[list[str]]) -> Path:
+    if path.suffix == ".xlsx":
+        book = openpyxl.Workbook()
+        for row in [["email", "first_name"], *rows]:
+            book.active.append(row)  # type: ignore[union-attr]
+        book.save(path)
+        return path
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([["email", "first_name"], *rows])
+    return path
+
+
+def run(sandbox: RunningSandbox, *args: str) -> Result:
+    env = {**ENV, "KARTRA_API_URL": sandbox.url}
+    return CliRunner().invoke(cli, ["run", *args, "--verify", "0"], env=env)
+
+
+def valid(text: str) -> dict[str, Any]:
+    """stdout is one JSON object, valid against the schema in the repository."""
+    record: dict[str, Any] = json.loads(text)
+    jsonschema.validate(record, SCHEMA)
+    return record
+
+
+def test_json_is_the_only_thing_on_stdout_and_follows_the_schema(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"], ["bad", "B"]])
+    result = run(sandbox, str(sheet), "--json")
+    assert result.exit_code == 1, result.output
+    record = valid(result.stdout)
+    assert record["account"] == {
+        "app_id": "sandbox-app",
+        "profile": None,
+        "api_host": sandbox.url.removeprefix("http://").removesuffix("/api"),
+    }
+    assert (record["sheet"], record["mode"], record["dry_run"]) == (str(sheet), "upsert", False)
+    assert record["rows"] == {"read": 2, "valid": 1, "invalid": 1}
+    assert record["statuses"] == {"created": 1, "invalid": 1}
+    assert record["problems"] == {"invalid_email": 1}
+    assert record["files"]["results"] == str(tmp_path / "s.csv.results.xlsx")
+    assert record["files"]["failed_rows"] == str(tmp_path / "s.failed.csv")
+    assert record["exit_code"] == 1 and record["exit_meaning"].startswith("rows need fixing")
+    assert record["started"] <= record["ended"]
+    # What a person reads went to stderr instead.
+    assert "Rows read: 2\n" in result.stderr and "Created:   1\n" in result.stderr
+
+
+def test_json_of_a_dry_run_and_of_a_run_that_cannot_start(tmp_path: Path) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    dry = CliRunner().invoke(cli, ["run", str(sheet), "--dry-run", "--json"])
+    record = valid(dry.stdout)
+    assert dry.exit_code == 0 and record["dry_run"] is True and record["account"] is None
+    assert record["statuses"] == {"valid": 1}
+    template = tmp_path / "t.toml"
+    template.write_text('[fields]\nemail = "E-mail"\n')
+    broken = CliRunner().invoke(
+        cli, ["run", str(sheet), "--template", str(template), "--dry-run", "--json"]
+    )
+    assert broken.exit_code == 3
+    record = valid(broken.stdout)
+    assert record["exit_code"] == 3 and "E-mail" in record["error"]
+    assert record["exit_meaning"].startswith("cannot run")
+
+
+def test_log_has_one_line_per_call_and_no_personal_data(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"], ["bo@example.com", "Bo"]])
+    log = tmp_path / "calls.log"
+    result = run(sandbox, str(sheet), "--log", str(log))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    looked_up = [line for line in lines if line["row"] is None]
+    assert [line["cmd"] for line in looked_up] == [
+        "retrieve_custom_fields", "retrieve_account_tags", "retrieve_account_lists"
+    ]  # fmt: skip
+    rows = sorted((line["row"], line["cmd"], line["outcome"]) for line in lines if line["row"])
+    assert rows == [(2, "create_lead", "ok"), (3, "create_lead", "ok")]
+    assert all(
+        set(line) == {"time", "row", "cmd", "outcome", "type", "http", "ms"} for line in lines
+    )
+    assert len(lines) == sandbox.stats.calls_total
+    text = log.read_text()
+    assert "example.com" not in text and "Ana" not in text and "sandbox-" not in text
+    if os.name == "posix":
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    again = run(
+        sandbox, str(write(tmp_path / "t.csv", [["cy@example.com", "Cy"]])), "--log", str(log)
+    )
+    assert again.exit_code == 0
+    assert len(log.read_text().splitlines()) == len(lines) + 4  # appended, never replaced
+
+
+def test_off_a_terminal_a_heartbeat_says_how_far_the_run_is() -> None:
+    """Every `every_rows` rows, and every `every_seconds` even when no row ends."""
+    lines: list[str] = []
+    progress = ImportProgress(heartbeat=True, every_seconds=3600, every_rows=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("click.echo", lambda text="", **kw: lines.append(str(text)))
+        progress.start(5)
+        for _ in range(5):
+            progress.advance(RowOutcome(2, RowStatus.CREATED, lead_id="1", calls=1))
+        progress.close()
+    beats = [line for line in lines if line.startswith("progress: ")]
+    assert [line.split(";")[0] for line in beats] == [
+        "progress: 2/5 rows (40%)",
+        "progress: 4/5 rows (80%)",
+    ]
+    assert "created 2, updated 0, failed 0" in beats[0]
+    # The clock: a beat arrives with no row ending at all.
+    ticked = threading.Event()
+    quiet = ImportProgress(heartbeat=True, every_seconds=0.01, every_rows=1000)
+    quiet.beat = ticked.set  # type: ignore[method-assign]
+    quiet.start(10)
+    try:
+        assert ticked.wait(60)
+    finally:
+        quiet.close()
+
+
+def test_a_folder_runs_its_sheets_not_the_files_this_tool_wrote(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop / "leads.csv", [["ana@example.com", "Ana"]])
+    write(drop / "leads.xlsx", [["bo@example.com", "Bo"], ["bad", "B"]])
+    first = run(sandbox, str(drop), "--json")
+    assert first.exit_code == 1, first.output  # the worst of 0 and 1
+    record = valid(first.stdout)
+    assert [r["sheet"] for r in record["sheets"]] == [
+        str(drop / "leads.csv"),
+        str(drop / "leads.xlsx"),
+    ]
+    assert record["totals"]["statuses"] == {"created": 2, "invalid": 1}
+    assert record["exit_code"] == 1
+    # Two sheets of one name: two results files, never one over the other.
+    names = sorted(p.name for p in drop.iterdir() if p.is_file())
+    assert names == ["leads.csv", "leads.csv.results.xlsx", "leads.failed.xlsx",
+                     "leads.results.xlsx", "leads.xlsx"]  # fmt: skip
+    (drop / "~$leads.xlsx").write_bytes(b"excel lock")
+    again = run(sandbox, str(drop))
+    assert again.exit_code == 1, again.output
+    assert (
+        f"{drop}: left out 3 file(s) bulk-loader wrote (leads.csv.results.xlsx, "
+        "leads.failed.xlsx, leads.results.xlsx)\n"
+    ) in again.stderr
+    assert again.stdout.splitlines()[-2:] == [
+        "Total:     2 sheets; 3 rows read, 1 invalid; created 2, invalid 1",
+        "Exit:      1 (by sheet: leads.csv 0, leads.xlsx 1)",
+    ]
+    assert sandbox.stats.by_cmd["create_lead"] == 2  # nothing sent twice
+
+
+def test_several_sheets_go_on_past_one_that_cannot_run(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    good = write(tmp_path / "a.csv", [["ana@example.com", "Ana"]])
+    other = tmp_path / "b.csv"
+    other.write_text("name\nno email column here\n")
+    result = run(sandbox, str(other), str(good))
+    assert result.exit_code == 3, result.output
+    assert "sheet 1 of 2: " in result.stderr and "sheet 2 of 2: " in result.stderr
+    assert sandbox.stats.by_cmd["create_lead"] == 1  # a.csv still ran
+    assert result.stdout.splitlines()[-1] == "Exit:      3 (by sheet: b.csv 3, a.csv 0)"
+    lonely = CliRunner().invoke(cli, ["run", str(good), str(other), "--results", "r.xlsx"])
+    assert lonely.exit_code == 2 and "use --output-dir" in lonely.stderr
+
+
+def test_output_dir_takes_the_results_and_failed_rows(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sheet = write(inbox / "s.csv", [["ana@example.com", "Ana"], ["bad", "B"]])
+    out = tmp_path / "out" / "nightly"
+    result = run(sandbox, str(sheet), "--output-dir", str(out))
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["s.csv.results.xlsx", "s.failed.csv"]
+    assert sorted(p.name for p in inbox.iterdir()) == [".bulk-loader", "s.csv"]
+
+
+def test_results_of_another_account_are_never_overwritten(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet)).exit_code == 0
+    first = (tmp_path / "s.csv.results.xlsx").read_bytes()
+    account = tmp_path / "b.toml"
+    account.write_text(
+        (ROOT / "samples" / "account.toml").read_text().replace('"sandbox-app"', '"client-b"')
+    )
+    with serve_in_thread(account, rate=None) as other:
+        env = {**ENV, "KARTRA_APP_ID": "client-b", "KARTRA_API_URL": other.url}
+        result = CliRunner().invoke(cli, ["run", str(sheet), "--verify", "0"], env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.csv.results.xlsx").read_bytes() == first
+    assert (
+        "Note:      s.csv.results.xlsx holds the results of app sandbox-app: this run's "
+        "(app client-b) are in s.csv.results.app-client-b.xlsx\n"
+    ) in result.stdout
+    assert (tmp_path / "s.csv.results.app-client-b.xlsx").exists()
+    # Rebuilt for that account, they go to its own file too.
+    rebuilt = CliRunner().invoke(cli, ["results", str(sheet)])
+    assert "Results:   " + str(tmp_path / "s.csv.results.app-client-b.xlsx") in rebuilt.stdout
