@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from bulk_loader.results.summary import ImportSummary
     from bulk_loader.sending.pacing import RetryPolicy
     from bulk_loader.sheets.folder import sheets_in, written_by_us
+    from bulk_loader.user_folders import config_folder
 
 _HOMES = {
     "Loader": "bulk_loader.api",
@@ -62,6 +63,7 @@ _HOMES = {
     "lead_memory_files": "bulk_loader.api",
     "stale_journals": "bulk_loader.api",
     "shown_url": "bulk_loader.kartra.network",
+    "config_folder": "bulk_loader.user_folders",
     "CallLog": "bulk_loader.kartra.call_log",
     "LoggedClient": "bulk_loader.kartra.call_log",
     "sheets_in": "bulk_loader.sheets.folder",
@@ -123,6 +125,7 @@ __all__ = [
     "check_api_url",
     "check_record",
     "chosen_credentials",
+    "config_folder",
     "env_names",
     "error_record",
     "forget_journal",

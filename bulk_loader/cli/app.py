@@ -12,26 +12,48 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 import click
 
+from bulk_loader.cli.config import config, config_files, load_defaults
 from bulk_loader.cli.housekeeping import forget, results, template, time_zones
 from bulk_loader.cli.profiles import profile
 from bulk_loader.cli.run import run
 from bulk_loader.cli.sandbox import sandbox
 from bulk_loader.cli.undo import undo
+from bulk_loader.errors import BulkLoaderError
 
 __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Defaults for the options from FILE, instead of ./bulk-loader.toml and the "
+    "user's config folder's (`bulk-loader config show` prints them).",
+)
 @click.version_option(package_name="bulk-loader")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, config_path: Path | None) -> None:
     """Create and update Kartra leads from a CSV or XLSX sheet."""
+    try:
+        ctx.default_map, origins = load_defaults(cli, config_path)
+        ctx.meta["config_origins"] = origins
+        ctx.meta["config_files"] = config_files(config_path)
+    except BulkLoaderError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
 
 
-for command in (run, results, forget, template, time_zones, sandbox, undo, profile):
+for command in (run, results, forget, template, time_zones, sandbox, undo, profile, config):
     cli.add_command(command)
 
 

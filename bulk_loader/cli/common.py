@@ -19,8 +19,8 @@ import click
 
 from bulk_loader.errors import BulkLoaderError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "ask", "check_sheet_option", "guarded", "on_terminal",
-           "results_columns_option", "results_option", "sheet_option"]  # fmt: skip
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "ask", "check_sheet_option", "given", "guarded",
+           "on_terminal", "results_columns_option", "results_option", "sheet_option"]  # fmt: skip
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +62,15 @@ def guarded(func: F) -> F:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def given(name: str) -> bool:
+    """Whether the option `name` was typed on this command line (not the environment's,
+    a config file's or the default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source is ParameterSource.COMMANDLINE
 
 
 def on_terminal() -> bool:
@@ -106,11 +115,13 @@ def shell_join(words: list[str]) -> str:
 api_url_option = click.option(
     "--api-url",
     default=None,
+    envvar="KARTRA_API_URL",
     help="Kartra API URL (default: $KARTRA_API_URL, else https://app.kartra.com/api).",
 )
 profile_option = click.option(
     "--profile",
     default=None,
+    envvar="KARTRA_PROFILE",
     metavar="NAME",
     help="The Kartra account, by profile (`bulk-loader profile add`); default: "
     "$KARTRA_PROFILE, else KARTRA_APP_ID, KARTRA_API_KEY and KARTRA_API_PASSWORD.",

@@ -28,6 +28,7 @@ __all__ = ["forget", "results", "template", "time_zones"]
 @click.option(
     "--profile",
     default=None,
+    envvar="KARTRA_PROFILE",
     metavar="NAME",
     help="The account whose journal to rebuild from, by profile (default: $KARTRA_PROFILE, "
     "else the newest journal).",

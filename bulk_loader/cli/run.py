@@ -25,6 +25,7 @@ from bulk_loader.cli.common import (
     api_url_option,
     ask,
     check_sheet_option,
+    given,
     guarded,
     journal_dir_option,
     on_terminal,
@@ -231,10 +232,12 @@ def run(
     """
     if lookup and not dry_run:
         raise click.UsageError("--lookup goes with --dry-run")
-    if sandbox and api_url:
-        raise click.UsageError("--sandbox starts its own API: leave out --api-url")
-    if sandbox and profile:
-        raise click.UsageError("--sandbox is its own account: leave out --profile")
+    if sandbox:  # an exported KARTRA_API_URL or KARTRA_PROFILE is not for the sandbox
+        if given("api_url"):
+            raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+        if given("profile"):
+            raise click.UsageError("--sandbox is its own account: leave out --profile")
+        api_url = profile = None
     if sandbox_account is not None and not sandbox:
         raise click.UsageError(
             "--sandbox-account goes with --sandbox: add --sandbox, or leave --sandbox-account out"
