@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     )
     from bulk_loader.errors import BulkLoaderError
     from bulk_loader.kartra.call_log import CallLog, LoggedClient
-    from bulk_loader.kartra.client import Credentials, KartraApi, KartraClient, account_label
+    from bulk_loader.kartra.client import (
+        DEFAULT_API_URL,
+        Credentials,
+        KartraApi,
+        KartraClient,
+        account_label,
+    )
     from bulk_loader.kartra.network import check_api_url, shown_url
     from bulk_loader.kartra.profiles import (
         Profile,
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     from bulk_loader.pipeline.check import CheckSummary
     from bulk_loader.pipeline.progress import Progress, SilentProgress
     from bulk_loader.pipeline.undo import UndoSummary
+    from bulk_loader.results.files import output_name
     from bulk_loader.results.run_record import (
         EXIT_MEANINGS,
         check_record,
@@ -64,6 +71,8 @@ _HOMES = {
     "stale_journals": "bulk_loader.api",
     "shown_url": "bulk_loader.kartra.network",
     "config_folder": "bulk_loader.user_folders",
+    "DEFAULT_API_URL": "bulk_loader.kartra.client",
+    "output_name": "bulk_loader.results.files",
     "CallLog": "bulk_loader.kartra.call_log",
     "LoggedClient": "bulk_loader.kartra.call_log",
     "sheets_in": "bulk_loader.sheets.folder",
@@ -100,6 +109,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "DEFAULT_API_URL",
     "EXIT_MEANINGS",
     "BulkLoaderError",
     "CallLog",
@@ -133,6 +143,7 @@ __all__ = [
     "kartra_time_zones",
     "lead_memory_files",
     "load_profiles",
+    "output_name",
     "profile_app_id",
     "profiles_file",
     "remove_profile",

@@ -72,6 +72,17 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
+def sandbox() -> Iterator[Any]:
+    """The sample account's sandbox on 127.0.0.1, not paced (a module needing another
+    account or pace defines its own `sandbox`)."""
+    from bulk_loader.sandbox import serve_in_thread
+
+    root = Path(__file__).resolve().parent.parent
+    with serve_in_thread(root / "samples" / "account.toml", rate=None) as running:
+        yield running
+
+
+@pytest.fixture
 def client(sandbox: Any) -> Iterator[Any]:
     """A client of the test module's own `sandbox` fixture, as the sample App."""
     from bulk_loader.kartra.client import Credentials, KartraClient

@@ -6,7 +6,6 @@ confirms the account and rows before the first row is sent."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -16,17 +15,11 @@ from click.testing import CliRunner
 from bulk_loader.cli.app import cli
 from bulk_loader.journal.files import find_journals
 from bulk_loader.journal.store import Journal
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
        "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: list[list[str]]) -> Path:
@@ -89,15 +82,25 @@ def test_a_template_pinned_to_another_account_stops_before_any_call(
     sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
     template = tmp_path / "acme.toml"
     template.write_text('[template]\naccount = "acme"\n\n[fields]\nemail = "email"\n')
+    # A host that never resolves (RFC 2606): stopped before any call, or no call can go.
+    elsewhere = "https://kartra.invalid/api"
     for dry in ([], ["--dry-run"]):
-        result = run(sandbox, str(sheet), "--template", str(template), *dry)
-        assert result.exit_code == 3, result.output  # type: ignore[attr-defined]
-        assert result.stderr.splitlines()[-1] == (  # type: ignore[attr-defined]
+        result = CliRunner().invoke(
+            cli,
+            ["run", str(sheet), "--template", str(template), "--api-url", elsewhere, *dry],
+            env=ENV,
+        )
+        assert result.exit_code == 3, result.output
+        assert result.stderr.splitlines()[-1] == (
             f"error: {template}: this template is for account 'acme', and the credentials "
-            f"given are app sandbox-app at {host(sandbox)}: nothing sent; run with "
+            "given are app sandbox-app at kartra.invalid: nothing sent; run with "
             "--profile acme (or acme's credentials)"
         )
-    assert sandbox.stats.calls_total == 0
+    # A sandbox on this machine is a rehearsal, not an account: the pinned template runs.
+    rehearsal = CliRunner().invoke(
+        cli, ["run", str(sheet), "--template", str(template), "--sandbox", "--verify", "0"]
+    )
+    assert rehearsal.exit_code == 0, rehearsal.output
     # Pinned to this App's id, it runs.
     template.write_text('[template]\naccount = "sandbox-app"\n\n[fields]\nemail = "email"\n')
     result = run(sandbox, str(sheet), "--template", str(template))

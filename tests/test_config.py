@@ -117,3 +117,29 @@ def test_a_config_file_never_answers_a_question(folder: Path) -> None:
     (folder / "bulk-loader.toml").write_text("[run]\nyes = true\n")
     result = invoke("run", "s.csv", "--dry-run")
     assert result.exit_code == 3 and "[run] yes: not an option of `run`" in result.stderr
+
+
+def test_a_folders_file_never_says_where_the_credentials_go(folder: Path) -> None:
+    (folder / "bulk-loader.toml").write_text('api-url = "https://kartra.invalid/api"\n')
+    result = invoke("run", "s.csv", "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"error: {folder / 'bulk-loader.toml'}: api-url: where the credentials go is set on "
+        "the command line, in your own config folder's bulk-loader.toml or with --config, "
+        "never by a folder's file\n"
+    )
+    for switch in ("dry-run", "insecure", "sandbox"):
+        (folder / "bulk-loader.toml").write_text(f"[run]\n{switch} = true\n")
+        refused = invoke("run", "s.csv")
+        assert refused.exit_code == 3 and f"[run] {switch}: not an option" in refused.stderr
+
+
+def test_exported_credentials_win_over_a_config_files_profile(folder: Path) -> None:
+    (folder / "bulk-loader.toml").write_text('profile = "acme"\n[run]\ntemplate = "t.toml"\n')
+    env = {"KARTRA_APP_ID": "x", "KARTRA_API_KEY": "k", "KARTRA_API_PASSWORD": "p",
+           "KARTRA_API_URL": "http://127.0.0.1:9/api"}  # fmt: skip
+    result = invoke("run", "s.csv", "--dry-run", env=env)
+    assert result.stderr.splitlines()[0] == (
+        "note: the environment's KARTRA_APP_ID credentials win over profile acme of the config file"
+    )
+    assert "no profile 'acme'" not in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,11 @@ from bulk_loader.journal.files import find_journals
 from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.results.summary import ImportSummary, rebuild_results
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: Sequence[Sequence[str]]) -> Path:

@@ -15,7 +15,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,12 @@ from bulk_loader.kartra.client import CallResult, Credentials, KartraClient
 from bulk_loader.outcomes import RowStatus
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.results.summary import ImportSummary, rebuild_results
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes and flock as on POSIX")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: Sequence[Sequence[str]]) -> Path:

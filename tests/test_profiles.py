@@ -7,27 +7,21 @@ from __future__ import annotations
 import csv
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
+import keyring.backend
 import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 
 from bulk_loader.cli.app import cli
 from bulk_loader.kartra.profiles import profiles_file
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 # Another client's credentials, still exported from the last job.
 OTHER = {"KARTRA_APP_ID": "client-b", "KARTRA_API_KEY": "b-key", "KARTRA_API_PASSWORD": "b-pw"}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 @pytest.fixture
@@ -164,3 +158,54 @@ def test_remove_forgets_the_profile_and_its_secrets(
     assert invoke("profile", "list").stdout.startswith("no profiles yet")
     again = invoke("profile", "remove", "acme")
     assert again.exit_code == 3 and "no profile 'acme'" in again.stderr
+
+
+def test_a_profiles_secrets_go_only_to_its_own_url(
+    tmp_path: Path, terminal: None, sandbox: RunningSandbox
+) -> None:
+    """An exported KARTRA_API_URL (another job's) never receives a profile's secrets;
+    a folder's bulk-loader.toml cannot name where they go."""
+    assert add_acme(sandbox).exit_code == 0
+    sheet = write(tmp_path / "s.csv")
+    elsewhere = "http://127.0.0.1:9/api"  # the discard port: nothing listens
+    env = {**OTHER, "KARTRA_API_URL": elsewhere}
+    result = invoke("run", str(sheet), "--profile", "acme", "--verify", "0", env=env)
+    assert result.exit_code == 0, result.output
+    assert sandbox.stats.by_cmd["create_lead"] == 1  # the profile's own URL
+
+
+def test_an_app_id_kartra_never_gives_is_refused_and_the_file_stays_readable(
+    memory_keyring: object,
+) -> None:
+    assert invoke("profile", "add", "ok", "--app-id", "A1", "--secrets", "env").exit_code == 0
+    odd = invoke("profile", "add", "odd", "--app-id", "app\U0001f600", "--secrets", "env")
+    assert odd.exit_code == 3 and "Kartra's App ids are letters, digits" in odd.stderr
+    assert invoke("profile", "list").stdout == (
+        "ok  app A1  secrets: environment: KARTRA_OK_API_KEY, KARTRA_OK_API_PASSWORD\n"
+    )
+
+
+def test_any_keyring_failure_is_one_line_and_the_profile_can_still_go(
+    terminal: None, sandbox: RunningSandbox, memory_keyring: object, tmp_path: Path
+) -> None:
+    assert add_acme(sandbox).exit_code == 0
+
+    class Broken(keyring.backend.KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            raise OSError("the Secret Service is not running")
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise OSError("the Secret Service is not running")
+
+        def delete_password(self, service: str, username: str) -> None:
+            raise OSError("the Secret Service is not running")
+
+    keyring.set_keyring(Broken())
+    result = invoke("run", str(write(tmp_path / "s.csv")), "--profile", "acme", "--dry-run")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        "error: profile acme: the system keyring cannot be used (the Secret Service is not running)"
+    )
+    assert invoke("profile", "remove", "acme").exit_code == 0

@@ -7,11 +7,10 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from bulk_loader.cli.app import cli
@@ -20,18 +19,12 @@ from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.outcomes import Problem
 from bulk_loader.pipeline.importer import ImportOptions, run_import
 from bulk_loader.results.summary import ImportSummary
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
 HEADER = ("email", "first_name", "city", "tags")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:

@@ -10,7 +10,6 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "run-summary.schema.json").read_text())
 ENV = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
        "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: list[list[str]]) -> Path:
@@ -242,3 +235,113 @@ def test_results_of_another_account_are_never_overwritten(
     # Rebuilt for that account, they go to its own file too.
     rebuilt = CliRunner().invoke(cli, ["results", str(sheet)])
     assert "Results:   " + str(tmp_path / "s.csv.results.app-client-b.xlsx") in rebuilt.stdout
+
+
+# -- what an independent review found ------------------------------------------------
+
+
+def test_json_never_quotes_kartras_text_and_says_what_stopped_the_run_as_a_code(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """A Test Mode App rewrites emails; Kartra's text quotes the address: the JSON says
+    `test_mode`, and no email reaches stdout."""
+    sandbox.configure(test_mode=True)
+    sheet = write(tmp_path / "s.csv", [["ana.private@example.com", "Ana"]])
+    env = {**ENV, "KARTRA_API_URL": sandbox.url}
+    result = CliRunner().invoke(cli, ["run", str(sheet), "--json"], env=env)
+    assert result.exit_code == 3, result.output
+    record = valid(result.stdout)
+    assert record["stopped_by"] == "test_mode"
+    assert "ana.private" not in result.stdout
+
+
+def test_json_for_a_usage_error_and_a_non_ascii_sheet_on_any_console(tmp_path: Path) -> None:
+    sheet = write(tmp_path / "clientes-é.csv", [["ana@example.com", "Ana"]])
+    usage = CliRunner().invoke(cli, ["run", str(sheet), "--lookup", "--json"])
+    assert usage.exit_code == 2
+    record = valid(usage.stdout)
+    assert record["error"] == "--lookup goes with --dry-run" and record["sheet"] == str(sheet)
+    dry = CliRunner().invoke(cli, ["run", str(sheet), "--dry-run", "--json"])
+    assert "clientes-\\u00e9.csv" in dry.stdout and dry.stdout.isascii()  # cp1252 pipes too
+    assert valid(dry.stdout)["sheet"] == str(sheet)
+
+
+def test_ctrl_c_on_one_sheet_stops_the_ones_after_it(tmp_path: Path) -> None:
+    from bulk_loader.cli.run import JsonOutput, SheetStopped, _each_sheet
+
+    ran: list[str] = []
+
+    def one(path: Path) -> tuple[int, dict[str, Any]]:
+        ran.append(path.name)
+        raise SheetStopped(4, {"sheet": str(path), "statuses": {"created": 1}})
+
+    done = _each_sheet([tmp_path / "a.csv", tmp_path / "b.csv"], JsonOutput(False), one)
+    assert ran == ["a.csv"]
+    assert done == [(tmp_path / "a.csv", 4, {"sheet": str(tmp_path / "a.csv"),
+                                             "statuses": {"created": 1}})]  # fmt: skip
+
+
+def test_ctrl_d_at_the_question_sends_nothing_and_exits_4(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bulk_loader.cli.run.on_terminal", lambda: True)
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    result = run(sandbox, str(sheet), "--json")  # stdin at its end: click's Abort
+    assert result.exit_code == 4, result.output
+    assert sandbox.stats.by_cmd.get("create_lead", 0) == 0
+    assert valid(result.stdout)["exit_code"] == 4
+
+
+def test_two_sheets_of_one_name_never_share_an_output_dir(tmp_path: Path) -> None:
+    for month in ("jan", "feb"):
+        (tmp_path / month).mkdir()
+        write(tmp_path / month / "leads.csv", [["ana@example.com", "Ana"]])
+    jan, feb = tmp_path / "jan" / "leads.csv", tmp_path / "feb" / "leads.csv"
+    result = CliRunner().invoke(
+        cli, ["run", str(jan), str(feb), "--dry-run", "--output-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert (
+        f"Error: {jan} and {feb} would write one leads.csv.results.xlsx in --output-dir "
+        f"{tmp_path / 'out'}: run them with different --output-dir folders"
+    ) in result.stderr
+
+
+def test_a_dry_run_into_another_account_keeps_the_real_runs_results(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet)).exit_code == 0
+    first = (tmp_path / "s.csv.results.xlsx").read_bytes()
+    account = tmp_path / "b.toml"
+    account.write_text(
+        (ROOT / "samples" / "account.toml").read_text().replace('"sandbox-app"', '"client-b"')
+    )
+    with serve_in_thread(account, rate=None) as other:
+        env = {**ENV, "KARTRA_APP_ID": "client-b", "KARTRA_API_URL": other.url}
+        dry = CliRunner().invoke(cli, ["run", str(sheet), "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert (tmp_path / "s.csv.results.xlsx").read_bytes() == first
+    assert (tmp_path / "s.csv.results.app-client-b.xlsx").exists()
+
+
+def test_a_log_that_cannot_be_written_never_loses_a_call(tmp_path: Path) -> None:
+    from bulk_loader.kartra.answers import CallResult, Outcome
+    from bulk_loader.kartra.call_log import CallLog
+
+    log = CallLog(tmp_path / "calls.log")
+
+    class Full:
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    log._file = Full()  # type: ignore[assignment]
+    ok = CallResult(Outcome.OK, True, "1", None, "")
+    log.write("create_lead", ok, 0.0, 0.01)  # no exception: the call's answer stands
+    log.write("create_lead", ok, 0.0, 0.01)
+    assert log.failed is not None and log.failed.errno == 28
+    log.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import openpyxl
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from bulk_loader import Credentials, KartraClient, Loader, RowStatus
 from bulk_loader.errors import TemplateError
 from bulk_loader.outcomes import Problem, ProblemCode
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 from bulk_loader.sheets.opening import open_sheet
 from bulk_loader.template.mapping import load_template
 from bulk_loader.template.model import FieldTransform, SplitMap, Template
@@ -464,12 +464,6 @@ def test_a_split_part_over_255_characters_stops_the_row(tmp_path: Path) -> None:
 
 
 # -- a real run against the sandbox ------------------------------------------------------
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def test_kartra_receives_the_phone_and_its_code_apart(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,13 @@ from bulk_loader.journal.files import journal_path
 from bulk_loader.journal.store import Journal
 from bulk_loader.kartra.client import Credentials, KartraClient
 from bulk_loader.pipeline.importer import ImportOptions, SilentProgress, run_import
-from bulk_loader.sandbox import FaultPlan, RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import FaultPlan, RunningSandbox
 from bulk_loader.sending.pacing import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = Credentials("sandbox-app", "sandbox-key", "sandbox-password")
 ENV = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
        "KARTRA_API_PASSWORD": "sandbox-password"}  # fmt: skip
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def write(path: Path, rows: list[list[str]]) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from click.testing import CliRunner
 from bulk_loader import Credentials, KartraClient, Loader, Problem, ProblemCode, RowStatus
 from bulk_loader.cli.app import cli
 from bulk_loader.outcomes import Report
-from bulk_loader.sandbox import RunningSandbox, serve_in_thread
+from bulk_loader.sandbox import RunningSandbox
 from bulk_loader.sheets.sheet import Chunk
 from bulk_loader.validation.validator import LeadRow, Validator
 
@@ -37,12 +36,6 @@ def noted_phones(monkeypatch: pytest.MonkeyPatch) -> None:
         return valid, problems
 
     monkeypatch.setattr(Validator, "validate", with_warnings)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with serve_in_thread(ROOT / "samples" / "account.toml", rate=None) as running:
-        yield running
 
 
 def sheet(tmp_path: Path) -> Path:

@@ -13,14 +13,29 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bulk_loader.errors import BulkLoaderError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "ask", "check_sheet_option", "given", "guarded",
-           "on_terminal", "results_columns_option", "results_option", "sheet_option"]  # fmt: skip
+if TYPE_CHECKING:
+    from bulk_loader import Credentials
+
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_USAGE",
+    "api_url_for",
+    "ask",
+    "check_sheet_option",
+    "given",
+    "guarded",
+    "on_terminal",
+    "profile_or_environment",
+    "results_columns_option",
+    "results_option",
+    "sheet_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +86,37 @@ def given(name: str) -> bool:
 
     source = click.get_current_context().get_parameter_source(name)
     return source is ParameterSource.COMMANDLINE
+
+
+def profile_or_environment(profile: str | None) -> str | None:
+    """A profile a config file names gives way to KARTRA_APP_ID, KARTRA_API_KEY and
+    KARTRA_API_PASSWORD set in the environment (flags > environment > files)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source("profile")
+    if source is ParameterSource.DEFAULT_MAP and all(
+        os.environ.get(name) for name in ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD")
+    ):
+        click.echo(
+            f"note: the environment's KARTRA_APP_ID credentials win over profile {profile} "
+            "of the config file",
+            err=True,
+        )
+        return None
+    return profile
+
+
+def api_url_for(
+    credentials: Credentials, api_url: str | None, profile_url: str | None, typed: bool
+) -> str | None:
+    """The URL a run's credentials go to. A profile's go to its own URL (Kartra's unless
+    it names one), never to one an exported KARTRA_API_URL or a folder's bulk-loader.toml
+    names: only --api-url typed on the command line overrides it."""
+    if credentials.profile and not typed:
+        from bulk_loader import DEFAULT_API_URL
+
+        return profile_url or DEFAULT_API_URL
+    return api_url
 
 
 def on_terminal() -> bool:

@@ -34,6 +34,13 @@ __all__ = ["CONFIG_NAME", "config", "config_files", "load_defaults"]
 CONFIG_NAME = "bulk-loader.toml"
 # Commands whose options a config file may set (the others take no defaults worth it).
 CONFIGURABLE = ("run", "undo", "results", "forget")
+# Never from a file: answers to questions, switches with no --no- form to undo them on
+# the command line, and what changes where a run writes (a sandbox, a dry run).
+NEVER = frozenset({"yes", "restart", "json_output", "dry_run", "lookup", "sandbox", "insecure",
+                   "force"})  # fmt: skip
+# Where the credentials go: from the user's own file or --config only, never from the
+# working folder's (a shared drop folder's file could send them elsewhere).
+WHERE_SECRETS_GO = frozenset({"api_url", "proxy", "ca_bundle"})
 
 
 def config_files(given: Path | None) -> list[Path]:
@@ -53,19 +60,23 @@ def load_defaults(group: click.Group, given: Path | None) -> tuple[dict[str, Any
     ({command: {param: path}}). ConfigError naming the file and key for a mistake."""
     defaults: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, Any]] = {}
+    own = given is not None  # --config names the user's own choice
     for path in config_files(given):
         doc = _read(path)
+        trusted = own or path.parent != Path.cwd()
         for key, value in doc.items():
             if isinstance(value, dict):
                 if key not in CONFIGURABLE:
                     raise ConfigError(
                         f"{path}: [{key}]: not a command a file can set ({', '.join(CONFIGURABLE)})"
                     )
-                _apply(group, path, key, value, defaults, origins, strict=True)
+                _apply(group, path, key, value, defaults, origins, strict=True, trusted=trusted)
         top = {key: value for key, value in doc.items() if not isinstance(value, dict)}
         matched = set()
         for command in CONFIGURABLE:
-            matched |= _apply(group, path, command, top, defaults, origins, strict=False)
+            matched |= _apply(
+                group, path, command, top, defaults, origins, strict=False, trusted=trusted
+            )
         unknown = sorted(set(top) - matched)
         if unknown:
             raise ConfigError(f"{path}: {unknown[0]}: no command has this option")
@@ -85,8 +96,8 @@ def _options(command: click.Command) -> dict[str, click.Option]:
     """A command's options by the names a file may use: `output-dir` and `output_dir`."""
     named: dict[str, click.Option] = {}
     for param in command.params:
-        if not isinstance(param, click.Option) or param.name in ("yes", "restart", "json_output"):
-            continue  # a file never answers a question or forgets a journal for you
+        if not isinstance(param, click.Option) or param.name in NEVER:
+            continue  # a file never answers a question nor turns a check off for you
         for flag in param.opts:
             if flag.startswith("--"):
                 named[flag[2:]] = param
@@ -103,6 +114,7 @@ def _apply(
     origins: dict[str, dict[str, Any]],
     *,
     strict: bool,
+    trusted: bool,
 ) -> set[str]:
     command = group.commands[name]
     options = _options(command)
@@ -115,6 +127,12 @@ def _apply(
             continue
         used.add(key)
         assert option.name is not None
+        if option.name in WHERE_SECRETS_GO and not trusted:
+            raise ConfigError(
+                f"{path}: {key}: where the credentials go is set on the command line, in "
+                "your own config folder's bulk-loader.toml or with --config, never by a "
+                "folder's file"
+            )
         defaults.setdefault(name, {})[option.name] = _value(path, name, key, option, value)
         origins.setdefault(name, {})[option.name] = path
     return used
@@ -125,8 +143,14 @@ def _value(path: Path, command: str, key: str, option: click.Option, value: Any)
     path made relative to the file's folder."""
     try:
         converted = option.type.convert(value, option, None)
+        if option.name == "api_url":
+            from bulk_loader import check_api_url
+
+            check_api_url(converted)
     except click.BadParameter as exc:
         raise ConfigError(f"{path}: {key}: {exc.message}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {key}: {exc}") from exc
     if isinstance(option.type, click.Path) and isinstance(converted, Path):
         return converted if converted.is_absolute() else path.parent / converted
     return converted
@@ -165,7 +189,7 @@ def _effective(
         for param in command.params:
             if not isinstance(param, click.Option) or param.name is None:
                 continue
-            if param.name in ("yes", "restart", "json_output") or param.hidden:
+            if param.name in NEVER or param.hidden:
                 continue
             source = ctx.get_parameter_source(param.name)
             if source is ParameterSource.ENVIRONMENT:
@@ -176,6 +200,10 @@ def _effective(
                 where = "default"
             flag = next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
             value = ctx.params.get(param.name)
+            if param.name == "proxy" and value:  # a proxy's password is never shown
+                from bulk_loader import shown_url
+
+                value = shown_url(str(value))
             yield flag, "" if value is None else value, where
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from bulk_loader.cli.common import (
+    api_url_for,
     api_url_option,
     ask,
     check_sheet_option,
@@ -30,6 +31,7 @@ from bulk_loader.cli.common import (
     journal_dir_option,
     on_terminal,
     profile_option,
+    profile_or_environment,
     rate_option,
     results_columns_option,
     results_option,
@@ -230,25 +232,30 @@ def run(
     KARTRA_API_KEY and KARTRA_API_PASSWORD (not needed with --sandbox). Running the
     same command again resumes: rows already done are not sent twice.
     """
-    if lookup and not dry_run:
-        raise click.UsageError("--lookup goes with --dry-run")
-    if sandbox:  # an exported KARTRA_API_URL or KARTRA_PROFILE is not for the sandbox
-        if given("api_url"):
-            raise click.UsageError("--sandbox starts its own API: leave out --api-url")
-        if given("profile"):
-            raise click.UsageError("--sandbox is its own account: leave out --profile")
-        api_url = profile = None
-    if sandbox_account is not None and not sandbox:
-        raise click.UsageError(
-            "--sandbox-account goes with --sandbox: add --sandbox, or leave --sandbox-account out"
-        )
     out = JsonOutput(json_output)
+    out.sheet = sheets[0] if len(sheets) == 1 else None
     with out.capture():
+        if lookup and not dry_run:
+            raise click.UsageError("--lookup goes with --dry-run")
+        if sandbox:  # an exported KARTRA_API_URL or KARTRA_PROFILE is not for the sandbox
+            if given("api_url"):
+                raise click.UsageError("--sandbox starts its own API: leave out --api-url")
+            if given("profile"):
+                raise click.UsageError("--sandbox is its own account: leave out --profile")
+            api_url = profile = None
+        if sandbox_account is not None and not sandbox:
+            raise click.UsageError(
+                "--sandbox-account goes with --sandbox: add --sandbox, or leave "
+                "--sandbox-account out"
+            )
+        profile = profile_or_environment(profile)
         paths = _sheets(sheets)
+        out.sheet = paths[0] if len(paths) == 1 else None
         if len(paths) > 1 and results_path is not None:
             raise click.UsageError(
                 "--results names one file, and there are several sheets: use --output-dir"
             )
+        _refuse_shared_outputs(paths, output_dir)
         for path in paths:
             check_sheet_option(path, sheet_name)
         from bulk_loader import Loader
@@ -266,7 +273,7 @@ def run(
 
         keys_only = results_columns == "keys"
         network = {"proxy": proxy, "ca_bundle": ca_bundle, "verify": not insecure}
-        account = Account(sandbox, sandbox_account, api_url, profile)
+        account = Account(sandbox, sandbox_account, api_url, profile, given("api_url"))
         if dry_run and not lookup:
             with _account_client(account, network) as client:
                 out.account_of(client)
@@ -306,6 +313,24 @@ def run(
 
             done = _each_sheet(paths, out, one)
         _finish(done, out)
+
+
+def _refuse_shared_outputs(paths: list[Path], output_dir: Path | None) -> None:
+    """Two sheets of one name (jan/leads.csv, feb/leads.csv) would write one results
+    file in --output-dir: refused before any sheet runs."""
+    if output_dir is None:
+        return
+    from bulk_loader import output_name
+
+    seen: dict[str, Path] = {}
+    for path in paths:
+        name = output_name(path, "results", ".xlsx")
+        if name in seen:
+            raise click.UsageError(
+                f"{seen[name]} and {path} would write one {name} in --output-dir "
+                f"{output_dir}: run them with different --output-dir folders"
+            )
+        seen[name] = path
 
 
 def _sheets(given: tuple[Path, ...]) -> list[Path]:
@@ -348,7 +373,10 @@ def _each_sheet(
     Several: a sheet that cannot run is one line and the next goes on; Ctrl-C, or an
     App Kartra refuses, stops them all."""
     if len(paths) == 1:
-        code, record = one(paths[0])
+        try:
+            code, record = one(paths[0])
+        except SheetStopped as stopped:
+            code, record = stopped.code, stopped.record
         return [(paths[0], code, record)]
     done: list[Outcome] = []
     for number, path in enumerate(paths, start=1):
@@ -356,6 +384,12 @@ def _each_sheet(
         click.echo(f"Sheet:     {path}")
         try:
             code, record = one(path)
+        except SheetStopped as stopped:  # Ctrl-C: this sheet stopped, and the others wait
+            done.append((path, stopped.code, stopped.record))
+            left = len(paths) - number
+            if left:
+                click.echo(f"stopped: {left} sheet(s) not started", err=True)
+            break
         except Interrupted:
             raise
         except BulkLoaderError as exc:
@@ -369,7 +403,7 @@ def _each_sheet(
             done.append((path, code, out.error(message, code, path)))
             continue
         done.append((path, code, record))
-        if record and record.get("stopped_by") and code == 3:
+        if code == 3 and str(record.get("stopped_by") or "").startswith("kartra_error"):
             click.echo("error: Kartra refused the App: the other sheets are not run", err=True)
             break
         click.echo("")
@@ -430,6 +464,12 @@ def _call_log(client: KartraClient, path: Path | None) -> Iterator[Any]:
         yield LoggedClient(client, log)
     finally:
         log.close()
+        if log.failed is not None:
+            click.echo(
+                f"warning: --log {path}: logging stopped ({log.failed.strerror or log.failed}); "
+                "the run went on",
+                err=True,
+            )
 
 
 def _run_one(
@@ -451,10 +491,17 @@ def _run_one(
     from bulk_loader import import_record
 
     record = import_record(summary, started=started, ended=time.time(), account=out.account)
-    if summary.interrupted:
-        out.record = record  # Ctrl-C ends the command here, sheets left or not
-        sys.exit(summary.exit_code)
+    if summary.interrupted:  # Ctrl-C ends the command here, sheets left or not
+        raise SheetStopped(summary.exit_code, record)
     return summary.exit_code, record
+
+
+class SheetStopped(Exception):
+    """A sheet stopped by Ctrl-C or SIGTERM: its summary is shown, no other sheet runs."""
+
+    def __init__(self, code: int, record: dict[str, Any]) -> None:
+        super().__init__(code)
+        self.code, self.record = code, record
 
 
 def _check(
@@ -503,6 +550,7 @@ class JsonOutput:
         self.started = time.time()
         self.record: dict[str, Any] | None = None
         self.account: dict[str, str] = {}
+        self.sheet: Path | None = None  # the one sheet, when there is one
 
     def account_of(self, client: KartraClient | None) -> None:
         if client is not None:
@@ -551,17 +599,24 @@ class JsonOutput:
             if self.record is None:
                 code = exc.code if isinstance(exc.code, int) else 1
                 cause = exc.__cause__
-                self.record = self.error(str(cause) if cause else f"exit {code}", code, None)
+                message = str(cause) if cause else f"exit {code}"
+                self.record = self.error(message, code, self.sheet)
             raise
         except click.UsageError as exc:
-            self.record = self.error(exc.format_message(), 2, None)
+            self.record = self.error(exc.format_message(), 2, self.sheet)
             raise
         except BulkLoaderError as exc:
-            self.record = self.error(str(exc), exc.exit_code, None)
+            self.record = self.error(str(exc), exc.exit_code, self.sheet)
+            raise
+        except (click.Abort, KeyboardInterrupt):
+            self.record = self.error("stopped", 4, self.sheet)
+            raise
+        except Exception as exc:
+            self.record = self.error(f"internal error: {type(exc).__name__}", 70, self.sheet)
             raise
         finally:
-            if self.record is not None:
-                stdout.write(json.dumps(self.record, ensure_ascii=False) + "\n")
+            if self.record is not None:  # ASCII: any console encoding, any pipe
+                stdout.write(json.dumps(self.record, ensure_ascii=True) + "\n")
                 stdout.flush()
 
 
@@ -574,7 +629,11 @@ def _confirm_send(plan: RunPlan) -> bool:
     click.echo(f"Account:   {plan.account}", err=True)
     click.echo(f"Sheet:     {plan.sheet}: {rows}", err=True)
     click.echo(f"Mode:      {plan.mode}", err=True)
-    return click.confirm(f"Send {plan.to_send} rows to this account?", err=True)
+    try:
+        return click.confirm(f"Send {plan.to_send} rows to this account?", err=True)
+    except click.Abort:  # Ctrl-C or Ctrl-D at the question: nothing is sent (exit 4)
+        click.echo("", err=True)
+        return False
 
 
 def _confirm_restart(loader: Loader) -> None:
@@ -597,6 +656,7 @@ class Account:
     sandbox_account: Path | None
     api_url: str | None
     profile: str | None
+    api_url_typed: bool = False  # --api-url on this command line (not env nor a file)
 
     def named(self) -> bool:
         """Whether any account is named at all (a dry run without one checks offline)."""
@@ -634,7 +694,7 @@ def _kartra(account: Account, network: dict[str, Any]) -> Iterator[KartraClient]
         )
     if not sandbox:
         credentials, profile_url = chosen_credentials(account.profile)
-        api_url = account.api_url or profile_url  # --api-url, else the profile's own
+        api_url = api_url_for(credentials, account.api_url, profile_url, account.api_url_typed)
         with KartraClient(credentials, api_url=api_url, **network) as client:
             click.echo(f"account: {account_label(client)}", err=True)
             yield client

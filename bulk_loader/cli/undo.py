@@ -8,11 +8,14 @@ from pathlib import Path
 import click
 
 from bulk_loader.cli.common import (
+    api_url_for,
     api_url_option,
     ask,
+    given,
     guarded,
     journal_dir_option,
     profile_option,
+    profile_or_environment,
     rate_option,
 )
 from bulk_loader.errors import Interrupted
@@ -73,8 +76,8 @@ def undo(
     """
     from bulk_loader import KartraClient, Loader, chosen_credentials
 
-    credentials, profile_url = chosen_credentials(profile)
-    api_url = api_url or profile_url
+    credentials, profile_url = chosen_credentials(profile_or_environment(profile))
+    api_url = api_url_for(credentials, api_url, profile_url, given("api_url"))
     if not yes:
         question = f"Put back the leads the runs of {sheet} edited in app {credentials.app_id}?"
         if not ask(question, "undo writes to Kartra: add --yes to run it off a terminal"):

@@ -9,6 +9,7 @@ and appended to, so a nightly job keeps one log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -52,6 +53,8 @@ class CallLog:
             os.fchmod(fd, 0o600)
         self._file: IO[str] = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
+        # The error that stopped the logging (a full disk, say); the run went on.
+        self.failed: OSError | None = None
 
     def write(self, cmd: str, result: CallResult | None, sent: float, seconds: float) -> None:
         line = {
@@ -67,11 +70,17 @@ class CallLog:
         }
         text = json.dumps(line) + "\n"
         with self._lock:
-            self._file.write(text)
-            self._file.flush()
+            if self.failed is not None:
+                return
+            try:
+                self._file.write(text)
+                self._file.flush()
+            except OSError as exc:  # the log is a record, never a reason to lose a call
+                self.failed = exc
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
 
 
 class LoggedClient:

@@ -26,6 +26,7 @@ from typing import Literal
 
 from bulk_loader.errors import ConfigError
 from bulk_loader.kartra.client import Credentials
+from bulk_loader.kartra.network import check_api_url
 from bulk_loader.private_files import make_private
 from bulk_loader.user_folders import config_folder
 
@@ -44,6 +45,7 @@ __all__ = [
 KEYRING_SERVICE = "bulk-loader"
 PROFILE_VARIABLE = "KARTRA_PROFILE"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+APP_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # Kartra's App ids are letters and digits
 Secrets = Literal["keyring", "env"]
 
 
@@ -101,12 +103,21 @@ def add_profile(profile: Profile, api_key: str = "", api_password: str = "") -> 
         raise ConfigError(
             f"profile name {profile.name!r}: use letters, digits, '-', '_' or '.' (64 at most)"
         )
+    if not APP_ID.fullmatch(profile.app_id):
+        raise ConfigError(
+            f"profile {profile.name}: app id {profile.app_id!r}: Kartra's App ids are letters, "
+            "digits, '-', '_' and '.'"
+        )
+    if profile.api_url is not None:
+        check_api_url(profile.api_url)
+    profiles = {**load_profiles(), profile.name: profile}
     if profile.secrets == "keyring":
         if not api_key or not api_password:
             raise ConfigError(f"profile {profile.name}: the API key and password are needed")
         _keyring_call("set_password", profile.name, "api_key", api_key)
         _keyring_call("set_password", profile.name, "api_password", api_password)
-    profiles = {**load_profiles(), profile.name: profile}
+    else:  # secrets moved to the environment: none stay behind in the keyring
+        _forget_secrets(profile.name)
     _save(profiles)
 
 
@@ -117,12 +128,17 @@ def remove_profile(name: str) -> Profile:
         raise ConfigError(_no_such_profile(name, profiles))
     gone = profiles.pop(name)
     if gone.secrets == "keyring":
-        for what in ("api_key", "api_password"):
-            # Already gone from the keyring (or no keyring now): the file entry still goes.
-            with contextlib.suppress(ConfigError):
-                _keyring_call("delete_password", name, what)
+        _forget_secrets(name)
     _save(profiles)
     return gone
+
+
+def _forget_secrets(name: str) -> None:
+    """The profile's secrets out of the keyring; already gone, or no keyring at all, is
+    not a reason to keep the profile."""
+    for what in ("api_key", "api_password"):
+        with contextlib.suppress(ConfigError):
+            _keyring_call("delete_password", name, what)
 
 
 def profile_app_id(profile: str | None = None) -> str | None:
@@ -193,9 +209,11 @@ def _save(profiles: Mapping[str, Profile]) -> None:
         lines.append(f"secrets = {json.dumps(profile.secrets)}")
         if profile.api_url:
             lines.append(f"api_url = {json.dumps(profile.api_url)}")
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # what is written reads back, or nothing is written
     temporary = path.with_name(path.name + ".tmp")
     make_private(temporary, create=True)
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -209,7 +227,7 @@ def _keyring_call(function: str, name: str, what: str, *value: str) -> str | Non
         result = getattr(keyring, function)(KEYRING_SERVICE, f"{name}/{what}", *value)
     except keyring.errors.PasswordDeleteError:
         raise ConfigError(f"profile {name}: no {what} in the keyring") from None
-    except (keyring.errors.KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # each system's keyring fails its own way (D-Bus, Keychain...)
         raise ConfigError(
             f"profile {name}: the system keyring cannot be used ({exc or type(exc).__name__}): "
             f"on a machine without one, `bulk-loader profile add {name} --app-id APP_ID "

@@ -3,7 +3,8 @@
 A template may say which account it is for (`[template] account = "acme"`, a profile
 name or an App id). A run whose credentials are another account's stops here, before
 any call: an agency's sheet for one client never lands in another client's account
-because the wrong credentials were still exported.
+because the wrong credentials were still exported. A sandbox on this machine is a
+rehearsal, not an account: a pinned template runs there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from bulk_loader.errors import ConfigError
 from bulk_loader.kartra.client import KartraApi, account_label
+from bulk_loader.kartra.network import is_loopback
 from bulk_loader.template.model import Template
 
 __all__ = ["RunPlan", "refuse_other_account"]
@@ -35,7 +37,8 @@ class RunPlan:
 def refuse_other_account(template: Template, client: KartraApi) -> None:
     """ConfigError (exit 3) when `template` pins an account `client` is not."""
     pinned = template.account
-    if pinned is None:
+    host = client.api_host.rsplit(":", 1)[0] if client.api_host.count(":") == 1 else client.api_host
+    if pinned is None or is_loopback(host.strip("[]")):  # a sandbox on this machine: a rehearsal
         return
     profile = getattr(client, "profile", "")
     if pinned.strip() in (profile, client.account_identity().get("app_id")):

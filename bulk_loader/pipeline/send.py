@@ -150,8 +150,10 @@ def send_rows(
     summary.reconciliations = sender.stats.reconciliations
     if sender.fatal is not None:
         summary.fatal = _fatal_text(sender.fatal)
+        summary.stopped_kind = f"kartra_error_{sender.fatal.kartra_type or 'unknown'}"
     elif summary.read_back is not None and not summary.read_back.clean:
         summary.fatal = _differences_text(summary.read_back)
+        summary.stopped_kind = "test_mode" if summary.read_back.test_mode else "read_back"
     summary.report.notes += _read_back_notes(summary.read_back, created)
     summary.crash = sender.crash
     summary.interrupted = sender.stop.is_set() and not (summary.fatal or summary.crash)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 from bulk_loader.errors import InputError
@@ -146,31 +148,21 @@ def results_for_app(path: Path, app_id: str) -> tuple[Path, str]:
 
 
 def results_app(path: Path) -> str | None:
-    """The App id a results file this tool wrote names in its Summary (None: no file,
-    not one of ours, a dry run without an account, or unreadable)."""
-    summary = path.with_name(f"{path.stem}.summary.csv") if path.suffix.lower() == ".csv" else path
+    """The App id a results file this tool wrote names (None: no file, not one of ours,
+    a dry run without an account, or unreadable). XLSX: its `bulk-loader account`
+    document property, a few hundred bytes, whatever the workbook's size (Excel keeps
+    it when it saves the file again); CSV: the summary file beside it."""
     try:
-        if summary.suffix.lower() == ".csv":
+        if path.suffix.lower() == ".csv":
+            summary = path.with_name(f"{path.stem}.summary.csv")
             with summary.open(encoding="utf-8-sig", newline="") as file:
-                lines = [row for row in csv.reader(file) if len(row) >= 2]
+                account = next((row[1] for row in csv.reader(file) if row[:1] == ["Account"]), "")
         else:
-            import openpyxl
-
-            book = openpyxl.load_workbook(summary, read_only=True)
-            try:
-                if "Summary" not in book.sheetnames:
-                    return None
-                lines = [
-                    [str(cell) for cell in row[:2]]
-                    for row in book["Summary"].iter_rows(max_col=2, values_only=True)
-                    if row and row[0] == "Account"
-                ]
-            finally:
-                book.close()
-    except Exception:  # anything unreadable is simply not known to be another App's
+            with zipfile.ZipFile(path) as book, book.open("docProps/custom.xml") as props:
+                text = props.read(1 << 20).decode("utf-8", "replace")
+            found = re.search(r'name="bulk-loader account".*?>([^<>]*)</vt:lpwstr>', text, re.S)
+            account = html.unescape(found.group(1)) if found else ""
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, StopIteration):
         return None
-    for key, value, *_ in lines:
-        found = re.match(r"app (\S+)", value or "") if key == "Account" else None
-        if found:
-            return found.group(1)
-    return None
+    owner = re.match(r"app (\S+)", account)
+    return owner.group(1) if owner else None

@@ -3,7 +3,8 @@
 The shape is `schemas/run-summary.schema.json` (version `bulk-loader/run-summary/1`):
 the account, the sheet, the mode, the counts by status and by problem, the calls, the
 pace and the 429s, the files written, start and end in UTC, and the exit code with
-its meaning. Never a secret, never a cell of the sheet.
+its meaning. Never a secret, and no cell of the sheet outside `error`, which is the
+one line the terminal shows for a command that could not run (it may name a value).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def import_record(
             "failed_rows": _path(summary.failed),
             "journal": str(summary.journal) if summary.journal_kept else None,
         },
-        "stopped_by": summary.fatal or summary.crash or None,
+        "stopped_by": _stopped_by(summary),
         "interrupted": summary.interrupted,
         "started": _utc(started),
         "ended": _utc(ended),
@@ -133,6 +134,15 @@ def error_record(
         "exit_code": exit_code,
         "exit_meaning": EXIT_MEANINGS.get(exit_code, ""),
     }
+
+
+def _stopped_by(summary: ImportSummary) -> str | None:
+    """What stopped the run, as a code: never Kartra's text, which may quote a value."""
+    if summary.crash:
+        return "internal_error"
+    if summary.fatal:
+        return summary.stopped_kind or "kartra_error"
+    return None
 
 
 def _account(account: Mapping[str, str]) -> dict[str, str | None] | None:

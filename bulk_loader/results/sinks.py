@@ -25,6 +25,7 @@ from bulk_loader.outcomes import ATTENTION, GOOD, RowStatus
 from bulk_loader.sheets.sheet import FORMULA_START, clean_text
 
 __all__ = [
+    "ACCOUNT_PROPERTY",
     "HIGHLIGHTED",
     "MAX_WIDTH",
     "CsvSink",
@@ -35,6 +36,10 @@ __all__ = [
     "escape_csv_cell",
     "write_csv_summary",
 ]
+
+# The document property naming the account of the results (results/files.py reads it
+# without parsing the workbook's cells).
+ACCOUNT_PROPERTY = "bulk-loader account"
 
 # Statuses a person must look at: their result_status cell is highlighted.
 HIGHLIGHTED = ATTENTION | {RowStatus.WOULD_FAIL}
@@ -218,6 +223,10 @@ class XlsxSink:
             self._sheet.autofilter(0, 0, self._last_row, len(self._widths) - 1)
         if summary:
             self._summary(summary)
+            if "Account" in summary:  # whose results these are, read back cheaply
+                self._book.set_custom_property(
+                    ACCOUNT_PROPERTY, clean_text(str(summary["Account"]))
+                )
         self._book.close()
 
     def _summary(self, summary: Mapping[str, object]) -> None:

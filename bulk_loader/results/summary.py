@@ -148,6 +148,9 @@ class ImportSummary:
     ended: float = 0.0
     send_seconds: float = 0.0
     fatal: str | None = None
+    # What stopped the run, as a code for programs (--json), never quoting a value:
+    # kartra_error_<type>, read_back, test_mode ("" when `fatal` is None).
+    stopped_kind: str = ""
     crash: str | None = None  # a bug stopped the sending (exit 70)
     interrupted: bool = False
     mode_lookup: bool = False  # a --dry-run --lookup: nothing was written
