@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bulk_loader.kartra.profiles import (
         Profile,
         add_profile,
+        check_keyring,
         chosen_credentials,
         env_names,
         load_profiles,
@@ -84,6 +85,7 @@ _HOMES = {
     "check_api_url": "bulk_loader.kartra.network",
     "Profile": "bulk_loader.kartra.profiles",
     "add_profile": "bulk_loader.kartra.profiles",
+    "check_keyring": "bulk_loader.kartra.profiles",
     "chosen_credentials": "bulk_loader.kartra.profiles",
     "env_names": "bulk_loader.kartra.profiles",
     "load_profiles": "bulk_loader.kartra.profiles",
@@ -133,6 +135,7 @@ __all__ = [
     "account_label",
     "add_profile",
     "check_api_url",
+    "check_keyring",
     "check_record",
     "chosen_credentials",
     "config_folder",

@@ -30,9 +30,11 @@ __all__ = [
     "Interrupted",
     "JournalBusy",
     "KartraFatalError",
+    "KartraUnavailable",
     "SheetError",
     "TemplateError",
     "TemplateProblem",
+    "WrittenByUs",
 ]
 
 
@@ -78,6 +80,11 @@ class SheetError(InputError):
         return f"{where}: {self.message}"
 
 
+class WrittenByUs(SheetError):
+    """The file given as a sheet is one bulk-loader wrote (results, a Summary): never
+    read as leads. Several sheets at once leave it out; one named alone is exit 3."""
+
+
 @dataclass(frozen=True)
 class TemplateProblem:
     """One thing wrong in a template: the dotted key it concerns and what is wrong."""
@@ -120,6 +127,13 @@ class EnvironmentFault(BulkLoaderError):
 
 class JournalBusy(ConfigError):
     """Another run holds this sheet's journal: try again later (EX_TEMPFAIL), or --wait."""
+
+    exit_code = 75
+
+
+class KartraUnavailable(ConfigError):
+    """Kartra (or the server named) answered server errors or rate limits to a look-up
+    until the retries ran out: nothing was sent; try again later (EX_TEMPFAIL)."""
 
     exit_code = 75
 

@@ -402,7 +402,7 @@ def test_undo_on_the_command_line_asks_first_and_needs_yes_off_a_terminal(
     args = ["undo", str(path), "--api-url", sandbox.url, "--rate", "0"]
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 2
-    assert "Error: undo writes to Kartra: add --yes to run it off a terminal" in refused.stderr
+    assert refused.stderr == "error: undo writes to Kartra: add --yes to run it off a terminal\n"
     assert state(sandbox, "ana@example.com")[:2] == ("Ana M.", ["VIP"])
     done = CliRunner().invoke(cli, [*args, "--yes"])
     assert done.exit_code == 0, done.output

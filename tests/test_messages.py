@@ -286,15 +286,18 @@ def test_a_host_name_elsewhere_is_a_name_to_check_not_a_sandbox_to_start() -> No
     )
 
 
-def test_a_folder_without_sheets_is_one_line_not_a_crash(tmp_path: Path) -> None:
-    """A folder runs its sheets (issue 17); one with none says what it looked for."""
+def test_a_folder_without_sheets_is_nothing_to_do_not_a_fault(tmp_path: Path) -> None:
+    """A folder runs its sheets (issue 17); a nightly drop folder empty tonight says so
+    and exits 0 (no alert), asking for no credentials."""
     (tmp_path / "notes.md").write_text("not a sheet")
     for folder in (".", str(tmp_path)):
-        result = invoke("run", folder, "--dry-run")
-        assert result.exit_code == 3, result.output
+        result = invoke("run", folder)
+        assert result.exit_code == 0, result.output
         assert result.stderr == (
-            f"error: {folder}: a folder with no sheet in it (.csv, .tsv, .txt, .xlsx, .xlsm)\n"
+            f"{folder}: no sheet to import here (.csv, .tsv, .txt, .xlsx, .xlsm)\n"
+            "nothing to import: no sheet was found\n"
         )
+        assert result.stdout == ""
 
 
 def test_a_sandbox_port_out_of_range_is_a_usage_error() -> None:
@@ -336,8 +339,8 @@ def test_restart_off_a_terminal_never_prompts(tmp_path: Path) -> None:
         assert invoke(*args, env=env).exit_code == 0
         refused = invoke(*args, "--restart", env=env)
         assert refused.exit_code == 2
-        assert refused.stderr.endswith(
-            "Error: --restart forgets what earlier runs sent and asks first: add --yes to "
+        assert refused.stderr == (  # one line: a question no one can answer (issue 17)
+            "error: --restart forgets what earlier runs sent and asks first: add --yes to "
             "run it off a terminal\n"
         )
         assert sandbox.stats.by_cmd["create_lead"] == 1

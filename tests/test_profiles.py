@@ -209,3 +209,37 @@ def test_any_keyring_failure_is_one_line_and_the_profile_can_still_go(
         "error: profile acme: the system keyring cannot be used (the Secret Service is not running)"
     )
     assert invoke("profile", "remove", "acme").exit_code == 0
+
+
+def test_a_pin_naming_a_profile_accepts_that_apps_own_exported_credentials(
+    tmp_path: Path, terminal: None, sandbox: RunningSandbox
+) -> None:
+    assert add_acme(sandbox).exit_code == 0
+    template = tmp_path / "t.toml"
+    template.write_text('[template]\naccount = "acme"\n\n[fields]\nemail = "email"\n')
+    env = {"KARTRA_APP_ID": "sandbox-app", "KARTRA_API_KEY": "sandbox-key",
+           "KARTRA_API_PASSWORD": "sandbox-password", "KARTRA_API_URL": sandbox.url}  # fmt: skip
+    args = ["run", str(write(tmp_path / "s.csv")), "--template", str(template), "--verify", "0"]
+    assert invoke(*args, env=env).exit_code == 0
+
+
+def test_profile_names_that_would_share_variables_are_refused() -> None:
+    assert invoke("profile", "add", "acme-2", "--app-id", "A", "--secrets", "env").exit_code == 0
+    for twin in ("ACME-2", "acme_2"):
+        refused = invoke("profile", "add", twin, "--app-id", "B", "--secrets", "env")
+        assert refused.exit_code == 3
+        assert refused.stderr == (
+            f"error: profile {twin}: too close to profile acme-2 (one set of variables, "
+            "KARTRA_ACME_2_API_KEY, would serve both): choose another name\n"
+        )
+
+
+def test_without_a_keyring_nothing_is_asked_before_saying_so(terminal: None) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    result = invoke("profile", "add", "acme", "--app-id", "A1", stdin="k\np\n")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "error: profile acme: the system keyring cannot be used (none on this system): on a "
+        "machine without one, `bulk-loader profile add acme --app-id APP_ID --secrets env` "
+        "keeps the secrets in environment variables\n"
+    )

@@ -345,3 +345,71 @@ def test_a_log_that_cannot_be_written_never_loses_a_call(tmp_path: Path) -> None
     log.write("create_lead", ok, 0.0, 0.01)
     assert log.failed is not None and log.failed.errno == 28
     log.close()
+
+
+# -- what a newcomer's trial found -----------------------------------------------------
+
+
+def test_server_errors_to_the_account_look_up_are_try_again_later(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    from bulk_loader.sandbox import FaultPlan
+
+    sandbox.configure(faults=FaultPlan(error_5xx=1.0, seed=1))
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    env = {**ENV, "KARTRA_API_URL": sandbox.url}
+    result = CliRunner().invoke(cli, ["run", str(sheet), "--rate", "0", "--json"], env=env)
+    assert result.exit_code == 75, result.output
+    assert valid(result.stdout)["exit_meaning"].startswith("try again later")
+    assert result.stderr.splitlines()[-1].endswith("nothing was sent: run again later")
+
+
+def test_a_refused_app_stops_every_sheet_after_one_look_up(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    a = write(tmp_path / "a.csv", [["ana@example.com", "Ana"]])
+    b = write(tmp_path / "b.csv", [["bo@example.com", "Bo"]])
+    env = {**ENV, "KARTRA_API_KEY": "wrong", "KARTRA_API_URL": sandbox.url}
+    result = CliRunner().invoke(cli, ["run", str(a), str(b)], env=env)
+    assert result.exit_code == 3
+    assert "error: Kartra refused the App: the other sheets are not run" in result.stderr
+    assert sandbox.stats.calls_total == 1
+
+
+def test_a_results_file_among_several_sheets_is_left_out_not_an_error(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "a.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet), "--results", str(tmp_path / "mine.csv")).exit_code == 0
+    both = run(sandbox, str(sheet), str(tmp_path / "mine.csv"))
+    assert both.exit_code == 0, both.output
+    assert f"left out: {tmp_path / 'mine.csv'}: this is a results file" in both.stderr
+
+
+def test_an_empty_drop_folder_leaves_the_other_sheets_running(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    (tmp_path / "drop").mkdir()
+    sheet = write(tmp_path / "a.csv", [["ana@example.com", "Ana"]])
+    result = run(sandbox, str(tmp_path / "drop"), str(sheet))
+    assert result.exit_code == 0, result.output
+    assert sandbox.stats.by_cmd["create_lead"] == 1
+
+
+def test_a_dry_run_never_overwrites_a_real_runs_results(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet)).exit_code == 0
+    real = (tmp_path / "s.csv.results.xlsx").read_bytes()
+    dry = CliRunner().invoke(cli, ["run", str(sheet), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert (tmp_path / "s.csv.results.xlsx").read_bytes() == real
+    assert f"Results:   {tmp_path / 's.csv.dry-run.xlsx'}\n" in dry.stdout
+    assert "s.csv.results.xlsx holds a real run's results" in dry.stdout
+
+
+def test_a_missing_sheet_is_said_before_any_credential_is_asked(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 3
+    assert result.stderr == f"error: {tmp_path / 'nope.csv'}: no such file or folder\n"

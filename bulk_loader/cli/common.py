@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_INTERNAL",
     "EXIT_USAGE",
+    "OffTerminal",
     "api_url_for",
     "ask",
     "check_sheet_option",
@@ -128,11 +129,20 @@ def on_terminal() -> bool:
         return False
 
 
+class OffTerminal(click.ClickException):
+    """A question with no one to answer it (cron, CI): one line, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 def ask(question: str, off_terminal: str) -> bool:
-    """A yes/no question on a terminal (default no); off a terminal, a usage error
-    (exit 2) that says which flag answers it (`off_terminal`)."""
+    """A yes/no question on a terminal (default no); off a terminal, one line (exit 2)
+    that says which flag answers it (`off_terminal`)."""
     if not on_terminal():
-        raise click.UsageError(off_terminal)
+        raise OffTerminal(off_terminal)
     return click.confirm(question, err=True)
 
 
@@ -192,7 +202,8 @@ results_option = click.option(
     "results_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Results file (.xlsx or .csv). Default: <sheet>.results.xlsx beside the input.",
+    help="Results file (.xlsx or .csv). Default: leads.results.xlsx for leads.xlsx, "
+    "leads.csv.results.xlsx for leads.csv, beside the input (or in --output-dir).",
 )
 results_columns_option = click.option(
     "--results-columns",

@@ -79,8 +79,30 @@ def load_defaults(group: click.Group, given: Path | None) -> tuple[dict[str, Any
             )
         unknown = sorted(set(top) - matched)
         if unknown:
-            raise ConfigError(f"{path}: {unknown[0]}: no command has this option")
+            key = unknown[0]
+            if key.replace("-", "_") in NEVER or key in ("json",):
+                raise ConfigError(f"{path}: {key}: {_why_not(group.commands['run'], key)}")
+            names = sorted({n for c in CONFIGURABLE for n in _options(group.commands[c])})
+            raise ConfigError(f"{path}: {key}: no command has this option{_closest(key, names)}")
     return dict(defaults), dict(origins)
+
+
+def _why_not(command: click.Command, key: str) -> str:
+    """Why a file cannot set `key` for `command`: a switch it may never turn on, or no
+    such option (with the closest one)."""
+    if key.replace("-", "_") in NEVER or key == "json":
+        return (
+            f"a config file cannot set --{key.replace('_', '-')}: it answers a question, "
+            "turns a check off or changes where the run writes; type it on the command line"
+        )
+    return f"not an option of `{command.name}`{_closest(key, sorted(_options(command)))}"
+
+
+def _closest(key: str, names: list[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(key, names, n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -123,7 +145,7 @@ def _apply(
         option = options.get(key)
         if option is None:
             if strict:
-                raise ConfigError(f"{path}: [{name}] {key}: not an option of `{name}`")
+                raise ConfigError(f"{path}: [{name}] {key}: {_why_not(command, key)}")
             continue
         used.add(key)
         assert option.name is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bulk_loader.cli.common import guarded, on_terminal
+from bulk_loader.cli.common import OffTerminal, guarded, on_terminal
 
 __all__ = ["profile"]
 
@@ -34,17 +34,25 @@ def profile() -> None:
 @guarded
 def add(name: str, app_id: str, secrets: str, api_url: str | None) -> None:
     """Add (or replace) the profile NAME."""
-    from bulk_loader import Profile, add_profile, check_api_url, env_names, profiles_file
+    from bulk_loader import (
+        Profile,
+        add_profile,
+        check_api_url,
+        check_keyring,
+        env_names,
+        profiles_file,
+    )
 
     if api_url is not None:
         check_api_url(api_url)
     key = password = ""
     if secrets == "keyring":
         if not on_terminal():
-            raise click.UsageError(
+            raise OffTerminal(
                 "the API key and password are typed in, hidden, on a terminal; off a "
                 "terminal use --secrets env"
             )
+        check_keyring(name)  # before the secrets are typed in, not after
         key = click.prompt("API key", hide_input=True, err=True)
         password = click.prompt("API password", hide_input=True, err=True)
     add_profile(Profile(name, app_id, secrets, api_url), key, password)  # type: ignore[arg-type]

@@ -64,13 +64,13 @@ def notice(text: str) -> None:
 
 def print_summary(summary: CheckSummary) -> None:
     report = summary.report
+    click.echo(f"Account:   {summary.account}")
     click.echo(f"Rows read: {report.rows_read}")
     click.echo(f"Valid:     {report.rows_valid}")
     click.echo(f"Invalid:   {report.rows_invalid}")
     _print_top("Top problems:", _report_lines(report, report.top(10)))
     warned = report.top(10, warnings=True)
     _print_top("Warnings (sent as written):", _report_lines(report, warned))
-    click.echo(f"Account:   {summary.account}")
     _print_notes(report.notes)
     click.echo(f"Results:   {summary.results_path}")
 

@@ -48,7 +48,13 @@ from bulk_loader.cli.render import (
 )
 from bulk_loader.cli.sandbox import bundled_sandbox
 from bulk_loader.cli.stopping import SignalStop
-from bulk_loader.errors import BulkLoaderError, ConfigError, Interrupted
+from bulk_loader.errors import (
+    BulkLoaderError,
+    ConfigError,
+    Interrupted,
+    KartraFatalError,
+    WrittenByUs,
+)
 
 if TYPE_CHECKING:
     from bulk_loader import ImportSummary, KartraClient, Loader, RunPlan
@@ -59,7 +65,22 @@ __all__ = ["run"]
 CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD")
 
 
-@click.command()
+class JsonAwareCommand(click.Command):
+    """`run`: with --json, even a command line click cannot parse (`--rate abc`) gets
+    its one JSON object on stdout, beside click's usage message on stderr."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        wants_json = "--json" in args  # before click consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if wants_json:
+                out = JsonOutput(True)
+                click.echo(json.dumps(out.error(exc.format_message(), 2, None)))
+            raise
+
+
+@click.command(cls=JsonAwareCommand)
 @click.argument("sheets", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--template",
@@ -251,6 +272,8 @@ def run(
         profile = profile_or_environment(profile)
         paths = _sheets(sheets)
         out.sheet = paths[0] if len(paths) == 1 else None
+        if not paths:  # an empty drop folder: nothing to do, and no account to ask
+            _finish([], out)
         if len(paths) > 1 and results_path is not None:
             raise click.UsageError(
                 "--results names one file, and there are several sheets: use --output-dir"
@@ -349,11 +372,13 @@ def _sheets(given: tuple[Path, ...]) -> list[Path]:
                 click.echo(
                     f"{path}: left out {len(ours)} file(s) bulk-loader wrote ({names})", err=True
                 )
-            if not found:
-                raise ConfigError(
-                    f"{path}: a folder with no sheet in it (.csv, .tsv, .txt, .xlsx, .xlsm)"
+            if not found:  # a nightly drop folder, empty tonight: nothing to do, not a fault
+                click.echo(
+                    f"{path}: no sheet to import here (.csv, .tsv, .txt, .xlsx, .xlsm)", err=True
                 )
             paths.extend(found)
+        elif len(given) == 1 and not path.exists():  # said before any credential is asked
+            raise ConfigError(f"{path}: no such file or folder")
         else:
             paths.append(path)
     unique: list[Path] = []
@@ -378,6 +403,8 @@ def _each_sheet(
         except SheetStopped as stopped:
             code, record = stopped.code, stopped.record
         return [(paths[0], code, record)]
+    if not paths:
+        return []
     done: list[Outcome] = []
     for number, path in enumerate(paths, start=1):
         click.echo(f"sheet {number} of {len(paths)}: {path}", err=True)
@@ -392,6 +419,14 @@ def _each_sheet(
             break
         except Interrupted:
             raise
+        except WrittenByUs as exc:  # last night's results in tonight's list: left out
+            click.echo(f"left out: {exc}", err=True)
+            continue
+        except KartraFatalError as exc:  # the App itself is refused: every sheet would be
+            click.echo(f"error: {exc}", err=True)
+            done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
+            click.echo("error: Kartra refused the App: the other sheets are not run", err=True)
+            break
         except BulkLoaderError as exc:
             click.echo(f"error: {exc}", err=True)
             done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
@@ -417,19 +452,23 @@ EXIT_PRIORITY = (70, 3, 4, 1, 75, 0)
 def _finish(done: list[Outcome], out: JsonOutput) -> NoReturn:
     """The total of several sheets, the JSON object, and the exit code."""
     codes = [code for _, code, _ in done]
-    code = next((c for c in EXIT_PRIORITY if c in codes), max(codes))
+    code = next((c for c in EXIT_PRIORITY if c in codes), max(codes, default=0))
+    if not done:
+        click.echo("nothing to import: no sheet was found", err=True)
+        out.several([], _totals([]), 0)
+        sys.exit(0)
     if len(done) == 1:
         out.record = done[0][2]
         sys.exit(done[0][1])
     records = [record for _, _, record in done if record is not None]
     totals = _totals(records)
     by_code = ", ".join(f"{path.name} {c}" for path, c, _ in done)
+    statuses = ", ".join(f"{status} {n}" for status, n in totals["statuses"].items())
     click.echo(
         f"Total:     {len(done)} sheets; {totals['rows']['read']} rows read, "
-        f"{totals['rows']['invalid']} invalid; "
-        + ", ".join(f"{status} {n}" for status, n in totals["statuses"].items())
+        f"{totals['rows']['invalid']} invalid" + (f"; {statuses}" if statuses else "")
     )
-    click.echo(f"Exit:      {code} (by sheet: {by_code})")
+    click.echo(f"Exit:      {code}" + (f" (by sheet: {by_code})" if done else ""))
     out.several(records, totals, code)
     sys.exit(code)
 

@@ -34,6 +34,7 @@ __all__ = [
     "KEYRING_SERVICE",
     "Profile",
     "add_profile",
+    "check_keyring",
     "chosen_credentials",
     "env_names",
     "load_profiles",
@@ -110,7 +111,17 @@ def add_profile(profile: Profile, api_key: str = "", api_password: str = "") -> 
         )
     if profile.api_url is not None:
         check_api_url(profile.api_url)
-    profiles = {**load_profiles(), profile.name: profile}
+    known = load_profiles()
+    for other in known.values():
+        if other.name != profile.name and (
+            other.name.lower() == profile.name.lower()
+            or env_names(other.name) == env_names(profile.name)
+        ):
+            raise ConfigError(
+                f"profile {profile.name}: too close to profile {other.name} (one set of "
+                f"variables, {env_names(other.name)[0]}, would serve both): choose another name"
+            )
+    profiles = {**known, profile.name: profile}
     if profile.secrets == "keyring":
         if not api_key or not api_password:
             raise ConfigError(f"profile {profile.name}: the API key and password are needed")
@@ -217,6 +228,27 @@ def _save(profiles: Mapping[str, Profile]) -> None:
     os.replace(temporary, path)
 
 
+def check_keyring(name: str) -> None:
+    """ConfigError, before any secret is typed in, when this system has no keyring."""
+    import keyring
+    import keyring.backends.fail
+
+    try:
+        store = keyring.get_keyring()
+    except Exception as exc:  # a broken keyring configuration
+        raise ConfigError(_no_keyring(name, type(exc).__name__)) from exc
+    if isinstance(store, keyring.backends.fail.Keyring):
+        raise ConfigError(_no_keyring(name, "none on this system"))
+
+
+def _no_keyring(name: str, why: str) -> str:
+    return (
+        f"profile {name}: the system keyring cannot be used ({why}): on a machine without "
+        f"one, `bulk-loader profile add {name} --app-id APP_ID --secrets env` keeps the "
+        "secrets in environment variables"
+    )
+
+
 def _keyring_call(function: str, name: str, what: str, *value: str) -> str | None:
     """keyring's set/get/delete_password for `name`'s `what`; its failures (no keyring
     on this system, a locked one) as one ConfigError that says what to do instead."""
@@ -228,9 +260,6 @@ def _keyring_call(function: str, name: str, what: str, *value: str) -> str | Non
     except keyring.errors.PasswordDeleteError:
         raise ConfigError(f"profile {name}: no {what} in the keyring") from None
     except Exception as exc:  # each system's keyring fails its own way (D-Bus, Keychain...)
-        raise ConfigError(
-            f"profile {name}: the system keyring cannot be used ({exc or type(exc).__name__}): "
-            f"on a machine without one, `bulk-loader profile add {name} --app-id APP_ID "
-            "--secrets env` keeps the secrets in environment variables"
-        ) from exc
+        why = str(exc).split(". ")[0].strip() or type(exc).__name__  # its first sentence
+        raise ConfigError(_no_keyring(name, why)) from exc
     return result if isinstance(result, str) else None

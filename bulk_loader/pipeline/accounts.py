@@ -15,6 +15,7 @@ from pathlib import Path
 from bulk_loader.errors import ConfigError
 from bulk_loader.kartra.client import KartraApi, account_label
 from bulk_loader.kartra.network import is_loopback
+from bulk_loader.kartra.profiles import load_profiles
 from bulk_loader.template.model import Template
 
 __all__ = ["RunPlan", "refuse_other_account"]
@@ -34,6 +35,15 @@ class RunPlan:
     to_send: int
 
 
+def _profile_app(name: str) -> str | None:
+    """The App id of the profile `name`: acme's own credentials, exported, are acme's."""
+    try:
+        kept = load_profiles().get(name)
+    except ConfigError:  # an unreadable profiles file: the pin names no App then
+        return None
+    return kept.app_id if kept is not None else None
+
+
 def refuse_other_account(template: Template, client: KartraApi) -> None:
     """ConfigError (exit 3) when `template` pins an account `client` is not."""
     pinned = template.account
@@ -41,7 +51,8 @@ def refuse_other_account(template: Template, client: KartraApi) -> None:
     if pinned is None or is_loopback(host.strip("[]")):  # a sandbox on this machine: a rehearsal
         return
     profile = getattr(client, "profile", "")
-    if pinned.strip() in (profile, client.account_identity().get("app_id")):
+    app_id = client.account_identity().get("app_id")
+    if pinned.strip() in (profile, app_id) or _profile_app(pinned.strip()) == app_id:
         return
     raise ConfigError(
         f"{template.path}: this template is for account {pinned!r}, and the credentials "

@@ -30,7 +30,12 @@ from bulk_loader.pipeline.scan import (
     summary_table,
 )
 from bulk_loader.results.background import BackgroundResultsWriter, open_results
-from bulk_loader.results.files import default_results_path, make_output_dir, results_for_app
+from bulk_loader.results.files import (
+    default_results_path,
+    dry_run_target,
+    make_output_dir,
+    results_for_app,
+)
 from bulk_loader.results.workbook import ResultsWriter, key_columns
 from bulk_loader.sending.pacing import RateLimiter
 from bulk_loader.sending.sender import RowSender
@@ -100,8 +105,11 @@ def check_sheet(
     make_output_dir(output_dir)
     out = default_results_path(sheet_path, results_path, output_dir)
     report = Report()
-    if results_path is None and client is not None:  # another App's results: kept
-        out, moved = results_for_app(out, client.account_identity()["app_id"])
+    if results_path is None:  # a real run's results, or another App's: kept
+        if client is not None:
+            out, moved = results_for_app(out, client.account_identity()["app_id"])
+            report.notes.extend([moved] if moved else [])
+        out, moved = dry_run_target(out, sheet_path)
         report.notes.extend([moved] if moved else [])
     problems: list[Problem] = []
     with open_template_sheet(sheet_path, sheet_name, header_row, template_path) as sheet:

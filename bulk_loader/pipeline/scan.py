@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_loader.errors import SheetError, TemplateError, TemplateProblem
+from bulk_loader.errors import TemplateError, TemplateProblem, WrittenByUs
 from bulk_loader.journal.store import Journal
 from bulk_loader.outcomes import Problem, Report, blocking, without_value
 from bulk_loader.results.summary_sheet import report_lines, summary_sheet
@@ -67,7 +67,7 @@ def open_template_sheet(
     else:
         return sheet
     sheet.close()
-    raise SheetError(
+    raise WrittenByUs(
         f"this is {what}, not a sheet to import: run the sheet it came from, or its "
         "failed-rows file",
         path,

@@ -19,6 +19,7 @@ __all__ = [
     "check_writable",
     "check_writable_folder",
     "default_results_path",
+    "dry_run_target",
     "failed_rows_path",
     "file_digest",
     "make_output_dir",
@@ -26,6 +27,7 @@ __all__ = [
     "output_name",
     "results_app",
     "results_for_app",
+    "results_owner",
     "same_file",
 ]
 
@@ -149,20 +151,41 @@ def results_for_app(path: Path, app_id: str) -> tuple[Path, str]:
 
 def results_app(path: Path) -> str | None:
     """The App id a results file this tool wrote names (None: no file, not one of ours,
-    a dry run without an account, or unreadable). XLSX: its `bulk-loader account`
-    document property, a few hundred bytes, whatever the workbook's size (Excel keeps
-    it when it saves the file again); CSV: the summary file beside it."""
+    a dry run without an account, or unreadable)."""
+    owner = re.match(r"app (\S+)", results_owner(path)[0])
+    return owner.group(1) if owner else None
+
+
+def results_owner(path: Path) -> tuple[str, str]:
+    """(account, run) a results file this tool wrote names in its Summary ("" where it
+    does not say). XLSX: its document properties, a few hundred bytes whatever the
+    workbook's size (Excel keeps them when it saves the file again); CSV: the summary
+    file beside it."""
     try:
         if path.suffix.lower() == ".csv":
             summary = path.with_name(f"{path.stem}.summary.csv")
             with summary.open(encoding="utf-8-sig", newline="") as file:
-                account = next((row[1] for row in csv.reader(file) if row[:1] == ["Account"]), "")
-        else:
-            with zipfile.ZipFile(path) as book, book.open("docProps/custom.xml") as props:
-                text = props.read(1 << 20).decode("utf-8", "replace")
-            found = re.search(r'name="bulk-loader account".*?>([^<>]*)</vt:lpwstr>', text, re.S)
-            account = html.unescape(found.group(1)) if found else ""
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, StopIteration):
-        return None
-    owner = re.match(r"app (\S+)", account)
-    return owner.group(1) if owner else None
+                lines = {row[0]: row[1] for row in csv.reader(file) if len(row) >= 2}
+            return lines.get("Account", ""), lines.get("Run", "")
+        with zipfile.ZipFile(path) as book, book.open("docProps/custom.xml") as props:
+            text = props.read(1 << 20).decode("utf-8", "replace")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return "", ""
+
+    def prop(name: str) -> str:
+        found = re.search(rf'name="{name}".*?>([^<>]*)</vt:lpwstr>', text, re.S)
+        return html.unescape(found.group(1)) if found else ""
+
+    return prop("bulk-loader account"), prop("bulk-loader run")
+
+
+def dry_run_target(path: Path, sheet: Path) -> tuple[Path, str]:
+    """Where a dry run's results go: `path`, unless it holds a real run's results (their
+    lead ids and outcomes): then `<sheet>.dry-run.xlsx` beside it, with a note."""
+    if not results_owner(path)[1].startswith("import"):
+        return path, ""
+    moved = path.with_name(output_name(sheet, "dry-run", ".xlsx"))
+    return moved, (
+        f"{path.name} holds a real run's results: this dry run's are in {moved.name} "
+        "(`bulk-loader results` rebuilds the real run's at any time)"
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "ACCOUNT_PROPERTY",
     "HIGHLIGHTED",
     "MAX_WIDTH",
+    "RUN_PROPERTY",
     "CsvSink",
     "SummaryTable",
     "XlsxSink",
@@ -40,6 +41,7 @@ __all__ = [
 # The document property naming the account of the results (results/files.py reads it
 # without parsing the workbook's cells).
 ACCOUNT_PROPERTY = "bulk-loader account"
+RUN_PROPERTY = "bulk-loader run"  # "import", "dry run (nothing sent)", ...
 
 # Statuses a person must look at: their result_status cell is highlighted.
 HIGHLIGHTED = ATTENTION | {RowStatus.WOULD_FAIL}
@@ -223,10 +225,10 @@ class XlsxSink:
             self._sheet.autofilter(0, 0, self._last_row, len(self._widths) - 1)
         if summary:
             self._summary(summary)
-            if "Account" in summary:  # whose results these are, read back cheaply
-                self._book.set_custom_property(
-                    ACCOUNT_PROPERTY, clean_text(str(summary["Account"]))
-                )
+            # Whose results these are, and of which run, read back cheaply (files.py).
+            for name, key in ((ACCOUNT_PROPERTY, "Account"), (RUN_PROPERTY, "Run")):
+                if key in summary:
+                    self._book.set_custom_property(name, clean_text(str(summary[key])))
         self._book.close()
 
     def _summary(self, summary: Mapping[str, object]) -> None:

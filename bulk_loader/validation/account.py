@@ -14,7 +14,13 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from bulk_loader.errors import ConfigError, KartraFatalError, TemplateError, TemplateProblem
+from bulk_loader.errors import (
+    ConfigError,
+    KartraFatalError,
+    KartraUnavailable,
+    TemplateError,
+    TemplateProblem,
+)
 from bulk_loader.kartra.client import CallResult, Outcome, answer_field
 from bulk_loader.outcomes import Problem, ProblemCode
 from bulk_loader.template.model import Template
@@ -308,6 +314,12 @@ def _listing(result: CallResult, key: str, host: str = KARTRA_HOST) -> list[Any]
                 "or set KARTRA_API_URL for a sandbox"
                 if host in (KARTRA_HOST, "")
                 else _elsewhere(host)
+            )
+        passing = result.outcome in (Outcome.TRANSIENT, Outcome.RATE_LIMITED, Outcome.UNKNOWN)
+        if passing and not result.message.startswith("could not connect"):
+            raise KartraUnavailable(  # a server error: a later run may well get through
+                f"could not read the account's {key.replace('_', ' ')}: {result.message}; "
+                "nothing was sent: run again later"
             )
         raise ConfigError(
             f"could not read the account's {key.replace('_', ' ')}: "
