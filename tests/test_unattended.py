@@ -47,6 +47,8 @@ def test_rows_that_failed_for_passing_reasons_exit_75_and_the_next_run_sends_the
     with KartraClient(GOOD, api_url=sandbox.url, timeout=5) as client:
         down = run_import(options, client, ServerDownOnceSending())
         assert down.exit_code == 75 and down.retried_later == 1
+        # The cause is counted, not only 'Failed: 1' (a 503 has no Kartra type).
+        assert down.errors == {"server_error": 1, "invalid_email": 1}
         sandbox.configure(faults=FaultPlan())
         up = run_import(options, client)
     assert up.statuses["created"] == 1 and up.exit_code == 1  # the invalid row is left

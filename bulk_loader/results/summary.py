@@ -471,12 +471,21 @@ def _write_rows(
         retry.close()
 
 
+# Rows that failed with no Kartra error type, and the code the summary counts them by.
+_NO_TYPE = {"failed": "failed", "partial": "partial", "unknown": "answer_lost"}
+
+
 def _count(summary: ImportSummary, row: JournalRow) -> None:
     """One row's status, and its problem codes (or Kartra's error type), in `summary`."""
     summary.statuses[RowStatus(row.status)] += 1
     summary.retried_later += row.retried_later
     if row.error_type:
         summary.tally(row.error_type, row.row, row.message or row.error_type)
+    elif not row.problems and row.status in _NO_TYPE:
+        # No Kartra type to name it (a 503, a lost answer): the cause still shows, so
+        # 'Failed: 12' is never the whole story.
+        code = _NO_TYPE[row.status] if not row.retried_later else "server_error"
+        summary.tally(code, row.row, row.message or code)
     else:
         first: dict[str, Problem] = {}
         for problem in row.problems:
