@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     )
     from bulk_loader.results.summary import ImportSummary
     from bulk_loader.sending.pacing import RetryPolicy
-    from bulk_loader.sheets.folder import sheets_in, written_by_us
+    from bulk_loader.sheets.folder import failed_rows_origin, sheets_in, written_by_us
     from bulk_loader.user_folders import config_folder
 
 _HOMES = {
@@ -77,6 +77,7 @@ _HOMES = {
     "CallLog": "bulk_loader.kartra.call_log",
     "LoggedClient": "bulk_loader.kartra.call_log",
     "sheets_in": "bulk_loader.sheets.folder",
+    "failed_rows_origin": "bulk_loader.sheets.folder",
     "written_by_us": "bulk_loader.sheets.folder",
     "EXIT_MEANINGS": "bulk_loader.results.run_record",
     "check_record": "bulk_loader.results.run_record",
@@ -141,6 +142,7 @@ __all__ = [
     "config_folder",
     "env_names",
     "error_record",
+    "failed_rows_origin",
     "forget_journal",
     "import_record",
     "kartra_time_zones",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bulk_loader.journal.files import find_journals, forget, stale_journals
@@ -63,6 +64,7 @@ class Loader:
     the rows above skipped). `mode`: create, edit or upsert (default: the template's).
     `journal_dir`: keep the journals there (default: beside the sheet). `output_dir`:
     write the results and failed rows there (default: beside the sheet).
+    `results_format`: the default results file's, xlsx or csv (`leads.csv.results.csv`).
     """
 
     def __init__(
@@ -75,10 +77,14 @@ class Loader:
         header_row: int | None = None,
         journal_dir: StrPath | None = None,
         output_dir: StrPath | None = None,
+        results_format: Literal["xlsx", "csv"] = "xlsx",
     ) -> None:
         self.sheet = Path(sheet)
         # Where the results and failed rows go: None, beside the sheet; else this folder.
         self.output_dir = Path(output_dir) if output_dir is not None else None
+        if results_format not in ("xlsx", "csv"):
+            raise ValueError(f"results_format: xlsx or csv, not {results_format!r}")
+        self.results_suffix = f".{results_format}"
         # Where the journals are kept: None, beside the sheet (its synced folder: the
         # user's data folder instead); else this folder.
         self.journal_dir = Path(journal_dir) if journal_dir is not None else None
@@ -124,6 +130,7 @@ class Loader:
             client=client,
             notice=notice,
             output_dir=self.output_dir,
+            results_suffix=self.results_suffix,
         )
 
     def run(
@@ -193,6 +200,7 @@ class Loader:
             journal_dir=self.journal_dir,
             wait=wait,
             output_dir=self.output_dir,
+            results_suffix=self.results_suffix,
         )
         return run_import(options, client, progress, stop=stop, halt=halt, confirm=confirm)
 
@@ -215,6 +223,7 @@ class Loader:
             journal_dir=self.journal_dir,
             app_id=app_id,
             output_dir=self.output_dir,
+            results_suffix=self.results_suffix,
         )
 
     def undo(

@@ -151,3 +151,12 @@ def test_a_typo_in_the_file_gets_the_closest_option(folder: Path) -> None:
     result = invoke("run", "s.csv", "--dry-run")
     assert result.exit_code == 3
     assert result.stderr.endswith("rat: no command has this option (did you mean rate?)\n")
+
+
+def test_the_results_format_from_the_file_names_csv_results(folder: Path) -> None:
+    """issue 17 point 7: 'results format' among the defaults a file sets."""
+    (folder / "bulk-loader.toml").write_text('results-format = "csv"\n[run]\ntemplate = "t.toml"\n')
+    result = invoke("run", "s.csv", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "Results:   s.csv.results.csv"
+    assert (folder / "s.csv.results.summary.csv").exists()

@@ -413,3 +413,22 @@ def test_a_missing_sheet_is_said_before_any_credential_is_asked(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["run", str(tmp_path / "nope.csv")])
     assert result.exit_code == 3
     assert result.stderr == f"error: {tmp_path / 'nope.csv'}: no such file or folder\n"
+
+
+def test_a_shell_glob_leaves_out_last_nights_files(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    """`run drop/*.xlsx`: the shell lists the results and the failed rows of the last
+    run too; the failed rows of a sheet in the list are retried by the sheet itself."""
+    sheet = write(tmp_path / "leads.xlsx", [["ana@example.com", "Ana"], ["bad", "B"]])
+    assert run(sandbox, str(sheet)).exit_code == 1
+    listed = sorted(str(p) for p in tmp_path.glob("*.xlsx"))
+    assert [Path(p).name for p in listed] == [
+        "leads.failed.xlsx",
+        "leads.results.xlsx",
+        "leads.xlsx",
+    ]
+    again = run(sandbox, *listed)
+    assert again.exit_code == 1, again.output
+    assert "left out 2 file(s) bulk-loader wrote (leads.failed.xlsx, leads.results.xlsx)\n" in (
+        again.stderr
+    )
+    assert sandbox.stats.by_cmd["create_lead"] == 1  # leads.xlsx only, and its row once

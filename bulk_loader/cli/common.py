@@ -34,6 +34,7 @@ __all__ = [
     "on_terminal",
     "profile_or_environment",
     "results_columns_option",
+    "results_format_option",
     "results_option",
     "sheet_option",
 ]
@@ -204,6 +205,13 @@ results_option = click.option(
     default=None,
     help="Results file (.xlsx or .csv). Default: leads.results.xlsx for leads.xlsx, "
     "leads.csv.results.xlsx for leads.csv, beside the input (or in --output-dir).",
+)
+results_format_option = click.option(
+    "--results-format",
+    type=click.Choice(["xlsx", "csv"]),
+    default="xlsx",
+    show_default=True,
+    help="The default results file's format (with --results, its ending decides).",
 )
 results_columns_option = click.option(
     "--results-columns",

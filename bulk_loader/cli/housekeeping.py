@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal, cast
 
 import click
 
@@ -12,6 +13,7 @@ from bulk_loader.cli.common import (
     guarded,
     journal_dir_option,
     results_columns_option,
+    results_format_option,
     results_option,
     sheet_option,
 )
@@ -23,8 +25,16 @@ __all__ = ["forget", "results", "template", "time_zones"]
 @click.command()
 @click.argument("sheet", type=click.Path(path_type=Path))
 @results_option
+@results_format_option
 @results_columns_option
 @journal_dir_option
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write the results and failed rows in DIR, as the run did with --output-dir.",
+)
 @click.option(
     "--profile",
     default=None,
@@ -37,15 +47,22 @@ __all__ = ["forget", "results", "template", "time_zones"]
 def results(
     sheet: Path,
     results_path: Path | None,
+    results_format: str,
     results_columns: str,
     journal_dir: Path | None,
+    output_dir: Path | None,
     profile: str | None,
 ) -> None:
     """Rebuild SHEET's results from its journal (also while a run is going on); the
     summary names the account the journal is of."""
     from bulk_loader import Loader, profile_app_id
 
-    loader = Loader(sheet, journal_dir=journal_dir)
+    loader = Loader(
+        sheet,
+        journal_dir=journal_dir,
+        output_dir=output_dir,
+        results_format=cast("Literal['xlsx', 'csv']", results_format),
+    )
     summary = loader.results(
         results=results_path,
         keys_only=results_columns == "keys",

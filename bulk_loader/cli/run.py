@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 import click
 
@@ -34,6 +34,7 @@ from bulk_loader.cli.common import (
     profile_or_environment,
     rate_option,
     results_columns_option,
+    results_format_option,
     results_option,
     sheet_option,
     this_command,
@@ -112,6 +113,7 @@ class JsonAwareCommand(click.Command):
     "would be created and which updated.",
 )
 @results_option
+@results_format_option
 @results_columns_option
 @click.option(
     "--sandbox",
@@ -224,6 +226,7 @@ def run(
     dry_run: bool,
     lookup: bool,
     results_path: Path | None,
+    results_format: str,
     results_columns: str,
     sandbox: bool,
     sandbox_account: Path | None,
@@ -292,6 +295,7 @@ def run(
                 header_row=header_row,
                 journal_dir=journal_dir,
                 output_dir=output_dir,
+                results_format=cast("Literal['xlsx', 'csv']", results_format),
             )
 
         keys_only = results_columns == "keys"
@@ -385,6 +389,20 @@ def _sheets(given: tuple[Path, ...]) -> list[Path]:
     for path in paths:
         if path not in unique:
             unique.append(path)
+    if len(unique) > 1:  # `run drop/*.xlsx`: the shell's list holds last night's files too
+        from bulk_loader import failed_rows_origin, written_by_us
+
+        given_names = {p.name for p in unique} | {p.stem for p in unique}
+        ours = [
+            p
+            for p in unique
+            if written_by_us(p)
+            and (failed_rows_origin(p) in given_names or not failed_rows_origin(p))
+        ]
+        if ours:
+            shown = ", ".join(p.name for p in ours[:3]) + (", ..." if len(ours) > 3 else "")
+            click.echo(f"left out {len(ours)} file(s) bulk-loader wrote ({shown})", err=True)
+            unique = [p for p in unique if p not in ours]
     return unique
 
 

@@ -91,6 +91,7 @@ def check_sheet(
     client: KartraApi | None = None,
     notice: Callable[[str], None] | None = None,
     output_dir: Path | None = None,
+    results_suffix: str = ".xlsx",
 ) -> CheckSummary:
     """Validate every row of a sheet and write the results file; sends nothing.
 
@@ -103,7 +104,7 @@ def check_sheet(
     """
     sheet_path = Path(sheet_path)
     make_output_dir(output_dir)
-    out = default_results_path(sheet_path, results_path, output_dir)
+    out = default_results_path(sheet_path, results_path, output_dir, results_suffix)
     report = Report()
     if results_path is None:  # a real run's results, or another App's: kept
         if client is not None:

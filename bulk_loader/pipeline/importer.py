@@ -103,6 +103,7 @@ class ImportOptions:
     journal_dir: Path | None = None  # None: beside the sheet (or the data folder if synced)
     wait: float = 0.0  # seconds to wait for another run holding the journal to let go
     output_dir: Path | None = None  # the results and failed rows: here, not beside the sheet
+    results_suffix: str = ".xlsx"  # the default results file's format: .xlsx or .csv
 
 
 def run_import(
@@ -138,7 +139,9 @@ def _run_import(
     confirm: Callable[[RunPlan], bool] | None = None,
 ) -> ImportSummary:
     make_output_dir(options.output_dir)
-    results = default_results_path(options.sheet, options.results_path, options.output_dir)
+    results = default_results_path(
+        options.sheet, options.results_path, options.output_dir, options.results_suffix
+    )
     sheet = open_template_sheet(
         options.sheet, options.sheet_name, options.header_row, options.template_path
     )

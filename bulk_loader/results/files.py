@@ -41,7 +41,10 @@ def output_name(sheet: Path, what: str, suffix: str) -> str:
 
 
 def default_results_path(
-    sheet_path: Path, results_path: Path | None = None, output_dir: Path | None = None
+    sheet_path: Path,
+    results_path: Path | None = None,
+    output_dir: Path | None = None,
+    suffix: str = ".xlsx",
 ) -> Path:
     """`--results` if given, else `<sheet>.results.xlsx` (output_name) beside the input
     or in `output_dir`.
@@ -51,7 +54,7 @@ def default_results_path(
     sheet_path = Path(sheet_path)
     if results_path is None:
         folder = output_dir if output_dir is not None else sheet_path.parent
-        return folder / output_name(sheet_path, "results", ".xlsx")
+        return folder / output_name(sheet_path, "results", suffix)
     if same_file(Path(results_path), sheet_path):
         raise InputError(f"--results {results_path} is the input sheet; name another file")
     return Path(results_path)

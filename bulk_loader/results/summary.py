@@ -343,6 +343,7 @@ def rebuild_results(
     journal_dir: Path | None = None,
     app_id: str | None = None,
     output_dir: Path | None = None,
+    results_suffix: str = ".xlsx",
 ) -> ImportSummary:
     """The results workbook and failed-rows file of `sheet`, rebuilt from its journal:
     the newest one, or the one of runs into `app_id` (a sheet run into two accounts
@@ -385,7 +386,7 @@ def rebuild_results(
                 summary.earlier = last_run(meta)
                 summary.report.notes.extend(summary.earlier.notes)
 
-            results = default_results_path(sheet, results_path, output_dir)
+            results = default_results_path(sheet, results_path, output_dir, results_suffix)
             if results_path is None and meta.get("app_id"):  # another App's: kept
                 results, moved = results_for_app(results, meta["app_id"])
                 summary.report.notes.extend([moved] if moved else [])

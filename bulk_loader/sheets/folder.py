@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bulk_loader.errors import ConfigError
 
-__all__ = ["SHEET_SUFFIXES", "sheets_in", "written_by_us"]
+__all__ = ["SHEET_SUFFIXES", "failed_rows_origin", "sheets_in", "written_by_us"]
 
 SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 # results (`leads.results.xlsx`, `leads.csv.results.xlsx`, `.app-<id>.xlsx`), a CSV
@@ -29,6 +29,14 @@ _OURS = re.compile(
 def written_by_us(path: Path) -> bool:
     """Whether the name is one bulk-loader gives its own files."""
     return bool(_OURS.search(path.name))
+
+
+def failed_rows_origin(path: Path) -> str:
+    """The sheet a failed-rows file came from, by name (`leads` for leads.failed-2.xlsx,
+    `leads.tsv` for leads.tsv.failed.csv); "" for any other file. Given among several
+    sheets with its own sheet, it is left out: running the sheet retries those rows."""
+    found = re.match(r"(.+)\.failed(-\d+)?\.(csv|xlsx)$", path.name, re.IGNORECASE)
+    return found.group(1) if found else ""
 
 
 def sheets_in(folder: Path) -> tuple[list[Path], list[Path]]:
