@@ -267,7 +267,7 @@ def test_json_for_a_usage_error_and_a_non_ascii_sheet_on_any_console(tmp_path: P
 
 
 def test_ctrl_c_on_one_sheet_stops_the_ones_after_it(tmp_path: Path) -> None:
-    from bulk_loader.cli.run import JsonOutput, SheetStopped, _each_sheet
+    from bulk_loader.cli.several import JsonOutput, SheetStopped, each_sheet
 
     ran: list[str] = []
 
@@ -275,7 +275,7 @@ def test_ctrl_c_on_one_sheet_stops_the_ones_after_it(tmp_path: Path) -> None:
         ran.append(path.name)
         raise SheetStopped(4, {"sheet": str(path), "statuses": {"created": 1}})
 
-    done = _each_sheet([tmp_path / "a.csv", tmp_path / "b.csv"], JsonOutput(False), one)
+    done = each_sheet([tmp_path / "a.csv", tmp_path / "b.csv"], JsonOutput(False), one)
     assert ran == ["a.csv"]
     assert done == [(tmp_path / "a.csv", 4, {"sheet": str(tmp_path / "a.csv"),
                                              "statuses": {"created": 1}})]  # fmt: skip

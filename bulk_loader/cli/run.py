@@ -1,23 +1,20 @@
-"""`bulk-loader run`: a dry run, or a real import, of one sheet.
+"""`bulk-loader run`: a dry run, or a real import, of each sheet named.
 
-The command turns its options into a `bulk_loader.Loader` call and renders what comes
-back. Only here: the bundled sandbox is started, and Ctrl-C and SIGTERM become the
-run's stop events (a first one finishes the calls in flight, a later one stops at once).
+The command turns its options into a `bulk_loader.Loader` call per sheet and renders
+what comes back (several.py: several sheets, their total and --json). Only here: the
+bundled sandbox is started, and Ctrl-C and SIGTERM become the run's stop events (a
+first one finishes the calls in flight, a later one stops at once).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 
@@ -48,13 +45,18 @@ from bulk_loader.cli.render import (
     template_errors,
 )
 from bulk_loader.cli.sandbox import bundled_sandbox
+from bulk_loader.cli.several import (
+    JsonAwareCommand,
+    JsonOutput,
+    SheetStopped,
+    each_sheet,
+    finish,
+    refuse_shared_outputs,
+    sheets_given,
+)
 from bulk_loader.cli.stopping import SignalStop
 from bulk_loader.errors import (
-    BulkLoaderError,
-    ConfigError,
     Interrupted,
-    KartraFatalError,
-    WrittenByUs,
 )
 
 if TYPE_CHECKING:
@@ -64,21 +66,6 @@ if TYPE_CHECKING:
 __all__ = ["run"]
 
 CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD")
-
-
-class JsonAwareCommand(click.Command):
-    """`run`: with --json, even a command line click cannot parse (`--rate abc`) gets
-    its one JSON object on stdout, beside click's usage message on stderr."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        wants_json = "--json" in args  # before click consumes the list
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            if wants_json:
-                out = JsonOutput(True)
-                click.echo(json.dumps(out.error(exc.format_message(), 2, None)))
-            raise
 
 
 @click.command(cls=JsonAwareCommand)
@@ -273,15 +260,15 @@ def run(
                 "--sandbox-account out"
             )
         profile = profile_or_environment(profile)
-        paths = _sheets(sheets)
+        paths = sheets_given(sheets)
         out.sheet = paths[0] if len(paths) == 1 else None
         if not paths:  # an empty drop folder: nothing to do, and no account to ask
-            _finish([], out)
+            finish([], out)
         if len(paths) > 1 and results_path is not None:
             raise click.UsageError(
                 "--results names one file, and there are several sheets: use --output-dir"
             )
-        _refuse_shared_outputs(paths, output_dir)
+        refuse_shared_outputs(paths, output_dir)
         for path in paths:
             check_sheet_option(path, sheet_name)
         from bulk_loader import Loader
@@ -304,10 +291,10 @@ def run(
         if dry_run and not lookup:
             with _account_client(account, network) as client:
                 out.account_of(client)
-                done = _each_sheet(
+                done = each_sheet(
                     paths, out, lambda path: _check(loader(path), results_path, keys_only, client)
                 )
-            _finish(done, out)
+            finish(done, out)
         if rate > 20:
             click.echo(f"warning: --rate {rate:g} is over Kartra's 20 calls/s per App", err=True)
         if restart and not yes and not sandbox:
@@ -338,174 +325,8 @@ def run(
             def one(path: Path) -> tuple[int, dict[str, Any]]:
                 return _run_one(loader(path), logged, options, out, sandbox=sandbox)
 
-            done = _each_sheet(paths, out, one)
-        _finish(done, out)
-
-
-def _refuse_shared_outputs(paths: list[Path], output_dir: Path | None) -> None:
-    """Two sheets of one name (jan/leads.csv, feb/leads.csv) would write one results
-    file in --output-dir: refused before any sheet runs."""
-    if output_dir is None:
-        return
-    from bulk_loader import output_name
-
-    seen: dict[str, Path] = {}
-    for path in paths:
-        name = output_name(path, "results", ".xlsx")
-        if name in seen:
-            raise click.UsageError(
-                f"{seen[name]} and {path} would write one {name} in --output-dir "
-                f"{output_dir}: run them with different --output-dir folders"
-            )
-        seen[name] = path
-
-
-def _sheets(given: tuple[Path, ...]) -> list[Path]:
-    """The sheets named: files as given, a folder's sheets (never a file this tool
-    wrote there), in order, each once."""
-    from bulk_loader import sheets_in
-
-    paths: list[Path] = []
-    for path in given:
-        # A folder (`run .` too): its sheets. A Numbers document is a folder on a Mac: a
-        # file to the person, refused as one (export it as CSV or XLSX).
-        if path.is_dir() and path.suffix.lower() != ".numbers":
-            found, ours = sheets_in(path)
-            if ours:
-                names = ", ".join(p.name for p in ours[:3]) + (", ..." if len(ours) > 3 else "")
-                click.echo(
-                    f"{path}: left out {len(ours)} file(s) bulk-loader wrote ({names})", err=True
-                )
-            if not found:  # a nightly drop folder, empty tonight: nothing to do, not a fault
-                click.echo(
-                    f"{path}: no sheet to import here (.csv, .tsv, .txt, .xlsx, .xlsm)", err=True
-                )
-            paths.extend(found)
-        elif len(given) == 1 and not path.exists():  # said before any credential is asked
-            raise ConfigError(f"{path}: no such file or folder")
-        else:
-            paths.append(path)
-    unique: list[Path] = []
-    for path in paths:
-        if path not in unique:
-            unique.append(path)
-    if len(unique) > 1:  # `run drop/*.xlsx`: the shell's list holds last night's files too
-        from bulk_loader import failed_rows_origin, written_by_us
-
-        given_names = {p.name for p in unique} | {p.stem for p in unique}
-        ours = [
-            p
-            for p in unique
-            if written_by_us(p)
-            and (failed_rows_origin(p) in given_names or not failed_rows_origin(p))
-        ]
-        if ours:
-            shown = ", ".join(p.name for p in ours[:3]) + (", ..." if len(ours) > 3 else "")
-            click.echo(f"left out {len(ours)} file(s) bulk-loader wrote ({shown})", err=True)
-            unique = [p for p in unique if p not in ours]
-    return unique
-
-
-Outcome = tuple[Path, int, "dict[str, Any] | None"]
-
-
-def _each_sheet(
-    paths: list[Path], out: JsonOutput, one: Callable[[Path], tuple[int, dict[str, Any]]]
-) -> list[Outcome]:
-    """Each sheet in turn. One sheet: its errors end the command as they always did.
-    Several: a sheet that cannot run is one line and the next goes on; Ctrl-C, or an
-    App Kartra refuses, stops them all."""
-    if len(paths) == 1:
-        try:
-            code, record = one(paths[0])
-        except SheetStopped as stopped:
-            code, record = stopped.code, stopped.record
-        return [(paths[0], code, record)]
-    if not paths:
-        return []
-    done: list[Outcome] = []
-    for number, path in enumerate(paths, start=1):
-        click.echo(f"sheet {number} of {len(paths)}: {path}", err=True)
-        click.echo(f"Sheet:     {path}")
-        try:
-            code, record = one(path)
-        except SheetStopped as stopped:  # Ctrl-C: this sheet stopped, and the others wait
-            done.append((path, stopped.code, stopped.record))
-            left = len(paths) - number
-            if left:
-                click.echo(f"stopped: {left} sheet(s) not started", err=True)
-            break
-        except Interrupted:
-            raise
-        except WrittenByUs as exc:  # last night's results in tonight's list: left out
-            click.echo(f"left out: {exc}", err=True)
-            continue
-        except KartraFatalError as exc:  # the App itself is refused: every sheet would be
-            click.echo(f"error: {exc}", err=True)
-            done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
-            click.echo("error: Kartra refused the App: the other sheets are not run", err=True)
-            break
-        except BulkLoaderError as exc:
-            click.echo(f"error: {exc}", err=True)
-            done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
-            continue
-        except SystemExit as exc:  # the template's problems, each on its line above
-            code = exc.code if isinstance(exc.code, int) else 1
-            cause = exc.__cause__
-            message = str(cause) if cause is not None else f"stopped with exit {code}"
-            done.append((path, code, out.error(message, code, path)))
-            continue
-        done.append((path, code, record))
-        if code == 3 and str(record.get("stopped_by") or "").startswith("kartra_error"):
-            click.echo("error: Kartra refused the App: the other sheets are not run", err=True)
-            break
-        click.echo("")
-    return done
-
-
-# The exit code of several sheets: the one that asks most of a person first.
-EXIT_PRIORITY = (70, 3, 4, 1, 75, 0)
-
-
-def _finish(done: list[Outcome], out: JsonOutput) -> NoReturn:
-    """The total of several sheets, the JSON object, and the exit code."""
-    codes = [code for _, code, _ in done]
-    code = next((c for c in EXIT_PRIORITY if c in codes), max(codes, default=0))
-    if not done:
-        click.echo("nothing to import: no sheet was found", err=True)
-        out.several([], _totals([]), 0)
-        sys.exit(0)
-    if len(done) == 1:
-        out.record = done[0][2]
-        sys.exit(done[0][1])
-    records = [record for _, _, record in done if record is not None]
-    totals = _totals(records)
-    by_code = ", ".join(f"{path.name} {c}" for path, c, _ in done)
-    statuses = ", ".join(f"{status} {n}" for status, n in totals["statuses"].items())
-    click.echo(
-        f"Total:     {len(done)} sheets; {totals['rows']['read']} rows read, "
-        f"{totals['rows']['invalid']} invalid" + (f"; {statuses}" if statuses else "")
-    )
-    click.echo(f"Exit:      {code}" + (f" (by sheet: {by_code})" if done else ""))
-    out.several(records, totals, code)
-    sys.exit(code)
-
-
-def _totals(records: list[dict[str, Any]]) -> dict[str, Any]:
-    rows: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    for record in records:
-        rows.update(record.get("rows", {}))
-        statuses.update(record.get("statuses", {}))
-    calls = sum(record.get("calls", 0) for record in records)
-    limited = sum(record.get("rate_limited", 0) for record in records)
-    return {
-        "sheets": len(records),
-        "rows": {key: rows[key] for key in ("read", "valid", "invalid")},
-        "statuses": dict(sorted(statuses.items())),
-        "calls": calls,
-        "rate_limited": limited,
-    }
+            done = each_sheet(paths, out, one)
+        finish(done, out)
 
 
 @contextmanager
@@ -553,14 +374,6 @@ def _run_one(
     return summary.exit_code, record
 
 
-class SheetStopped(Exception):
-    """A sheet stopped by Ctrl-C or SIGTERM: its summary is shown, no other sheet runs."""
-
-    def __init__(self, code: int, record: dict[str, Any]) -> None:
-        super().__init__(code)
-        self.code, self.record = code, record
-
-
 def _check(
     loader: Loader, results_path: Path | None, keys_only: bool, client: KartraClient | None
 ) -> tuple[int, dict[str, Any]]:
@@ -596,85 +409,6 @@ def _check(
         exit_code=summary.exit_code,
     )
     return summary.exit_code, record
-
-
-class JsonOutput:
-    """--json: stdout holds one JSON object and nothing else; what a person reads goes
-    to stderr meanwhile. Without --json, nothing changes."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.time()
-        self.record: dict[str, Any] | None = None
-        self.account: dict[str, str] = {}
-        self.sheet: Path | None = None  # the one sheet, when there is one
-
-    def account_of(self, client: KartraClient | None) -> None:
-        if client is not None:
-            identity = client.account_identity()
-            self.account = {
-                "app_id": identity["app_id"],
-                "api_host": identity["api_host"],
-                "profile": client.profile,
-            }
-
-    def error(self, message: str, code: int, sheet: Path | None) -> dict[str, Any]:
-        from bulk_loader import error_record
-
-        return error_record(
-            message,
-            code,
-            started=self.started,
-            ended=time.time(),
-            sheet=str(sheet) if sheet is not None else None,
-        )
-
-    def several(self, records: list[dict[str, Any]], totals: dict[str, Any], code: int) -> None:
-        from bulk_loader import EXIT_MEANINGS
-
-        self.record = {
-            "schema": records[0]["schema"] if records else "bulk-loader/run-summary/1",
-            "command": "run",
-            "sheets": records,
-            "totals": totals,
-            "started": records[0]["started"] if records else None,
-            "ended": records[-1]["ended"] if records else None,
-            "exit_code": code,
-            "exit_meaning": EXIT_MEANINGS.get(code, ""),
-        }
-
-    @contextmanager
-    def capture(self) -> Iterator[None]:
-        if not self.enabled:
-            yield
-            return
-        stdout = sys.stdout
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                yield
-        except SystemExit as exc:
-            if self.record is None:
-                code = exc.code if isinstance(exc.code, int) else 1
-                cause = exc.__cause__
-                message = str(cause) if cause else f"exit {code}"
-                self.record = self.error(message, code, self.sheet)
-            raise
-        except click.UsageError as exc:
-            self.record = self.error(exc.format_message(), 2, self.sheet)
-            raise
-        except BulkLoaderError as exc:
-            self.record = self.error(str(exc), exc.exit_code, self.sheet)
-            raise
-        except (click.Abort, KeyboardInterrupt):
-            self.record = self.error("stopped", 4, self.sheet)
-            raise
-        except Exception as exc:
-            self.record = self.error(f"internal error: {type(exc).__name__}", 70, self.sheet)
-            raise
-        finally:
-            if self.record is not None:  # ASCII: any console encoding, any pipe
-                stdout.write(json.dumps(self.record, ensure_ascii=True) + "\n")
-                stdout.flush()
 
 
 def _confirm_send(plan: RunPlan) -> bool:
