@@ -10,6 +10,8 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,17 @@ def write(path: Path, rows: list[list[str]]) -> Path:
 def run(sandbox: RunningSandbox, *args: str) -> Result:
     env = {**ENV, "KARTRA_API_URL": sandbox.url}
     return CliRunner().invoke(cli, ["run", *args, "--verify", "0"], env=env)
+
+
+@contextmanager
+def client_b(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A second account (App client-b) in its own sandbox, and the env that reaches it."""
+    account = tmp_path / "b.toml"
+    account.write_text(
+        (ROOT / "samples" / "account.toml").read_text().replace('"sandbox-app"', '"client-b"')
+    )
+    with serve_in_thread(account, rate=None) as other:
+        yield {**ENV, "KARTRA_APP_ID": "client-b", "KARTRA_API_URL": other.url}
 
 
 def valid(text: str) -> dict[str, Any]:
@@ -218,12 +231,7 @@ def test_results_of_another_account_are_never_overwritten(
     sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
     assert run(sandbox, str(sheet)).exit_code == 0
     first = (tmp_path / "s.csv.results.xlsx").read_bytes()
-    account = tmp_path / "b.toml"
-    account.write_text(
-        (ROOT / "samples" / "account.toml").read_text().replace('"sandbox-app"', '"client-b"')
-    )
-    with serve_in_thread(account, rate=None) as other:
-        env = {**ENV, "KARTRA_APP_ID": "client-b", "KARTRA_API_URL": other.url}
+    with client_b(tmp_path) as env:
         result = CliRunner().invoke(cli, ["run", str(sheet), "--verify", "0"], env=env)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s.csv.results.xlsx").read_bytes() == first
@@ -313,12 +321,7 @@ def test_a_dry_run_into_another_account_keeps_the_real_runs_results(
     sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
     assert run(sandbox, str(sheet)).exit_code == 0
     first = (tmp_path / "s.csv.results.xlsx").read_bytes()
-    account = tmp_path / "b.toml"
-    account.write_text(
-        (ROOT / "samples" / "account.toml").read_text().replace('"sandbox-app"', '"client-b"')
-    )
-    with serve_in_thread(account, rate=None) as other:
-        env = {**ENV, "KARTRA_APP_ID": "client-b", "KARTRA_API_URL": other.url}
+    with client_b(tmp_path) as env:
         dry = CliRunner().invoke(cli, ["run", str(sheet), "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert (tmp_path / "s.csv.results.xlsx").read_bytes() == first

@@ -32,6 +32,7 @@ __all__ = [
     "given",
     "guarded",
     "on_terminal",
+    "output_dir_option",
     "profile_or_environment",
     "results_columns_option",
     "results_format_option",
@@ -205,6 +206,13 @@ results_option = click.option(
     default=None,
     help="Results file (.xlsx or .csv). Default: leads.results.xlsx for leads.xlsx, "
     "leads.csv.results.xlsx for leads.csv, beside the input (or in --output-dir).",
+)
+output_dir_option = click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write the results and failed-rows files in DIR (made if missing), not beside each sheet.",
 )
 results_format_option = click.option(
     "--results-format",

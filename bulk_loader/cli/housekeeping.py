@@ -12,6 +12,7 @@ from bulk_loader.cli.common import (
     check_sheet_option,
     guarded,
     journal_dir_option,
+    output_dir_option,
     results_columns_option,
     results_format_option,
     results_option,
@@ -28,13 +29,7 @@ __all__ = ["forget", "results", "template", "time_zones"]
 @results_format_option
 @results_columns_option
 @journal_dir_option
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="Write the results and failed rows in DIR, as the run did with --output-dir.",
-)
+@output_dir_option
 @click.option(
     "--profile",
     default=None,

@@ -27,6 +27,7 @@ from bulk_loader.cli.common import (
     guarded,
     journal_dir_option,
     on_terminal,
+    output_dir_option,
     profile_option,
     profile_or_environment,
     rate_option,
@@ -180,13 +181,7 @@ CREDENTIAL_VARIABLES = ("KARTRA_APP_ID", "KARTRA_API_KEY", "KARTRA_API_PASSWORD"
     help="Do not verify Kartra's TLS certificate (unsafe; prints a warning; --ca-bundle "
     "is the safe way through an inspecting proxy).",
 )
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="Write the results and failed-rows files in DIR (made if missing), not beside each sheet.",
-)
+@output_dir_option
 @click.option(
     "--json",
     "json_output",
