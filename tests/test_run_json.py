@@ -435,3 +435,50 @@ def test_a_shell_glob_leaves_out_last_nights_files(tmp_path: Path, sandbox: Runn
         again.stderr
     )
     assert sandbox.stats.by_cmd["create_lead"] == 1  # leads.xlsx only, and its row once
+
+
+# -- what a second trial found ---------------------------------------------------------
+
+
+def test_json_of_a_question_off_a_terminal_is_exit_2_not_a_bug(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet)).exit_code == 0
+    again = run(sandbox, str(sheet), "--restart", "--json")
+    assert again.exit_code == 2
+    record = valid(again.stdout)
+    assert record["exit_code"] == 2 and record["error"].startswith("--restart forgets")
+
+
+def test_a_stop_during_a_later_sheets_look_ups_keeps_the_earlier_sheets(tmp_path: Path) -> None:
+    from bulk_loader.cli.several import JsonOutput, each_sheet
+    from bulk_loader.errors import Interrupted
+
+    def one(path: Path) -> tuple[int, dict[str, Any]]:
+        if path.name == "b.csv":
+            raise Interrupted("stopped; the same command carries on where this run was")
+        assert path.name == "a.csv", "c.csv must not start"
+        return 0, {"sheet": str(path)}
+
+    paths = [tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"]
+    done = each_sheet(paths, JsonOutput(False), one)
+    assert [(p.name, code) for p, code, _ in done] == [("a.csv", 0), ("b.csv", 4)]
+
+
+def test_forget_off_a_terminal_is_one_line(tmp_path: Path, sandbox: RunningSandbox) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    assert run(sandbox, str(sheet)).exit_code == 0
+    result = CliRunner().invoke(cli, ["forget", str(sheet)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "error: not a terminal, so nothing to ask: add --yes to forget them"
+    )
+    assert not result.stderr.startswith("Usage:")
+
+
+def test_a_missing_template_is_said_before_missing_credentials(tmp_path: Path) -> None:
+    sheet = write(tmp_path / "s.csv", [["ana@example.com", "Ana"]])
+    result = CliRunner().invoke(cli, ["run", str(sheet), "--template", "nosuch.toml"])
+    assert result.exit_code == 3
+    assert result.stderr == "error: nosuch.toml: cannot read the template: no such file\n"

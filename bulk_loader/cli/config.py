@@ -90,7 +90,9 @@ def load_defaults(group: click.Group, given: Path | None) -> tuple[dict[str, Any
 def _why_not(command: click.Command, key: str) -> str:
     """Why a file cannot set `key` for `command`: a switch it may never turn on, or no
     such option (with the closest one)."""
-    if key.replace("-", "_") in NEVER or key == "json":
+    if key == "json" or key == "json_output":
+        return "a config file cannot set --json: what stdout holds is each caller's choice"
+    if key.replace("-", "_") in NEVER:
         return (
             f"a config file cannot set --{key.replace('_', '-')}: it answers a question, "
             "turns a check off or changes where the run writes; type it on the command line"

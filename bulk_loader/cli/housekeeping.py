@@ -9,6 +9,7 @@ from typing import Literal, cast
 import click
 
 from bulk_loader.cli.common import (
+    ask,
     check_sheet_option,
     guarded,
     journal_dir_option,
@@ -19,6 +20,7 @@ from bulk_loader.cli.common import (
     sheet_option,
 )
 from bulk_loader.cli.render import print_import_summary
+from bulk_loader.errors import Interrupted
 
 __all__ = ["forget", "results", "template", "time_zones"]
 
@@ -124,10 +126,8 @@ def forget(
     for path in (*found, *memories):
         click.echo(f"  {path}")
     question = f"Forget these {len(found) + len(memories)} files? Later runs start afresh"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal, so nothing to ask: add --yes to forget them")
-        click.confirm(question, abort=True)
+    if not yes and not ask(question, "not a terminal, so nothing to ask: add --yes to forget them"):
+        raise Interrupted("nothing forgotten")
     for journal in found:
         forget_journal(journal)
     for path in memories:

@@ -56,9 +56,7 @@ from bulk_loader.cli.several import (
     sheets_given,
 )
 from bulk_loader.cli.stopping import SignalStop
-from bulk_loader.errors import (
-    Interrupted,
-)
+from bulk_loader.errors import ConfigError, Interrupted
 
 if TYPE_CHECKING:
     from bulk_loader import ImportSummary, KartraClient, Loader, RunPlan
@@ -264,6 +262,8 @@ def run(
                 "--results names one file, and there are several sheets: use --output-dir"
             )
         refuse_shared_outputs(paths, output_dir)
+        if template_path is not None and not template_path.is_file():  # before credentials
+            raise ConfigError(f"{template_path}: cannot read the template: no such file")
         for path in paths:
             check_sheet_option(path, sheet_name)
         from bulk_loader import Loader

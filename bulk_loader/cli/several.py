@@ -139,12 +139,13 @@ def each_sheet(
             code, record = one(path)
         except SheetStopped as stopped:  # Ctrl-C: this sheet stopped, and the others wait
             done.append((path, stopped.code, stopped.record))
-            left = len(paths) - number
-            if left:
-                click.echo(f"stopped: {left} sheet(s) not started", err=True)
+            _not_started(paths[number:])
             break
-        except Interrupted:
-            raise
+        except Interrupted as exc:  # stopped before its sending began (its look-ups)
+            click.echo(f"error: {exc}", err=True)
+            done.append((path, exc.exit_code, out.error(str(exc), exc.exit_code, path)))
+            _not_started(paths[number:])
+            break
         except WrittenByUs as exc:  # last night's results in tonight's list: left out
             click.echo(f"left out: {exc}", err=True)
             continue
@@ -169,6 +170,12 @@ def each_sheet(
             break
         click.echo("")
     return done
+
+
+def _not_started(left: list[Path]) -> None:
+    if left:
+        names = ", ".join(str(p) for p in left[:5]) + (", ..." if len(left) > 5 else "")
+        click.echo(f"stopped: {len(left)} sheet(s) not started: {names}", err=True)
 
 
 # The exit code of several sheets: the one that asks most of a person first.
@@ -285,8 +292,8 @@ class JsonOutput:
                 message = str(cause) if cause else f"exit {code}"
                 self.record = self.error(message, code, self.sheet)
             raise
-        except click.UsageError as exc:
-            self.record = self.error(exc.format_message(), 2, self.sheet)
+        except click.ClickException as exc:  # usage, a question off a terminal: exit 2
+            self.record = self.error(exc.format_message(), exc.exit_code, self.sheet)
             raise
         except BulkLoaderError as exc:
             self.record = self.error(str(exc), exc.exit_code, self.sheet)

@@ -187,8 +187,5 @@ def dry_run_target(path: Path, sheet: Path) -> tuple[Path, str]:
     lead ids and outcomes): then `<sheet>.dry-run.xlsx` beside it, with a note."""
     if not results_owner(path)[1].startswith("import"):
         return path, ""
-    moved = path.with_name(output_name(sheet, "dry-run", ".xlsx"))
-    return moved, (
-        f"{path.name} holds a real run's results: this dry run's are in {moved.name} "
-        "(`bulk-loader results` rebuilds the real run's at any time)"
-    )
+    moved = path.with_name(output_name(sheet, "dry-run", path.suffix))
+    return moved, f"{path.name} holds a real run's results: this dry run's are in {moved.name}"

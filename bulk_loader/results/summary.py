@@ -389,7 +389,8 @@ def rebuild_results(
             results = default_results_path(sheet, results_path, output_dir, results_suffix)
             if results_path is None and meta.get("app_id"):  # another App's: kept
                 results, moved = results_for_app(results, meta["app_id"])
-                summary.report.notes.extend([moved] if moved else [])
+                if moved and moved not in summary.report.notes:  # the last run said it too
+                    summary.report.notes.append(moved)
             summary.output_dir = output_dir
             # A keys-only run's journal holds no other cell: its results stay keys only.
             keys_only = keys_only or meta.get("results_columns") == "keys"

@@ -20,7 +20,7 @@ SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 # results (`leads.results.xlsx`, `leads.csv.results.xlsx`, `.app-<id>.xlsx`), a CSV
 # results' summary, undo results, failed rows (`leads.failed.csv`, `leads.failed-2.xlsx`).
 _OURS = re.compile(
-    r"\.results(\.app-[\w-]+)?\.(xlsx|csv)$|\.summary\.csv$|\.(undo|dry-run)\.xlsx$"
+    r"\.results(\.app-[\w-]+)?\.(xlsx|csv)$|\.summary\.csv$|\.(undo|dry-run)\.(xlsx|csv)$"
     r"|\.failed(-\d+)?\.(csv|xlsx)$",
     re.IGNORECASE,
 )
