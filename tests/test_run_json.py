@@ -122,8 +122,10 @@ def test_log_has_one_line_per_call_and_no_personal_data(
     rows = sorted((line["row"], line["cmd"], line["outcome"]) for line in lines if line["row"])
     assert rows == [(2, "create_lead", "ok"), (3, "create_lead", "ok")]
     assert all(
-        set(line) == {"time", "row", "cmd", "outcome", "type", "http", "ms"} for line in lines
+        set(line) == {"time", "sheet", "row", "cmd", "outcome", "type", "http", "ms"}
+        for line in lines
     )
+    assert {line["sheet"] for line in lines} == {"s.csv"}
     assert len(lines) == sandbox.stats.calls_total
     text = log.read_text()
     assert "example.com" not in text and "Ana" not in text and "sandbox-" not in text
@@ -170,8 +172,10 @@ def test_a_folder_runs_its_sheets_not_the_files_this_tool_wrote(
     drop.mkdir()
     write(drop / "leads.csv", [["ana@example.com", "Ana"]])
     write(drop / "leads.xlsx", [["bo@example.com", "Bo"], ["bad", "B"]])
-    first = run(sandbox, str(drop), "--json")
+    first = run(sandbox, str(drop), "--json", "--log", str(tmp_path / "calls.log"))
     assert first.exit_code == 1, first.output  # the worst of 0 and 1
+    logged = [json.loads(line) for line in (tmp_path / "calls.log").read_text().splitlines()]
+    assert {line["sheet"] for line in logged} == {"leads.csv", "leads.xlsx"}  # one log, two
     record = valid(first.stdout)
     assert [r["sheet"] for r in record["sheets"]] == [
         str(drop / "leads.csv"),

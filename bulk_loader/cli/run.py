@@ -318,6 +318,8 @@ def run(
             out.account_of(client)
 
             def one(path: Path) -> tuple[int, dict[str, Any]]:
+                if log_path is not None:  # several sheets share one log: each line says whose
+                    logged.log.sheet = path.name
                 return _run_one(loader(path), logged, options, out, sandbox=sandbox)
 
             done = each_sheet(paths, out, one)

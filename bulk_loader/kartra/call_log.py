@@ -1,10 +1,10 @@
 """`run --log FILE`: one line per API call, for whoever watches an unattended run.
 
-Each line is a JSON object: when the call was sent (UTC), the sheet's row it was for
-(null for the account look-ups), Kartra's command, the outcome, Kartra's error type and
-the HTTP status, and the latency in milliseconds. Nothing else: no email, no name, no
-Kartra message (it may quote a value), never the credentials. The file is owner-only
-and appended to, so a nightly job keeps one log.
+Each line is a JSON object: when the call was sent (UTC), the sheet (its file name) and
+the row it was for (row null for the account look-ups and read-backs), Kartra's command,
+the outcome, Kartra's error type and the HTTP status, and the latency in milliseconds.
+Nothing else: no email, no name, no Kartra message (it may quote a value), never the
+credentials. The file is owner-only and appended to, so a nightly job keeps one log.
 """
 
 from __future__ import annotations
@@ -55,12 +55,15 @@ class CallLog:
         self._lock = threading.Lock()
         # The error that stopped the logging (a full disk, say); the run went on.
         self.failed: OSError | None = None
+        # The sheet the calls are for now (several sheets share one log); None: unsaid.
+        self.sheet: str | None = None
 
     def write(self, cmd: str, result: CallResult | None, sent: float, seconds: float) -> None:
         line = {
             "time": datetime.fromtimestamp(sent, UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
+            "sheet": self.sheet,
             "row": getattr(_current, "row", None),
             "cmd": cmd,
             "outcome": str(result.outcome) if result is not None else "error",
@@ -92,6 +95,10 @@ class LoggedClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+    @property
+    def log(self) -> CallLog:
+        return self._log
 
     def _logged(self, cmd: str, call: Callable[..., CallResult]) -> Callable[..., CallResult]:
         def logged(*args: Any, **kwargs: Any) -> CallResult:
