@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         check_record,
         error_record,
         import_record,
+        several_record,
     )
     from bulk_loader.results.summary import ImportSummary
     from bulk_loader.sending.pacing import RetryPolicy
@@ -83,6 +84,7 @@ _HOMES = {
     "check_record": "bulk_loader.results.run_record",
     "error_record": "bulk_loader.results.run_record",
     "import_record": "bulk_loader.results.run_record",
+    "several_record": "bulk_loader.results.run_record",
     "check_api_url": "bulk_loader.kartra.network",
     "Profile": "bulk_loader.kartra.profiles",
     "add_profile": "bulk_loader.kartra.profiles",
@@ -152,6 +154,7 @@ __all__ = [
     "profile_app_id",
     "profiles_file",
     "remove_profile",
+    "several_record",
     "sheets_in",
     "shown_url",
     "stale_journals",

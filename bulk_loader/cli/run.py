@@ -287,7 +287,9 @@ def run(
             with _account_client(account, network) as client:
                 out.account_of(client)
                 done = each_sheet(
-                    paths, out, lambda path: _check(loader(path), results_path, keys_only, client)
+                    paths,
+                    out,
+                    lambda path: _check(loader(path), results_path, keys_only, client, out.account),
                 )
             finish(done, out)
         if rate > 20:
@@ -372,7 +374,11 @@ def _run_one(
 
 
 def _check(
-    loader: Loader, results_path: Path | None, keys_only: bool, client: KartraClient | None
+    loader: Loader,
+    results_path: Path | None,
+    keys_only: bool,
+    client: KartraClient | None,
+    account: dict[str, str],
 ) -> tuple[int, dict[str, Any]]:
     """The dry run: every row validated, the results written, nothing sent; checked
     against the account too when there are credentials (three look-ups, no row calls)."""
@@ -391,9 +397,6 @@ def _check(
         except KeyboardInterrupt:
             raise Interrupted("stopped; nothing was sent, the results file is incomplete") from None
     print_summary(summary)
-    account = {}
-    if client is not None:
-        account = {**client.account_identity(), "profile": client.profile}
     record = check_record(
         sheet=summary.sheet_path,
         mode=summary.mode,
@@ -450,8 +453,7 @@ class Account:
         """Whether any account is named at all (a dry run without one checks offline)."""
         return bool(
             self.sandbox
-            or self.profile
-            or os.environ.get("KARTRA_PROFILE")
+            or self.profile  # --profile, or KARTRA_PROFILE through the option
             or any(os.environ.get(name) for name in CREDENTIAL_VARIABLES)
         )
 

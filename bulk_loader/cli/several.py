@@ -263,18 +263,9 @@ class JsonOutput:
         )
 
     def several(self, records: list[dict[str, Any]], totals: dict[str, Any], code: int) -> None:
-        from bulk_loader import EXIT_MEANINGS
+        from bulk_loader import several_record
 
-        self.record = {
-            "schema": records[0]["schema"] if records else "bulk-loader/run-summary/1",
-            "command": "run",
-            "sheets": records,
-            "totals": totals,
-            "started": records[0]["started"] if records else None,
-            "ended": records[-1]["ended"] if records else None,
-            "exit_code": code,
-            "exit_meaning": EXIT_MEANINGS.get(code, ""),
-        }
+        self.record = several_record(records, totals, code)
 
     @contextmanager
     def capture(self) -> Iterator[None]:

@@ -17,7 +17,8 @@ from typing import Any
 from bulk_loader.outcomes import Report
 from bulk_loader.results.summary import ImportSummary
 
-__all__ = ["EXIT_MEANINGS", "SCHEMA", "check_record", "error_record", "import_record"]
+__all__ = ["EXIT_MEANINGS", "SCHEMA", "check_record", "error_record", "import_record",
+           "several_record"]  # fmt: skip
 
 SCHEMA = "bulk-loader/run-summary/1"
 
@@ -143,6 +144,22 @@ def _stopped_by(summary: ImportSummary) -> str | None:
     if summary.fatal:
         return summary.stopped_kind or "kartra_error"
     return None
+
+
+def several_record(
+    records: list[dict[str, Any]], totals: dict[str, Any], exit_code: int
+) -> dict[str, Any]:
+    """Several sheets in one command: each sheet's object, their totals, the exit code."""
+    return {
+        "schema": SCHEMA,
+        "command": "run",
+        "sheets": records,
+        "totals": totals,
+        "started": records[0]["started"] if records else None,
+        "ended": records[-1]["ended"] if records else None,
+        "exit_code": exit_code,
+        "exit_meaning": EXIT_MEANINGS.get(exit_code, ""),
+    }
 
 
 def _account(account: Mapping[str, str]) -> dict[str, str | None] | None:
